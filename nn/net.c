@@ -1,0 +1,373 @@
+/* net.c -- a network: the layer list with shapes, one block of parameters
+ * (and one of gradients, same layout), activation buffers sized once for
+ * max_batch, and the forward/backward passes that call the kernels in ops.h.
+ *
+ * Buffers: each layer owns y (its output) and dy (the loss gradient with
+ * respect to y), both (max_batch, out size). Flatten owns nothing: it is a
+ * view of its input. Activations and dropout run in place on the output of a
+ * conv, dense, pooling or batch-norm layer (none of which reads its own output
+ * in backward), which halves activation memory in the usual stacks. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "nn.h"
+#include "ops.h"
+
+#define BN_MOMENTUM 0.1f
+#define BN_EPS 1e-5f
+
+typedef struct {
+    nn_layer_spec spec;
+    nn_shape in, out;
+    size_t outsz;        /* per sample */
+    size_t np, p_off;    /* parameters: count, offset in the block */
+    size_t nbuf, b_off;  /* BN running stats: count (2C), offset */
+    nn_conv_geom g;      /* conv and pooling */
+    float *y, *dy;       /* (max_batch, outsz); aliases for flatten and in-place layers */
+    float *aux;          /* BN xhat, dropout mask: (max_batch, outsz) */
+    float *invstd;       /* BN: (C) */
+    int *argmax;         /* maxpool: (max_batch, outsz) */
+    int owns;            /* y, dy allocated here (not aliases) */
+    double t_fwd, t_bwd;
+} layer;
+
+struct nn_net {
+    int n;
+    layer L[NN_MAX_LAYERS];
+    nn_shape input;
+    size_t insz;
+    int max_batch, nthreads, nclasses;
+    size_t nparams, nbuffers;
+    float *params, *grads, *buffers;
+    float *x;        /* (max_batch, insz) */
+    float *probs;    /* (max_batch, nclasses) */
+    int *labels;     /* (max_batch): labels of the last forward */
+    float *scratch;  /* conv im2col: nthreads * 2 * largest column matrix */
+    float *part;     /* conv per-thread partial weight gradients */
+    int last_B, last_train;
+    nn_rng rng;      /* dropout masks */
+    uint64_t arch_hash;
+};
+
+static int is_activation(nn_kind k) {
+    return k == NN_SIGMOID || k == NN_RELU || k == NN_TANH || k == NN_LEAKY_RELU;
+}
+
+/* a layer whose backward does not read its own output can host an in-place successor */
+static int can_host_inplace(nn_kind k) {
+    return k == NN_CONV2D || k == NN_DENSE || k == NN_AVGPOOL || k == NN_MAXPOOL || k == NN_BATCHNORM;
+}
+
+static void *xcalloc(size_t n, size_t sz, int *failed) {
+    void *p = calloc(n ? n : 1, sz);
+    if (!p) *failed = 1;
+    return p;
+}
+
+static uint64_t fnv1a(uint64_t h, int64_t v) {
+    for (int i = 0; i < 8; i++) { h ^= (uint64_t)(v >> (8 * i)) & 0xff; h *= 0x100000001b3ULL; }
+    return h;
+}
+
+nn_net *nn_net_create(const nn_layer_spec *layers, int n, nn_shape input,
+                      int max_batch, int nthreads, char *err, size_t errlen) {
+    nn_shape shapes[NN_MAX_LAYERS];
+    size_t nps[NN_MAX_LAYERS];
+    char sb[64];
+    if (nn_infer(layers, n, input, shapes, nps, err, errlen)) return NULL;
+    nn_shape last = shapes[n - 1];
+    if (last.rank != 1 || last.c < 2) {
+        snprintf(err, errlen, "the last layer must give a flat output of at least 2 class scores, got %s",
+                 nn_shape_str(last, sb, sizeof sb));
+        return NULL;
+    }
+    if (max_batch < 1) { snprintf(err, errlen, "max_batch must be at least 1, got %d", max_batch); return NULL; }
+    nn_net *net = calloc(1, sizeof *net);
+    if (!net) { snprintf(err, errlen, "out of memory creating the network"); return NULL; }
+    net->n = n;
+    net->input = input;
+    net->insz = nn_shape_size(input);
+    net->max_batch = max_batch;
+    net->nthreads = nthreads < 1 ? 1 : nthreads;
+    net->nclasses = last.c;
+    nn_rng_seed(&net->rng, 0);
+
+    uint64_t h = 0xcbf29ce484222325ULL;
+    h = fnv1a(h, input.rank); h = fnv1a(h, input.c); h = fnv1a(h, input.h); h = fnv1a(h, input.w);
+    size_t colmax = 0, partmax = 0;
+    nn_shape in = input;
+    for (int i = 0; i < n; i++) {
+        layer *l = &net->L[i];
+        l->spec = layers[i];
+        l->in = in;
+        l->out = shapes[i];
+        l->outsz = nn_shape_size(shapes[i]);
+        l->np = nps[i];
+        l->p_off = net->nparams;
+        net->nparams += l->np;
+        nn_kind k = l->spec.kind;
+        if (k == NN_CONV2D || k == NN_AVGPOOL || k == NN_MAXPOOL) {
+            int conv = k == NN_CONV2D;
+            l->spec.stride = l->spec.stride ? l->spec.stride : (conv ? 1 : l->spec.kernel);
+            l->g = (nn_conv_geom){in.c, in.h, in.w, l->out.c, l->spec.kernel, l->spec.stride,
+                                  l->spec.padding, l->out.h, l->out.w};
+            if (conv) {
+                size_t col = (size_t)in.c * l->g.K * l->g.K * l->g.OH * l->g.OW;
+                if (col > colmax) colmax = col;
+                if (l->np > partmax) partmax = l->np;
+            }
+        }
+        if (k == NN_LEAKY_RELU && l->spec.alpha == 0.f) l->spec.alpha = 0.01f;
+        if (k == NN_BATCHNORM) {
+            l->nbuf = 2 * (size_t)in.c;
+            l->b_off = net->nbuffers;
+            net->nbuffers += l->nbuf;
+        }
+        h = fnv1a(h, k); h = fnv1a(h, l->spec.out); h = fnv1a(h, l->spec.kernel);
+        h = fnv1a(h, l->spec.stride); h = fnv1a(h, l->spec.padding);
+        uint32_t ab;
+        memcpy(&ab, &l->spec.alpha, sizeof ab);
+        h = fnv1a(h, ab);
+        in = shapes[i];
+    }
+    net->arch_hash = h;
+
+    int failed = 0;
+    size_t B = (size_t)max_batch;
+    net->params = xcalloc(net->nparams, sizeof(float), &failed);
+    net->grads = xcalloc(net->nparams, sizeof(float), &failed);
+    net->buffers = xcalloc(net->nbuffers, sizeof(float), &failed);
+    net->x = xcalloc(B * net->insz, sizeof(float), &failed);
+    net->probs = xcalloc(B * net->nclasses, sizeof(float), &failed);
+    net->labels = xcalloc(B, sizeof(int), &failed);
+    net->scratch = xcalloc((size_t)net->nthreads * 2 * colmax, sizeof(float), &failed);
+    net->part = xcalloc((size_t)net->nthreads * partmax, sizeof(float), &failed);
+    for (int i = 0; i < n && !failed; i++) {
+        layer *l = &net->L[i];
+        nn_kind k = l->spec.kind;
+        layer *prev = i > 0 ? &net->L[i - 1] : NULL;
+        if (k == NN_FLATTEN) {
+            l->y = prev ? prev->y : net->x;
+            l->dy = prev ? prev->dy : NULL;
+        } else if ((is_activation(k) || k == NN_DROPOUT) && prev && can_host_inplace(prev->spec.kind)) {
+            l->y = prev->y;
+            l->dy = prev->dy;
+        } else {
+            l->owns = 1;
+            l->y = xcalloc(B * l->outsz, sizeof(float), &failed);
+            l->dy = xcalloc(B * l->outsz, sizeof(float), &failed);
+        }
+        if (k == NN_BATCHNORM) {
+            l->aux = xcalloc(B * l->outsz, sizeof(float), &failed);
+            l->invstd = xcalloc((size_t)l->in.c, sizeof(float), &failed);
+        }
+        if (k == NN_DROPOUT) l->aux = xcalloc(B * l->outsz, sizeof(float), &failed);
+        if (k == NN_MAXPOOL) l->argmax = xcalloc(B * l->outsz, sizeof(int), &failed);
+    }
+    if (failed) {
+        nn_net_free(net);
+        snprintf(err, errlen, "out of memory allocating the network for batch %d", max_batch);
+        return NULL;
+    }
+    /* BN: gamma 1, running var 1 even before nn_net_init */
+    for (int i = 0; i < n; i++) {
+        layer *l = &net->L[i];
+        if (l->spec.kind != NN_BATCHNORM) continue;
+        for (int c = 0; c < l->in.c; c++) {
+            net->params[l->p_off + c] = 1.f;
+            net->buffers[l->b_off + l->in.c + c] = 1.f;
+        }
+    }
+    return net;
+}
+
+void nn_net_free(nn_net *net) {
+    if (!net) return;
+    for (int i = 0; i < net->n; i++) {
+        layer *l = &net->L[i];
+        if (l->owns) { free(l->y); free(l->dy); }
+        free(l->aux); free(l->invstd); free(l->argmax);
+    }
+    free(net->params); free(net->grads); free(net->buffers); free(net->x);
+    free(net->probs); free(net->labels); free(net->scratch); free(net->part);
+    free(net);
+}
+
+int nn_net_nlayers(const nn_net *net) { return net->n; }
+nn_shape nn_net_out_shape(const nn_net *net, int i) { return net->L[i].out; }
+size_t nn_net_layer_nparams(const nn_net *net, int i) { return net->L[i].np; }
+size_t nn_net_nparams(const nn_net *net) { return net->nparams; }
+int nn_net_nclasses(const nn_net *net) { return net->nclasses; }
+int nn_net_max_batch(const nn_net *net) { return net->max_batch; }
+int nn_net_nthreads(const nn_net *net) { return net->nthreads; }
+uint64_t nn_net_arch_hash(const nn_net *net) { return net->arch_hash; }
+float *nn_net_params(nn_net *net) { return net->params; }
+float *nn_net_grads(nn_net *net) { return net->grads; }
+float *nn_net_buffers(nn_net *net) { return net->buffers; }
+size_t nn_net_nbuffers(const nn_net *net) { return net->nbuffers; }
+float *nn_net_input(nn_net *net) { return net->x; }
+const float *nn_net_logits(const nn_net *net) { return net->L[net->n - 1].y; }
+const float *nn_net_probs(const nn_net *net) { return net->probs; }
+void nn_net_seed(nn_net *net, uint64_t seed) { nn_rng_seed(&net->rng, seed); }
+nn_rng *nn_net_rng(nn_net *net) { return &net->rng; }
+
+void nn_net_init(nn_net *net, nn_rng *r) {
+    for (int i = 0; i < net->n; i++) {
+        layer *l = &net->L[i];
+        float *p = net->params + l->p_off;
+        nn_kind k = l->spec.kind;
+        if (k == NN_CONV2D || k == NN_DENSE) {
+            /* kaiming_uniform(a = sqrt(5)) reduces to U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+             * the same bound PyTorch uses for the bias */
+            size_t fan_in = k == NN_CONV2D ? (size_t)l->in.c * l->g.K * l->g.K : (size_t)l->in.c;
+            float bound = 1.f / sqrtf((float)fan_in);
+            for (size_t j = 0; j < l->np; j++) p[j] = (2.f * nn_rng_uniform(r) - 1.f) * bound;
+        } else if (k == NN_BATCHNORM) {
+            int C = l->in.c;
+            for (int c = 0; c < C; c++) {
+                p[c] = 1.f; p[C + c] = 0.f;
+                net->buffers[l->b_off + c] = 0.f;
+                net->buffers[l->b_off + C + c] = 1.f;
+            }
+        }
+    }
+}
+
+float nn_net_forward(nn_net *net, int B, const int *labels, int train) {
+    const int nt = net->nthreads;
+    const float *x = net->x;
+    if (B > net->max_batch) B = net->max_batch;
+    for (int i = 0; i < net->n; i++) {
+        layer *l = &net->L[i];
+        double t0 = omp_get_wtime();
+        const float *w = net->params + l->p_off;
+        size_t nel = (size_t)B * l->outsz;
+        switch (l->spec.kind) {
+        case NN_CONV2D:
+            conv2d_forward(l->y, x, w, w + (l->np - l->g.OC), B, &l->g, net->scratch, nt);
+            break;
+        case NN_AVGPOOL: avgpool_forward(l->y, x, B, &l->g, nt); break;
+        case NN_MAXPOOL: maxpool_forward(l->y, l->argmax, x, B, &l->g, nt); break;
+        case NN_DENSE:
+            dense_forward(l->y, x, w, w + (size_t)l->spec.out * l->in.c, B, l->in.c, l->spec.out);
+            break;
+        case NN_FLATTEN: break;
+        case NN_SIGMOID: sigmoid_forward(l->y, x, nel, nt); break;
+        case NN_RELU: relu_forward(l->y, x, nel, nt); break;
+        case NN_TANH: tanh_forward(l->y, x, nel, nt); break;
+        case NN_LEAKY_RELU: leaky_relu_forward(l->y, x, l->spec.alpha, nel, nt); break;
+        case NN_BATCHNORM: {
+            int C = l->in.c, HW = l->in.h * l->in.w;
+            float *rm = net->buffers + l->b_off, *rv = rm + C;
+            if (train)
+                batchnorm_forward_train(l->y, l->aux, l->invstd, rm, rv, x, w, w + C, B, C, HW,
+                                        BN_MOMENTUM, BN_EPS, nt);
+            else
+                batchnorm_forward_eval(l->y, x, w, w + C, rm, rv, B, C, HW, BN_EPS, nt);
+            break;
+        }
+        case NN_DROPOUT:
+            if (train) {
+                /* inverted dropout: keep with probability 1 - p, scale by 1 / (1 - p) */
+                float p = l->spec.alpha, keep = 1.f / (1.f - p);
+                for (size_t j = 0; j < nel; j++) {
+                    l->aux[j] = nn_rng_uniform(&net->rng) < p ? 0.f : keep;
+                    l->y[j] = x[j] * l->aux[j];
+                }
+            } else if (l->y != x) {
+                memcpy(l->y, x, sizeof(float) * nel);
+            }
+            break;
+        default: break;
+        }
+        l->t_fwd += omp_get_wtime() - t0;
+        x = l->y;
+    }
+    net->last_B = B;
+    net->last_train = train;
+    if (labels) memcpy(net->labels, labels, sizeof(int) * B);
+    return softmax_ce_forward(net->probs, x, labels, B, net->nclasses);
+}
+
+int nn_net_correct(const nn_net *net, const int *labels, int B) {
+    const float *z = nn_net_logits(net);
+    int correct = 0, NC = net->nclasses;
+    for (int n = 0; n < B; n++) {
+        int best = 0;
+        for (int k = 1; k < NC; k++) if (z[(size_t)n * NC + k] > z[(size_t)n * NC + best]) best = k;
+        correct += best == labels[n];
+    }
+    return correct;
+}
+
+void nn_net_backward(nn_net *net) {
+    const int nt = net->nthreads, B = net->last_B;
+    memset(net->grads, 0, sizeof(float) * net->nparams);
+    if (!net->last_train || B < 1) return; /* gradients exist only for a training forward */
+    layer *top = &net->L[net->n - 1];
+    softmax_ce_backward(top->dy, net->probs, net->labels, B, net->nclasses);
+    for (int i = net->n - 1; i >= 0; i--) {
+        layer *l = &net->L[i];
+        double t0 = omp_get_wtime();
+        const float *x = i > 0 ? net->L[i - 1].y : net->x;
+        float *dx = i > 0 ? net->L[i - 1].dy : NULL;
+        const float *w = net->params + l->p_off;
+        float *dw = net->grads + l->p_off;
+        size_t nel = (size_t)B * l->outsz;
+        switch (l->spec.kind) {
+        case NN_CONV2D:
+            conv2d_backward(dx, dw, dw + (l->np - l->g.OC), l->dy, x, w, B, &l->g,
+                            net->scratch, net->part, nt);
+            break;
+        case NN_AVGPOOL: if (dx) avgpool_backward(dx, l->dy, B, &l->g, nt); break;
+        case NN_MAXPOOL: if (dx) maxpool_backward(dx, l->dy, l->argmax, B, &l->g, nt); break;
+        case NN_DENSE:
+            dense_backward(dx, dw, dw + (size_t)l->spec.out * l->in.c, l->dy, x, w, B,
+                           l->in.c, l->spec.out);
+            break;
+        case NN_FLATTEN: break;
+        case NN_SIGMOID: if (dx) sigmoid_backward(dx, l->dy, l->y, nel, nt); break;
+        case NN_RELU: if (dx) relu_backward(dx, l->dy, l->y, nel, nt); break;
+        case NN_TANH: if (dx) tanh_backward(dx, l->dy, l->y, nel, nt); break;
+        case NN_LEAKY_RELU: if (dx) leaky_relu_backward(dx, l->dy, l->y, l->spec.alpha, nel, nt); break;
+        case NN_BATCHNORM: {
+            int C = l->in.c, HW = l->in.h * l->in.w;
+            batchnorm_backward(dx, dw, dw + C, l->dy, l->aux, l->invstd, w, B, C, HW, nt);
+            break;
+        }
+        case NN_DROPOUT:
+            if (dx) for (size_t j = 0; j < nel; j++) dx[j] = l->dy[j] * l->aux[j];
+            break;
+        default: break;
+        }
+        l->t_bwd += omp_get_wtime() - t0;
+    }
+}
+
+void nn_net_timing(const nn_net *net, int i, double *fwd, double *bwd) {
+    *fwd = net->L[i].t_fwd;
+    *bwd = net->L[i].t_bwd;
+}
+
+void nn_net_timing_reset(nn_net *net) {
+    for (int i = 0; i < net->n; i++) net->L[i].t_fwd = net->L[i].t_bwd = 0;
+}
+
+double nn_net_flops_forward(const nn_net *net, int i) {
+    const layer *l = &net->L[i];
+    switch (l->spec.kind) {
+    case NN_CONV2D: return 2.0 * l->g.OC * l->g.OH * l->g.OW * l->g.C * l->g.K * l->g.K;
+    case NN_DENSE: return 2.0 * l->in.c * l->spec.out;
+    default: return (double)l->outsz;
+    }
+}
+
+double nn_net_flops_backward(const nn_net *net, int i) {
+    /* weight gradient always; input gradient except for the first layer */
+    const layer *l = &net->L[i];
+    double f = nn_net_flops_forward(net, i);
+    if (l->spec.kind == NN_CONV2D || l->spec.kind == NN_DENSE) return i > 0 ? 2 * f : f;
+    return f;
+}

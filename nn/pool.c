@@ -1,0 +1,121 @@
+/* pool.c -- average and max pooling (PyTorch's AvgPool2d with
+ * count_include_pad=True, MaxPool2d), planes spread over threads. */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+#include "ops.h"
+
+/* a plane is one (image, channel) pair: B*C of them, independent */
+#define PLANES_PARALLEL _Pragma("omp parallel for schedule(static) num_threads(nthreads) if (B * g->C >= 64)")
+
+static void avgpool_plane(float *o, const float *x, const nn_conv_geom *g) {
+    const float inv = 1.f / (float)(g->K * g->K);
+    for (int oh = 0; oh < g->OH; oh++)
+        for (int ow = 0; ow < g->OW; ow++) {
+            int h0 = oh * g->S - g->P, w0 = ow * g->S - g->P;
+            float s = 0.f;
+            for (int i = h0 < 0 ? 0 : h0; i < h0 + g->K && i < g->H; i++)
+                for (int j = w0 < 0 ? 0 : w0; j < w0 + g->K && j < g->W; j++) s += x[i * g->W + j];
+            o[oh * g->OW + ow] = s * inv;
+        }
+}
+
+void avgpool_forward(float *out, const float *inp, int B, const nn_conv_geom *g, int nthreads) {
+    const int HW = g->H * g->W, OHW = g->OH * g->OW;
+    if (g->K == 2 && g->S == 2 && g->P == 0) {
+        /* the LeNet case, unrolled: y = (a + b + c + d) * 0.25 */
+        PLANES_PARALLEL
+        for (int p = 0; p < B * g->C; p++) {
+            const float *x = inp + (size_t)p * HW;
+            float *o = out + (size_t)p * OHW;
+            for (int oh = 0; oh < g->OH; oh++) {
+                const float *r0 = x + 2 * oh * g->W, *r1 = r0 + g->W;
+                for (int ow = 0; ow < g->OW; ow++)
+                    o[oh * g->OW + ow] = ((r0[2 * ow] + r0[2 * ow + 1]) + (r1[2 * ow] + r1[2 * ow + 1])) * 0.25f;
+            }
+        }
+        return;
+    }
+    PLANES_PARALLEL
+    for (int p = 0; p < B * g->C; p++) avgpool_plane(out + (size_t)p * OHW, inp + (size_t)p * HW, g);
+}
+
+void avgpool_backward(float *dinp, const float *dout, int B, const nn_conv_geom *g, int nthreads) {
+    const int HW = g->H * g->W, OHW = g->OH * g->OW;
+    const float inv = 1.f / (float)(g->K * g->K);
+    PLANES_PARALLEL
+    for (int p = 0; p < B * g->C; p++) {
+        float *dx = dinp + (size_t)p * HW;
+        const float *dy = dout + (size_t)p * OHW;
+        memset(dx, 0, sizeof(float) * HW);
+        for (int oh = 0; oh < g->OH; oh++)
+            for (int ow = 0; ow < g->OW; ow++) {
+                int h0 = oh * g->S - g->P, w0 = ow * g->S - g->P;
+                float d = dy[oh * g->OW + ow] * inv;
+                for (int i = h0 < 0 ? 0 : h0; i < h0 + g->K && i < g->H; i++)
+                    for (int j = w0 < 0 ? 0 : w0; j < w0 + g->K && j < g->W; j++) dx[i * g->W + j] += d;
+            }
+    }
+}
+
+/* first maximum in scan order wins, and NaN propagates, as in PyTorch */
+void maxpool_forward(float *out, int *argmax, const float *inp, int B, const nn_conv_geom *g, int nthreads) {
+    const int HW = g->H * g->W, OHW = g->OH * g->OW;
+    PLANES_PARALLEL
+    for (int p = 0; p < B * g->C; p++) {
+        const float *x = inp + (size_t)p * HW;
+        float *o = out + (size_t)p * OHW;
+        int *am = argmax + (size_t)p * OHW;
+        for (int oh = 0; oh < g->OH; oh++)
+            for (int ow = 0; ow < g->OW; ow++) {
+                int h0 = oh * g->S - g->P, w0 = ow * g->S - g->P, best = -1;
+                float m = -INFINITY;
+                for (int i = h0 < 0 ? 0 : h0; i < h0 + g->K && i < g->H; i++)
+                    for (int j = w0 < 0 ? 0 : w0; j < w0 + g->K && j < g->W; j++) {
+                        float v = x[i * g->W + j];
+                        if (v > m || isnan(v) || best < 0) { m = v; best = i * g->W + j; if (isnan(v)) goto done; }
+                    }
+            done:
+                o[oh * g->OW + ow] = m;
+                am[oh * g->OW + ow] = best;
+            }
+    }
+}
+
+void maxpool_backward(float *dinp, const float *dout, const int *argmax, int B,
+                      const nn_conv_geom *g, int nthreads) {
+    const int HW = g->H * g->W, OHW = g->OH * g->OW;
+    PLANES_PARALLEL
+    for (int p = 0; p < B * g->C; p++) {
+        float *dx = dinp + (size_t)p * HW;
+        const float *dy = dout + (size_t)p * OHW;
+        const int *am = argmax + (size_t)p * OHW;
+        memset(dx, 0, sizeof(float) * HW);
+        for (int i = 0; i < OHW; i++)
+            if (am[i] >= 0) dx[am[i]] += dy[i];
+    }
+}
+
+/* ---- plain loops: the oracle (backward is checked by finite differences) */
+
+void avgpool_forward_ref(float *out, const float *inp, int B, const nn_conv_geom *g) {
+    for (int p = 0; p < B * g->C; p++)
+        avgpool_plane(out + (size_t)p * g->OH * g->OW, inp + (size_t)p * g->H * g->W, g);
+}
+
+void maxpool_forward_ref(float *out, const float *inp, int B, const nn_conv_geom *g) {
+    for (int p = 0; p < B * g->C; p++)
+        for (int oh = 0; oh < g->OH; oh++)
+            for (int ow = 0; ow < g->OW; ow++) {
+                float m = -INFINITY;
+                for (int ki = 0; ki < g->K; ki++)
+                    for (int kj = 0; kj < g->K; kj++) {
+                        int i = oh * g->S - g->P + ki, j = ow * g->S - g->P + kj;
+                        if (i >= 0 && i < g->H && j >= 0 && j < g->W) {
+                            float v = inp[(size_t)p * g->H * g->W + i * g->W + j];
+                            if (v > m) m = v;
+                        }
+                    }
+                out[(size_t)p * g->OH * g->OW + oh * g->OW + ow] = m;
+            }
+}
