@@ -20,7 +20,8 @@
 
 #define CK_MAGIC "NNLABCK1"
 #define CK_VERSION 1u
-#define CK_HEADER (8 + 4 + 8 * 5 + 8 + 4 + 32)
+/* magic, version, hash, 4 counts, step, kind, rng, reserved */
+#define CK_HEADER (8 + 4 + 8 + 8 * 4 + 8 + 4 + 32 + 8)
 
 typedef struct { unsigned char *p; size_t n; } wbuf;
 
