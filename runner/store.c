@@ -1,0 +1,1119 @@
+/* store.c -- the SQLite results store behind store.h: opening and migrating
+ * the schema, the write path (runs, params, epochs, test results) and the
+ * read path for `nnlab ls`, show and report.
+ *
+ * Concurrency rests on three choices. WAL lets readers and one writer work
+ * at once. Every write is a BEGIN IMMEDIATE transaction: it takes the write
+ * lock before reading anything, so a waiting writer is queued by the busy
+ * timeout instead of failing with SQLITE_BUSY as a deferred transaction
+ * does when it must upgrade a stale read snapshot. And every transaction is
+ * short (one epoch, one status change), so no writer waits long.
+ *
+ * Statements are prepared once per handle, on first use, and always reset
+ * after use: a statement left mid-step would hold a read snapshot open and
+ * stop WAL checkpoints.
+ */
+#include "store.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The Makefile defines both; a build without it still records something. */
+#ifndef NNLAB_VERSION
+#define NNLAB_VERSION "unknown"
+#endif
+#ifndef NNLAB_GIT_COMMIT
+#define NNLAB_GIT_COMMIT ""
+#endif
+
+/* Long enough for a busy sweep's queue of short transactions; a writer that
+ * still cannot get the lock after this reports "database is locked". */
+#define BUSY_TIMEOUT_MS 30000
+
+#define NOW "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
+
+/* migrations[v] takes the schema from version v-1 to v and ends by setting
+ * user_version, so the version moves in the same transaction as the tables. */
+static const char *const migrations[NNL_STORE_SCHEMA_VERSION + 1] = {
+    NULL,
+    "CREATE TABLE runs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  key TEXT NOT NULL,"
+    "  name TEXT,"
+    "  experiment TEXT,"
+    "  status TEXT NOT NULL CHECK (status IN ('queued','running','finished',"
+    "         'failed','diverged','interrupted','pruned')),"
+    "  config TEXT,"
+    "  seed INTEGER,"
+    "  created TEXT NOT NULL,"
+    "  started TEXT,"
+    "  finished TEXT,"
+    "  host TEXT,"
+    "  pid INTEGER,"
+    "  version TEXT,"
+    "  git_commit TEXT,"
+    "  nparams INTEGER,"
+    "  epochs_done INTEGER NOT NULL DEFAULT 0,"
+    "  best_epoch INTEGER,"
+    "  best_val_acc REAL,"
+    "  test_loss REAL,"
+    "  test_acc REAL,"
+    "  diverged_epoch INTEGER,"
+    "  error TEXT,"
+    "  checkpoint_dir TEXT);"
+    "CREATE INDEX runs_key ON runs(key);"
+    "CREATE INDEX runs_experiment ON runs(experiment);"
+    "CREATE TABLE params ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT,"
+    "  PRIMARY KEY (run_id, key));"
+    "CREATE TABLE epochs ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  epoch INTEGER NOT NULL,"
+    "  train_loss REAL, train_acc REAL,"
+    "  val_loss REAL, val_acc REAL,"
+    "  lr REAL,"
+    "  seconds REAL,"
+    "  PRIMARY KEY (run_id, epoch));"
+    "CREATE TABLE confusion ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  true_label INTEGER NOT NULL,"
+    "  pred_label INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  PRIMARY KEY (run_id, true_label, pred_label));"
+    "CREATE TABLE class_acc ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  label INTEGER NOT NULL,"
+    "  accuracy REAL,"
+    "  PRIMARY KEY (run_id, label));"
+    "PRAGMA user_version = 1;",
+};
+
+/* The cached statements of the write path and of single-row reads. */
+enum {
+    ST_RUN_INSERT, ST_PARAM_PUT, ST_EPOCH_PUT, ST_EPOCH_TRIM, ST_EPOCH_SUMMARY,
+    ST_RUN_STATUS, ST_RUN_DIVERGED, ST_TEST_RUN, ST_CONF_CLEAR, ST_CONF_PUT,
+    ST_CACC_CLEAR, ST_CACC_PUT, ST_CLAIM_PICK, ST_FIND_ID, ST_FIND_PREFIX,
+    ST_FIND_KEY, ST_RUN_GET, ST_NCLASSES, ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_RUN_INSERT] =
+        "INSERT INTO runs(key, name, experiment, status, config, seed, created,"
+        " started, host, pid, version, git_commit, nparams, checkpoint_dir)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, " NOW ","
+        " CASE WHEN ?4 = 'running' THEN " NOW " END,"
+        " ?7, ?8, ?9, ?10, ?11, ?12)",
+    [ST_PARAM_PUT] =
+        "INSERT OR REPLACE INTO params(run_id, key, value) VALUES (?1, ?2, ?3)",
+    [ST_EPOCH_PUT] =
+        "INSERT OR REPLACE INTO epochs(run_id, epoch, train_loss, train_acc,"
+        " val_loss, val_acc, lr, seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_EPOCH_TRIM] =
+        "DELETE FROM epochs WHERE run_id = ?1 AND epoch > ?2",
+    /* Recomputed from the rows, not compared with the old best, because a
+     * rewritten epoch may have lowered what used to be the best. */
+    [ST_EPOCH_SUMMARY] =
+        "UPDATE runs SET epochs_done = ?2,"
+        " best_epoch = (SELECT epoch FROM epochs WHERE run_id = ?1"
+        "   AND val_acc IS NOT NULL ORDER BY val_acc DESC, epoch ASC LIMIT 1),"
+        " best_val_acc = (SELECT max(val_acc) FROM epochs WHERE run_id = ?1)"
+        " WHERE id = ?1",
+    /* ?4: the status is terminal; ?5, ?6: host and pid of a new owner. */
+    [ST_RUN_STATUS] =
+        "UPDATE runs SET status = ?2, error = ?3,"
+        " finished = CASE WHEN ?4 THEN " NOW " END,"
+        " started = CASE WHEN ?2 = 'running' THEN coalesce(started, " NOW ")"
+        "   ELSE started END,"
+        " host = CASE WHEN ?2 = 'running' THEN ?5 ELSE host END,"
+        " pid = CASE WHEN ?2 = 'running' THEN ?6 ELSE pid END"
+        " WHERE id = ?1",
+    [ST_RUN_DIVERGED] =
+        "UPDATE runs SET status = 'diverged', diverged_epoch = ?2,"
+        " finished = " NOW " WHERE id = ?1",
+    [ST_TEST_RUN] =
+        "UPDATE runs SET test_loss = ?2, test_acc = ?3 WHERE id = ?1",
+    [ST_CONF_CLEAR] = "DELETE FROM confusion WHERE run_id = ?1",
+    [ST_CONF_PUT] =
+        "INSERT INTO confusion(run_id, true_label, pred_label, count)"
+        " VALUES (?1, ?2, ?3, ?4)",
+    [ST_CACC_CLEAR] = "DELETE FROM class_acc WHERE run_id = ?1",
+    [ST_CACC_PUT] =
+        "INSERT INTO class_acc(run_id, label, accuracy) VALUES (?1, ?2, ?3)",
+    [ST_CLAIM_PICK] =
+        "SELECT id FROM runs WHERE experiment IS ?1 AND status = 'queued'"
+        " ORDER BY id LIMIT 1",
+    [ST_FIND_ID] = "SELECT id FROM runs WHERE id = ?1",
+    [ST_FIND_PREFIX] =
+        "SELECT id FROM runs WHERE substr(key, 1, length(?1)) = ?1 ORDER BY id",
+    [ST_FIND_KEY] =
+        "SELECT id FROM runs WHERE key = ?1 AND experiment IS ?2"
+        " ORDER BY id DESC LIMIT 1",
+    [ST_RUN_GET] =
+        "SELECT id, key, name, experiment, status, config, seed, created,"
+        " started, finished, host, pid, version, git_commit, nparams,"
+        " epochs_done, best_epoch, best_val_acc, test_loss, test_acc,"
+        " diverged_epoch, error, checkpoint_dir FROM runs WHERE id = ?1",
+    [ST_NCLASSES] =
+        "SELECT max(m) FROM (SELECT max(true_label, pred_label) AS m"
+        " FROM confusion WHERE run_id = ?1"
+        " UNION ALL SELECT label FROM class_acc WHERE run_id = ?1)",
+};
+
+static const char *const statuses[] = {
+    "queued", "running", "finished", "failed", "diverged", "interrupted", "pruned",
+};
+
+struct nnl_store {
+    sqlite3 *db;
+    char *path;
+    int readonly;
+    sqlite3_stmt *st[ST_COUNT];
+};
+
+/* --- errors ------------------------------------------------------------- */
+
+/* "path: <message>" into err. */
+static void errf(const nnl_store *s, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void errf(const nnl_store *s, char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen) return;
+    int n = snprintf(err, errlen, "%s: ", s->path);
+    if (n < 0 || (size_t)n >= errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+/* "path: <what>: <SQLite's message>". Call before anything that could
+ * replace SQLite's message, such as a rollback. */
+static void db_fail(const nnl_store *s, char *err, size_t errlen, const char *what)
+{
+    errf(s, err, errlen, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+/* --- statements --------------------------------------------------------- */
+
+static sqlite3_stmt *stmt(nnl_store *s, int which, char *err, size_t errlen,
+                          const char *what)
+{
+    if (!s->st[which] &&
+        sqlite3_prepare_v2(s->db, stmt_sql[which], -1, &s->st[which], NULL) != SQLITE_OK) {
+        db_fail(s, err, errlen, what);
+        return NULL;
+    }
+    return s->st[which];
+}
+
+/* Binds parameters 1, 2, ... from fmt: 'I' int64_t, 'i' int, 'd' double
+ * (NaN binds NULL), 't' const char * (NULL binds NULL). */
+static int vbindf(sqlite3_stmt *q, const char *fmt, va_list ap)
+{
+    int rc = SQLITE_OK;
+    for (int i = 1; *fmt && rc == SQLITE_OK; fmt++, i++) {
+        switch (*fmt) {
+        case 'I': rc = sqlite3_bind_int64(q, i, va_arg(ap, int64_t)); break;
+        case 'i': rc = sqlite3_bind_int(q, i, va_arg(ap, int)); break;
+        case 'd': {
+            double v = va_arg(ap, double);
+            rc = isnan(v) ? sqlite3_bind_null(q, i) : sqlite3_bind_double(q, i, v);
+            break;
+        }
+        case 't': {
+            const char *v = va_arg(ap, const char *);
+            rc = v ? sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(q, i);
+            break;
+        }
+        default: rc = SQLITE_MISUSE; break;
+        }
+    }
+    return rc;
+}
+
+static void stmt_done(sqlite3_stmt *q)
+{
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+}
+
+/* The cached statement `which` with fmt's parameters bound, or NULL with
+ * err written. */
+static sqlite3_stmt *bound(nnl_store *s, int which, char *err, size_t errlen,
+                           const char *what, const char *fmt, ...)
+{
+    sqlite3_stmt *q = stmt(s, which, err, errlen, what);
+    if (!q) return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vbindf(q, fmt, ap);
+    va_end(ap);
+    if (rc != SQLITE_OK) {
+        errf(s, err, errlen, "%s: binding parameters: %s", what, sqlite3_errstr(rc));
+        stmt_done(q);
+        return NULL;
+    }
+    return q;
+}
+
+/* Runs a bound write statement to completion and resets it. Returns 0, or
+ * SQLite's extended error code with err written. */
+static int exec_stmt(nnl_store *s, sqlite3_stmt *q, char *err, size_t errlen,
+                     const char *what)
+{
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW) rc = 0;
+    else db_fail(s, err, errlen, what);
+    stmt_done(q);
+    return rc;
+}
+
+/* Steps a bound query that yields at most one integer. Returns 1 with *out
+ * set, 0 for no row (or a NULL value), -1 with err written. Resets q. */
+static int query_int(nnl_store *s, sqlite3_stmt *q, int64_t *out,
+                     char *err, size_t errlen, const char *what)
+{
+    int rc = sqlite3_step(q), found = 0;
+    if (rc == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
+        *out = sqlite3_column_int64(q, 0);
+        found = 1;
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        db_fail(s, err, errlen, what);
+        found = -1;
+    }
+    stmt_done(q);
+    return found;
+}
+
+static double col_double(sqlite3_stmt *q, int i)
+{
+    return sqlite3_column_type(q, i) == SQLITE_NULL ? NAN : sqlite3_column_double(q, i);
+}
+
+/* A malloc'd copy of a text column, NULL for NULL; *oom set on failure. */
+static char *col_strdup(sqlite3_stmt *q, int i, int *oom)
+{
+    const unsigned char *t = sqlite3_column_text(q, i);
+    if (!t) return NULL;
+    char *c = strdup((const char *)t);
+    if (!c) *oom = 1;
+    return c;
+}
+
+/* --- transactions ------------------------------------------------------- */
+
+enum { TX_OWN = 1, TX_SAVEPOINT = 2 };
+
+/* Starts the transaction of one write operation: its own BEGIN IMMEDIATE,
+ * or a savepoint when the caller has a group open, so that a failed
+ * operation undoes only itself. Returns TX_OWN, TX_SAVEPOINT or -1. */
+static int tx_begin(nnl_store *s, char *err, size_t errlen, const char *what)
+{
+    if (s->readonly) {
+        errf(s, err, errlen, "%s: the database was opened read-only", what);
+        return -1;
+    }
+    int own = sqlite3_get_autocommit(s->db);
+    if (sqlite3_exec(s->db, own ? "BEGIN IMMEDIATE" : "SAVEPOINT nnl_op",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        db_fail(s, err, errlen, what);
+        return -1;
+    }
+    return own ? TX_OWN : TX_SAVEPOINT;
+}
+
+/* Ends what tx_begin started: commits when ok, else rolls back (err already
+ * holds the reason). Returns 0 when committed, -1 otherwise. */
+static int tx_end(nnl_store *s, int tx, int ok, char *err, size_t errlen,
+                  const char *what)
+{
+    if (ok) {
+        if (sqlite3_exec(s->db, tx == TX_OWN ? "COMMIT" : "RELEASE nnl_op",
+                         NULL, NULL, NULL) == SQLITE_OK)
+            return 0;
+        db_fail(s, err, errlen, what);
+    }
+    if (tx == TX_OWN) {
+        if (!sqlite3_get_autocommit(s->db))
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    } else {
+        sqlite3_exec(s->db, "ROLLBACK TO nnl_op; RELEASE nnl_op", NULL, NULL, NULL);
+    }
+    return -1;
+}
+
+int nnl_store_begin(nnl_store *s, char *err, size_t errlen)
+{
+    if (s->readonly) {
+        errf(s, err, errlen, "starting a transaction: the database was opened read-only");
+        return -1;
+    }
+    if (!sqlite3_get_autocommit(s->db)) {
+        errf(s, err, errlen, "starting a transaction: one is already open "
+             "(nnl_store_begin called twice without commit or rollback)");
+        return -1;
+    }
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        db_fail(s, err, errlen, "starting a transaction");
+        return -1;
+    }
+    return 0;
+}
+
+int nnl_store_commit(nnl_store *s, char *err, size_t errlen)
+{
+    if (sqlite3_get_autocommit(s->db)) {
+        errf(s, err, errlen, "committing: no transaction is open (nnl_store_begin first)");
+        return -1;
+    }
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        db_fail(s, err, errlen, "committing");
+        if (!sqlite3_get_autocommit(s->db))
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+int nnl_store_rollback(nnl_store *s, char *err, size_t errlen)
+{
+    if (sqlite3_get_autocommit(s->db)) return 0;
+    if (sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK) {
+        db_fail(s, err, errlen, "rolling back");
+        return -1;
+    }
+    return 0;
+}
+
+/* --- opening ------------------------------------------------------------ */
+
+/* Creates the directory part of path if it is missing ("results/" of
+ * "results/nnlab.db"); deeper missing directories are reported, not made. */
+static int make_parent_dir(const nnl_store *s, char *err, size_t errlen)
+{
+    const char *slash = strrchr(s->path, '/');
+    if (!slash || slash == s->path) return 0;
+    size_t n = (size_t)(slash - s->path);
+    char *dir = malloc(n + 1);
+    if (!dir) { errf(s, err, errlen, "out of memory"); return -1; }
+    memcpy(dir, s->path, n);
+    dir[n] = 0;
+    int rc = 0;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        errf(s, err, errlen, "cannot create directory '%s': %s", dir, strerror(errno));
+        rc = -1;
+    }
+    free(dir);
+    return rc;
+}
+
+/* PRAGMA user_version, or -1; *objects gets the number of tables, indexes,
+ * views and triggers. Both come from one statement, hence one snapshot:
+ * read apart, another process's migration could commit in between and
+ * show version 0 beside a full schema. This is also the first read of the
+ * file, where a file that is not SQLite shows itself. */
+static int64_t schema_version(nnl_store *s, int64_t *objects, char *err, size_t errlen)
+{
+    const char *what = "reading the schema version";
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT user_version, (SELECT count(*)"
+                                " FROM sqlite_master) FROM pragma_user_version",
+                                -1, &q, NULL);
+    int64_t v = -1;
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            v = sqlite3_column_int64(q, 0);
+            *objects = sqlite3_column_int64(q, 1);
+        }
+    }
+    if (rc == SQLITE_ROW && v < 0) {
+        errf(s, err, errlen, "schema version %lld is not one nnlab writes; "
+             "pass another path", (long long)v);
+        v = -1;
+    } else if (v < 0) {
+        if ((rc & 0xff) == SQLITE_NOTADB)
+            errf(s, err, errlen, "not an SQLite database (%s); pass another path "
+                 "or move the file aside", sqlite3_errmsg(s->db));
+        else
+            db_fail(s, err, errlen, what);
+    }
+    sqlite3_finalize(q);
+    return v;
+}
+
+/* Brings the schema from its current version to ours. Concurrent openers of
+ * a new file all get here; the write lock serialises them and the version
+ * is read again under it, so exactly one of them migrates. */
+static int migrate(nnl_store *s, char *err, size_t errlen)
+{
+    const char *what = "upgrading the schema";
+    int tx = tx_begin(s, err, errlen, what);
+    if (tx < 0) return -1;
+    int64_t objects;
+    int64_t v = schema_version(s, &objects, err, errlen);
+    int ok = v >= 0;
+    if (ok && v > NNL_STORE_SCHEMA_VERSION) {
+        errf(s, err, errlen, "schema version %lld is newer than this nnlab (%d); "
+             "upgrade nnlab", (long long)v, NNL_STORE_SCHEMA_VERSION);
+        ok = 0;
+    }
+    for (int64_t i = v + 1; ok && i <= NNL_STORE_SCHEMA_VERSION; i++) {
+        if (sqlite3_exec(s->db, migrations[i], NULL, NULL, NULL) != SQLITE_OK) {
+            char w[64];
+            snprintf(w, sizeof w, "upgrading the schema to version %lld", (long long)i);
+            db_fail(s, err, errlen, w);
+            ok = 0;
+        }
+    }
+    return tx_end(s, tx, ok, err, errlen, what);
+}
+
+/* Switches the file to WAL. The switch needs the file to itself and SQLite
+ * does not call the busy handler for it, so the busy timeout does not help:
+ * when several workers open a new database at once, all but one see
+ * SQLITE_BUSY here. They retry with backoff within the same budget. WAL is
+ * a property of the file, so once any of them has switched, the others'
+ * next try finds it done. */
+static int set_journal_wal(nnl_store *s, char *err, size_t errlen)
+{
+    const char *what = "switching to WAL journal mode";
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &q, NULL) != SQLITE_OK) {
+        db_fail(s, err, errlen, what);
+        return -1;
+    }
+    int ok = 0, waited = 0, nap = 1;
+    for (;;) {
+        int rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            /* SQLite answers with the mode in force; another answer means
+             * the switch was refused, and concurrent writers would then
+             * collide. */
+            const char *mode = (const char *)sqlite3_column_text(q, 0);
+            ok = mode && strcmp(mode, "wal") == 0;
+            if (!ok)
+                errf(s, err, errlen, "%s: the journal mode stayed '%s'; WAL needs a "
+                     "local filesystem (not NFS)", what, mode ? mode : "?");
+            break;
+        }
+        if ((rc & 0xff) != SQLITE_BUSY || waited >= BUSY_TIMEOUT_MS) {
+            db_fail(s, err, errlen, what);
+            break;
+        }
+        sqlite3_reset(q);
+        sqlite3_sleep(nap);
+        waited += nap;
+        if (nap < 64) nap *= 2;
+    }
+    sqlite3_finalize(q);
+    return ok ? 0 : -1;
+}
+
+static nnl_store *store_open(const char *path, int readonly, char *err, size_t errlen)
+{
+    nnl_store *s = calloc(1, sizeof *s);
+    if (s) s->path = strdup(path);
+    if (!s || !s->path) {
+        if (err && errlen) snprintf(err, errlen, "%s: out of memory", path);
+        free(s);
+        return NULL;
+    }
+    s->readonly = readonly;
+    int memory = strcmp(path, ":memory:") == 0;
+    struct stat sb;
+    if (readonly && !memory && stat(path, &sb) != 0) {
+        errf(s, err, errlen, "cannot open the results database: %s", strerror(errno));
+        goto fail;
+    }
+    if (!readonly && make_parent_dir(s, err, errlen) != 0) goto fail;
+
+    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        errf(s, err, errlen, "cannot open the results database: %s",
+             s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    /* SQLite silently opens a file it may not write read-only; say so now
+     * rather than at the first epoch. */
+    if (!readonly && sqlite3_db_readonly(s->db, "main") == 1) {
+        errf(s, err, errlen, "the file is read-only; check its permissions");
+        goto fail;
+    }
+
+    int64_t objects = 0;
+    int64_t v = schema_version(s, &objects, err, errlen);
+    if (v < 0) goto fail;
+    if (v > NNL_STORE_SCHEMA_VERSION) {
+        errf(s, err, errlen, "schema version %lld is newer than this nnlab (%d); "
+             "upgrade nnlab", (long long)v, NNL_STORE_SCHEMA_VERSION);
+        goto fail;
+    }
+    /* Version 0 with tables in it is some other program's database: adding
+     * ours to it would only hide the mistaken path. */
+    if (v == 0 && objects > 0) {
+        errf(s, err, errlen, "an SQLite database, but not nnlab's (it has %lld "
+             "schema objects and no nnlab schema version); pass another path",
+             (long long)objects);
+        goto fail;
+    }
+    if (readonly && v < NNL_STORE_SCHEMA_VERSION) {
+        if (v == 0)
+            errf(s, err, errlen, "holds no nnlab results yet (empty database)");
+        else
+            errf(s, err, errlen, "schema version %lld is older than this nnlab (%d); "
+                 "open it once for writing (e.g. nnlab train) to upgrade it",
+                 (long long)v, NNL_STORE_SCHEMA_VERSION);
+        goto fail;
+    }
+
+    if (!readonly && !memory && set_journal_wal(s, err, errlen) != 0) goto fail;
+    /* Per connection, and only outside a transaction. NORMAL is safe in WAL:
+     * a power loss may drop the last commits but never corrupts. */
+    const char *pragmas = readonly ? "PRAGMA foreign_keys = ON"
+                                   : "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL";
+    if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+        db_fail(s, err, errlen, "setting connection options");
+        goto fail;
+    }
+    if (!readonly && v < NNL_STORE_SCHEMA_VERSION && migrate(s, err, errlen) != 0)
+        goto fail;
+    return s;
+
+fail:
+    nnl_store_close(s);
+    return NULL;
+}
+
+nnl_store *nnl_store_open(const char *path, char *err, size_t errlen)
+{
+    return store_open(path, 0, err, errlen);
+}
+
+nnl_store *nnl_store_open_readonly(const char *path, char *err, size_t errlen)
+{
+    return store_open(path, 1, err, errlen);
+}
+
+void nnl_store_close(nnl_store *s)
+{
+    if (!s) return;
+    for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(s->st[i]);
+    /* close_v2: statements a caller prepared on nnl_store_db() and did not
+     * finalize delay the close instead of failing it. */
+    sqlite3_close_v2(s->db);
+    free(s->path);
+    free(s);
+}
+
+sqlite3 *nnl_store_db(nnl_store *s) { return s->db; }
+
+const char *nnl_store_path(const nnl_store *s) { return s->path; }
+
+/* --- writing ------------------------------------------------------------ */
+
+static int is_status(const char *st)
+{
+    for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++)
+        if (st && strcmp(st, statuses[i]) == 0) return 1;
+    return 0;
+}
+
+static int is_terminal(const char *st)
+{
+    return strcmp(st, "queued") != 0 && strcmp(st, "running") != 0;
+}
+
+static int check_status(const nnl_store *s, const char *st, char *err, size_t errlen,
+                        const char *what)
+{
+    if (is_status(st)) return 0;
+    errf(s, err, errlen, "%s: unknown run status '%s' (expected queued, running, "
+         "finished, failed, diverged, interrupted or pruned)", what, st ? st : "(null)");
+    return -1;
+}
+
+/* The hostname, or NULL when the system will not say. */
+static const char *host_name(char *buf, size_t n)
+{
+    if (gethostname(buf, n) != 0) return NULL;
+    buf[n - 1] = 0;
+    return buf;
+}
+
+/* A run that does not exist shows up as a foreign key failure on insert;
+ * name the run instead. */
+static void name_missing_run(const nnl_store *s, int rc, int64_t run,
+                             char *err, size_t errlen, const char *what)
+{
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+        errf(s, err, errlen, "%s: no run with id %lld", what, (long long)run);
+}
+
+int64_t nnl_store_run_create(nnl_store *s, const nnl_run_info *info,
+                             char *err, size_t errlen)
+{
+    const char *what = "creating a run";
+    char key[17];
+    size_t klen = info->key ? strlen(info->key) : 0;
+    int hex = klen == 16;
+    for (size_t i = 0; hex && i < klen; i++) {
+        hex = isxdigit((unsigned char)info->key[i]);
+        key[i] = (char)tolower((unsigned char)info->key[i]);
+    }
+    if (!hex) {
+        errf(s, err, errlen, "%s: run key '%s' is not 16 hex digits", what,
+             info->key ? info->key : "(null)");
+        return -1;
+    }
+    key[16] = 0;
+    const char *status = info->status ? info->status : "running";
+    if (check_status(s, status, err, errlen, what) != 0) return -1;
+
+    char host[256];
+    int tx = tx_begin(s, err, errlen, what);
+    if (tx < 0) return -1;
+    sqlite3_stmt *q = bound(s, ST_RUN_INSERT, err, errlen, what, "tttttItIttIt",
+                            key, info->name, info->experiment, status, info->config,
+                            (int64_t)info->seed, host_name(host, sizeof host),
+                            (int64_t)getpid(), NNLAB_VERSION,
+                            NNLAB_GIT_COMMIT[0] ? NNLAB_GIT_COMMIT : NULL,
+                            info->nparams, info->checkpoint_dir);
+    int ok = q && exec_stmt(s, q, err, errlen, what) == 0;
+    int64_t id = ok ? sqlite3_last_insert_rowid(s->db) : -1;
+    return tx_end(s, tx, ok, err, errlen, what) == 0 ? id : -1;
+}
+
+int nnl_store_param_add(nnl_store *s, int64_t run, const char *key,
+                        const char *value, char *err, size_t errlen)
+{
+    char what[160];
+    snprintf(what, sizeof what, "recording param '%s' of run %lld",
+             key ? key : "(null)", (long long)run);
+    if (!key || !*key) {
+        errf(s, err, errlen, "%s: the key is empty", what);
+        return -1;
+    }
+    int tx = tx_begin(s, err, errlen, what);
+    if (tx < 0) return -1;
+    sqlite3_stmt *q = bound(s, ST_PARAM_PUT, err, errlen, what, "Itt", run, key, value);
+    int rc = q ? exec_stmt(s, q, err, errlen, what) : -1;
+    name_missing_run(s, rc, run, err, errlen, what);
+    return tx_end(s, tx, rc == 0, err, errlen, what);
+}
+
+int nnl_store_epoch_add(nnl_store *s, int64_t run, const nnl_epoch_row *row,
+                        char *err, size_t errlen)
+{
+    char what[96];
+    snprintf(what, sizeof what, "writing epoch %d of run %lld", row->epoch, (long long)run);
+    if (row->epoch < 1) {
+        errf(s, err, errlen, "%s: epochs count from 1", what);
+        return -1;
+    }
+    int tx = tx_begin(s, err, errlen, what);
+    if (tx < 0) return -1;
+    sqlite3_stmt *q = bound(s, ST_EPOCH_PUT, err, errlen, what, "Iidddddd", run,
+                            row->epoch, row->train_loss, row->train_acc,
+                            row->val_loss, row->val_acc, row->lr, row->seconds);
+    int rc = q ? exec_stmt(s, q, err, errlen, what) : -1;
+    name_missing_run(s, rc, run, err, errlen, what);
+    if (rc == 0) {
+        q = bound(s, ST_EPOCH_TRIM, err, errlen, what, "Ii", run, row->epoch);
+        rc = q ? exec_stmt(s, q, err, errlen, what) : -1;
+    }
+    if (rc == 0) {
+        q = bound(s, ST_EPOCH_SUMMARY, err, errlen, what, "Ii", run, row->epoch);
+        rc = q ? exec_stmt(s, q, err, errlen, what) : -1;
+    }
+    return tx_end(s, tx, rc == 0, err, errlen, what);
+}
+
+/* Runs a bound UPDATE of one run inside its own transaction; a run that
+ * does not exist is an error. */
+static int update_run(nnl_store *s, int tx, sqlite3_stmt *q, int64_t run,
+                      char *err, size_t errlen, const char *what)
+{
+    int ok = q && exec_stmt(s, q, err, errlen, what) == 0;
+    if (ok && sqlite3_changes(s->db) == 0) {
+        errf(s, err, errlen, "%s: no run with id %lld", what, (long long)run);
+        ok = 0;
+    }
+    return tx_end(s, tx, ok, err, errlen, what);
+}
+
+int nnl_store_run_status(nnl_store *s, int64_t run, const char *status,
+                         const char *error_or_null, char *err, size_t errlen)
+{
+    char what[96];
+    snprintf(what, sizeof what, "setting the status of run %lld", (long long)run);
+    if (check_status(s, status, err, errlen, what) != 0) return -1;
+    char host[256];
+    int tx = tx_begin(s, err, errlen, what);
+    if (tx < 0) return -1;
+    sqlite3_stmt *q = bound(s, ST_RUN_STATUS, err, errlen, what, "IttitI", run,
+                            status, error_or_null, is_terminal(status),
+                            host_name(host, sizeof host), (int64_t)getpid());
+    return update_run(s, tx, q, run, err, errlen, what);
+}
+
+int nnl_store_run_diverged(nnl_store *s, int64_t run, int epoch,
+                           char *err, size_t errlen)
+{
+    char what[96];
+    snprintf(what, sizeof what, "marking run %lld diverged", (long long)run);
+    int tx = tx_begin(s, err, errlen, what);
+    if (tx < 0) return -1;
+    sqlite3_stmt *q = bound(s, ST_RUN_DIVERGED, err, errlen, what, "Ii", run, epoch);
+    return update_run(s, tx, q, run, err, errlen, what);
+}
+
+int nnl_store_test_result(nnl_store *s, int64_t run, double test_loss,
+                          double test_acc, const int64_t *confusion,
+                          const double *class_acc, int nclasses,
+                          char *err, size_t errlen)
+{
+    char what[96];
+    snprintf(what, sizeof what, "writing the test result of run %lld", (long long)run);
+    if (nclasses < 1 || !confusion) {
+        errf(s, err, errlen, "%s: needs a confusion matrix of at least one class "
+             "(got %d classes)", what, nclasses);
+        return -1;
+    }
+    int tx = tx_begin(s, err, errlen, what);
+    if (tx < 0) return -1;
+    sqlite3_stmt *q = bound(s, ST_TEST_RUN, err, errlen, what, "Idd", run, test_loss, test_acc);
+    int ok = q && exec_stmt(s, q, err, errlen, what) == 0;
+    if (ok && sqlite3_changes(s->db) == 0) {
+        errf(s, err, errlen, "%s: no run with id %lld", what, (long long)run);
+        ok = 0;
+    }
+    if (ok) {
+        q = bound(s, ST_CONF_CLEAR, err, errlen, what, "I", run);
+        ok = q && exec_stmt(s, q, err, errlen, what) == 0;
+    }
+    if (ok) {
+        q = bound(s, ST_CACC_CLEAR, err, errlen, what, "I", run);
+        ok = q && exec_stmt(s, q, err, errlen, what) == 0;
+    }
+    /* Every cell, zeros included, so the matrix's size reads back even when
+     * the last classes were never seen or predicted. */
+    for (int t = 0; ok && t < nclasses; t++)
+        for (int p = 0; ok && p < nclasses; p++) {
+            q = bound(s, ST_CONF_PUT, err, errlen, what, "IiiI", run, t, p,
+                      confusion[(size_t)t * (size_t)nclasses + (size_t)p]);
+            ok = q && exec_stmt(s, q, err, errlen, what) == 0;
+        }
+    for (int c = 0; ok && class_acc && c < nclasses; c++) {
+        q = bound(s, ST_CACC_PUT, err, errlen, what, "Iid", run, c, class_acc[c]);
+        ok = q && exec_stmt(s, q, err, errlen, what) == 0;
+    }
+    return tx_end(s, tx, ok, err, errlen, what);
+}
+
+int64_t nnl_store_claim_queued(nnl_store *s, const char *experiment,
+                               char *err, size_t errlen)
+{
+    const char *what = "claiming a queued run";
+    char host[256];
+    int tx = tx_begin(s, err, errlen, what);
+    if (tx < 0) return -1;
+    int64_t id = 0;
+    sqlite3_stmt *q = bound(s, ST_CLAIM_PICK, err, errlen, what, "t", experiment);
+    int found = q ? query_int(s, q, &id, err, errlen, what) : -1;
+    if (found == 1) {
+        q = bound(s, ST_RUN_STATUS, err, errlen, what, "IttitI", id, "running",
+                  (const char *)NULL, 0, host_name(host, sizeof host), (int64_t)getpid());
+        if (!q || exec_stmt(s, q, err, errlen, what) != 0) found = -1;
+    }
+    if (tx_end(s, tx, found >= 0, err, errlen, what) != 0) return -1;
+    return found == 1 ? id : 0;
+}
+
+/* --- reading ------------------------------------------------------------ */
+
+int64_t nnl_store_find_run(nnl_store *s, const char *spec, char *err, size_t errlen)
+{
+    const char *what = "finding a run";
+    size_t n = spec ? strlen(spec) : 0;
+    size_t digits = strspn(spec ? spec : "", "0123456789");
+    if (n == 0) {
+        errf(s, err, errlen, "%s: empty run id or key", what);
+        return -1;
+    }
+    int64_t id = 0;
+    if (digits == n && n < 16) {
+        sqlite3_stmt *q = bound(s, ST_FIND_ID, err, errlen, what, "I",
+                                (int64_t)strtoll(spec, NULL, 10));
+        int found = q ? query_int(s, q, &id, err, errlen, what) : -1;
+        if (found == 0) errf(s, err, errlen, "no run with id %s", spec);
+        return found == 1 ? id : -1;
+    }
+    char prefix[17];
+    int hex = n <= 16;
+    for (size_t i = 0; hex && i < n; i++) {
+        hex = isxdigit((unsigned char)spec[i]);
+        prefix[i] = (char)tolower((unsigned char)spec[i]);
+    }
+    if (!hex) {
+        errf(s, err, errlen, "'%s' is neither a run id nor a run key prefix "
+             "(up to 16 hex digits)", spec);
+        return -1;
+    }
+    prefix[n] = 0;
+
+    sqlite3_stmt *q = bound(s, ST_FIND_PREFIX, err, errlen, what, "t", prefix);
+    if (!q) return -1;
+    /* Name a few of the matches so the user can pick one by id. */
+    char ids[64] = "";
+    size_t used = 0;
+    int count = 0, rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        int64_t m = sqlite3_column_int64(q, 0);
+        if (count++ == 0) id = m;
+        if (count <= 5 && used < sizeof ids) {
+            int w = snprintf(ids + used, sizeof ids - used, "%s%lld",
+                             count > 1 ? ", " : "", (long long)m);
+            if (w > 0) used += (size_t)w;
+        }
+    }
+    if (rc != SQLITE_DONE) db_fail(s, err, errlen, what);
+    stmt_done(q);
+    if (rc != SQLITE_DONE) return -1;
+    if (count == 0) {
+        errf(s, err, errlen, "no run key starts with '%s'", prefix);
+        return -1;
+    }
+    if (count > 1) {
+        errf(s, err, errlen, "run key prefix '%s' matches %d runs (ids %s%s); "
+             "give more digits or a run id", prefix, count, ids, count > 5 ? ", ..." : "");
+        return -1;
+    }
+    return id;
+}
+
+int64_t nnl_store_find_key(nnl_store *s, const char *key,
+                           const char *experiment_or_null, char *err, size_t errlen)
+{
+    const char *what = "looking up a run key";
+    int64_t id = 0;
+    sqlite3_stmt *q = bound(s, ST_FIND_KEY, err, errlen, what, "tt", key, experiment_or_null);
+    int found = q ? query_int(s, q, &id, err, errlen, what) : -1;
+    return found < 0 ? -1 : found ? id : 0;
+}
+
+void nnl_run_row_free(nnl_run_row *r)
+{
+    if (!r) return;
+    char **strs[] = {&r->key, &r->name, &r->experiment, &r->status, &r->config,
+                     &r->created, &r->started, &r->finished, &r->host,
+                     &r->version, &r->git_commit, &r->error, &r->checkpoint_dir};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        free(*strs[i]);
+        *strs[i] = NULL;
+    }
+}
+
+int nnl_store_run_get(nnl_store *s, int64_t run, nnl_run_row *out,
+                      char *err, size_t errlen)
+{
+    char what[64];
+    snprintf(what, sizeof what, "reading run %lld", (long long)run);
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *q = bound(s, ST_RUN_GET, err, errlen, what, "I", run);
+    if (!q) return -1;
+    int rc = sqlite3_step(q), oom = 0;
+    if (rc == SQLITE_ROW) {
+        out->id = sqlite3_column_int64(q, 0);
+        out->key = col_strdup(q, 1, &oom);
+        out->name = col_strdup(q, 2, &oom);
+        out->experiment = col_strdup(q, 3, &oom);
+        out->status = col_strdup(q, 4, &oom);
+        out->config = col_strdup(q, 5, &oom);
+        out->seed = (uint64_t)sqlite3_column_int64(q, 6);
+        out->created = col_strdup(q, 7, &oom);
+        out->started = col_strdup(q, 8, &oom);
+        out->finished = col_strdup(q, 9, &oom);
+        out->host = col_strdup(q, 10, &oom);
+        out->pid = sqlite3_column_int64(q, 11);
+        out->version = col_strdup(q, 12, &oom);
+        out->git_commit = col_strdup(q, 13, &oom);
+        out->nparams = sqlite3_column_int64(q, 14);
+        out->epochs_done = sqlite3_column_int(q, 15);
+        out->best_epoch = sqlite3_column_int(q, 16);
+        out->best_val_acc = col_double(q, 17);
+        out->test_loss = col_double(q, 18);
+        out->test_acc = col_double(q, 19);
+        out->diverged_epoch = sqlite3_column_int(q, 20);
+        out->error = col_strdup(q, 21, &oom);
+        out->checkpoint_dir = col_strdup(q, 22, &oom);
+    } else if (rc == SQLITE_DONE) {
+        errf(s, err, errlen, "no run with id %lld", (long long)run);
+    } else {
+        db_fail(s, err, errlen, what);
+    }
+    stmt_done(q);
+    if (rc == SQLITE_ROW && oom) errf(s, err, errlen, "%s: out of memory", what);
+    if (rc != SQLITE_ROW || oom) {
+        nnl_run_row_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+/* The loops below prepare their own statements rather than use the cache,
+ * so a callback may call back into the store to read. */
+static sqlite3_stmt *prepare(nnl_store *s, const char *sql, char *err, size_t errlen,
+                             const char *what)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
+        db_fail(s, err, errlen, what);
+        return NULL;
+    }
+    return q;
+}
+
+int nnl_store_epochs_get(nnl_store *s, int64_t run, nnl_epoch_row **rows,
+                         char *err, size_t errlen)
+{
+    char what[64];
+    snprintf(what, sizeof what, "reading the epochs of run %lld", (long long)run);
+    *rows = NULL;
+    sqlite3_stmt *q = prepare(s, "SELECT epoch, train_loss, train_acc, val_loss, val_acc,"
+                              " lr, seconds FROM epochs WHERE run_id = ?1 ORDER BY epoch",
+                              err, errlen, what);
+    if (!q) return -1;
+    sqlite3_bind_int64(q, 1, run);
+    nnl_epoch_row *r = NULL;
+    int n = 0, cap = 0, rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            nnl_epoch_row *g = realloc(r, (size_t)cap * sizeof *r);
+            if (!g) { rc = SQLITE_NOMEM; break; }
+            r = g;
+        }
+        r[n++] = (nnl_epoch_row){
+            .epoch = sqlite3_column_int(q, 0),
+            .train_loss = col_double(q, 1), .train_acc = col_double(q, 2),
+            .val_loss = col_double(q, 3), .val_acc = col_double(q, 4),
+            .lr = col_double(q, 5), .seconds = col_double(q, 6),
+        };
+    }
+    if (rc == SQLITE_NOMEM) errf(s, err, errlen, "%s: out of memory", what);
+    else if (rc != SQLITE_DONE) db_fail(s, err, errlen, what);
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE) {
+        free(r);
+        return -1;
+    }
+    *rows = r;
+    return n;
+}
+
+int nnl_store_runs_foreach(nnl_store *s, const char *experiment,
+                           int (*fn)(const nnl_run_summary *r, void *ud),
+                           void *ud, char *err, size_t errlen)
+{
+    const char *what = "listing runs";
+    sqlite3_stmt *q = prepare(s, "SELECT id, key, name, experiment, status, created,"
+                              " finished, error, epochs_done, best_val_acc, test_acc"
+                              " FROM runs WHERE ?1 IS NULL OR experiment = ?1 ORDER BY id",
+                              err, errlen, what);
+    if (!q) return -1;
+    if (experiment) sqlite3_bind_text(q, 1, experiment, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        nnl_run_summary r = {
+            .id = sqlite3_column_int64(q, 0),
+            .key = (const char *)sqlite3_column_text(q, 1),
+            .name = (const char *)sqlite3_column_text(q, 2),
+            .experiment = (const char *)sqlite3_column_text(q, 3),
+            .status = (const char *)sqlite3_column_text(q, 4),
+            .created = (const char *)sqlite3_column_text(q, 5),
+            .finished = (const char *)sqlite3_column_text(q, 6),
+            .error = (const char *)sqlite3_column_text(q, 7),
+            .epochs_done = sqlite3_column_int(q, 8),
+            .best_val_acc = col_double(q, 9),
+            .test_acc = col_double(q, 10),
+        };
+        if (fn(&r, ud)) { rc = SQLITE_DONE; break; }
+    }
+    if (rc != SQLITE_DONE) db_fail(s, err, errlen, what);
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int nnl_store_params_foreach(nnl_store *s, int64_t run,
+                             void (*fn)(const char *key, const char *value, void *ud),
+                             void *ud, char *err, size_t errlen)
+{
+    char what[64];
+    snprintf(what, sizeof what, "reading the params of run %lld", (long long)run);
+    sqlite3_stmt *q = prepare(s, "SELECT key, value FROM params WHERE run_id = ?1"
+                              " ORDER BY key", err, errlen, what);
+    if (!q) return -1;
+    sqlite3_bind_int64(q, 1, run);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        fn((const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1), ud);
+    if (rc != SQLITE_DONE) db_fail(s, err, errlen, what);
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int nnl_store_test_get(nnl_store *s, int64_t run, int64_t *confusion,
+                       double *class_acc, int cap, char *err, size_t errlen)
+{
+    char what[80];
+    snprintf(what, sizeof what, "reading the test result of run %lld", (long long)run);
+    int64_t maxlabel = -1;
+    sqlite3_stmt *q = bound(s, ST_NCLASSES, err, errlen, what, "I", run);
+    if (!q || query_int(s, q, &maxlabel, err, errlen, what) < 0) return -1;
+    int64_t n = maxlabel + 1;
+    if (n > cap) {
+        errf(s, err, errlen, "%s: it has %lld classes, more than the %d the caller "
+             "has room for", what, (long long)n, cap);
+        return -1;
+    }
+    if (n == 0) return 0;
+    if (confusion) memset(confusion, 0, (size_t)(n * n) * sizeof *confusion);
+    for (int64_t c = 0; class_acc && c < n; c++) class_acc[c] = NAN;
+
+    int rc = SQLITE_DONE;
+    if (confusion) {
+        q = prepare(s, "SELECT true_label, pred_label, count FROM confusion"
+                    " WHERE run_id = ?1", err, errlen, what);
+        if (!q) return -1;
+        sqlite3_bind_int64(q, 1, run);
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+            confusion[sqlite3_column_int64(q, 0) * n + sqlite3_column_int64(q, 1)] =
+                sqlite3_column_int64(q, 2);
+        if (rc != SQLITE_DONE) db_fail(s, err, errlen, what);
+        sqlite3_finalize(q);
+    }
+    if (rc == SQLITE_DONE && class_acc) {
+        q = prepare(s, "SELECT label, accuracy FROM class_acc WHERE run_id = ?1",
+                    err, errlen, what);
+        if (!q) return -1;
+        sqlite3_bind_int64(q, 1, run);
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+            class_acc[sqlite3_column_int64(q, 0)] = col_double(q, 1);
+        if (rc != SQLITE_DONE) db_fail(s, err, errlen, what);
+        sqlite3_finalize(q);
+    }
+    return rc == SQLITE_DONE ? (int)n : -1;
+}
