@@ -129,12 +129,12 @@ int nn_checkpoint_load(const char *path, nn_net *net, nn_optim *opt,
     if (n != want) BAD("%s: truncated or corrupt checkpoint (%zu bytes, expected %zu)", path, n, want);
     memcpy(&crc, d + n - 4, 4);
     if (crc != (uint32_t)crc32(0L, d, (uInt)(n - 4))) BAD("%s: corrupt checkpoint (CRC mismatch)", path);
-    if (u[3] > blobcap) BAD("%s: checkpoint blob of %llu bytes does not fit %zu", path, (unsigned long long)u[3], blobcap);
+    if (blob && u[3] > blobcap) BAD("%s: checkpoint blob of %llu bytes does not fit %zu", path, (unsigned long long)u[3], blobcap);
 #undef BAD
     memcpy(nn_net_params(net), d + off, 4 * np); off += 4 * np;
     memcpy(nn_net_buffers(net), d + off, 4 * nb); off += 4 * nb;
     memcpy(opt->state, d + off, 4 * ns); off += 4 * ns;
-    if (u[3]) memcpy(blob, d + off, (size_t)u[3]);
+    if (u[3] && blob) memcpy(blob, d + off, (size_t)u[3]);
     if (bloblen) *bloblen = (size_t)u[3];
     memcpy(nn_net_rng(net)->s, rng, 32);
     opt->step = step;

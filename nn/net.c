@@ -251,7 +251,7 @@ float nn_net_forward(nn_net *net, int B, const int *labels, int train) {
         case NN_AVGPOOL: avgpool_forward(l->y, x, B, &l->g, nt); break;
         case NN_MAXPOOL: maxpool_forward(l->y, l->argmax, x, B, &l->g, nt); break;
         case NN_DENSE:
-            dense_forward(l->y, x, w, w + (size_t)l->spec.out * l->in.c, B, l->in.c, l->spec.out);
+            dense_forward_mt(l->y, x, w, w + (size_t)l->spec.out * l->in.c, B, l->in.c, l->spec.out, nt);
             break;
         case NN_FLATTEN: break;
         case NN_SIGMOID: sigmoid_forward(l->y, x, nel, nt); break;
@@ -324,8 +324,8 @@ void nn_net_backward(nn_net *net) {
         case NN_AVGPOOL: if (dx) avgpool_backward(dx, l->dy, B, &l->g, nt); break;
         case NN_MAXPOOL: if (dx) maxpool_backward(dx, l->dy, l->argmax, B, &l->g, nt); break;
         case NN_DENSE:
-            dense_backward(dx, dw, dw + (size_t)l->spec.out * l->in.c, l->dy, x, w, B,
-                           l->in.c, l->spec.out);
+            dense_backward_mt(dx, dw, dw + (size_t)l->spec.out * l->in.c, l->dy, x, w, B,
+                              l->in.c, l->spec.out, nt);
             break;
         case NN_FLATTEN: break;
         case NN_SIGMOID: if (dx) sigmoid_backward(dx, l->dy, l->y, nel, nt); break;

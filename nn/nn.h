@@ -202,7 +202,8 @@ float nn_sched_lr(const nn_sched *s, float base_lr, int epoch, int total_epochs)
 int nn_checkpoint_save(const char *path, nn_net *net, const nn_optim *opt,
                        const void *blob, size_t bloblen, char *err, size_t errlen);
 /* Loads into an already built net and initialized optimizer of the same
- * architecture; blob receives up to blobcap bytes, *bloblen the stored size.
+ * architecture; blob receives up to blobcap bytes (NULL: ignore the stored
+ * blob), *bloblen the stored size.
  * A foreign, truncated or corrupt file is an error, never a crash; on error
  * net and opt are left untouched. */
 int nn_checkpoint_load(const char *path, nn_net *net, nn_optim *opt,

@@ -45,6 +45,13 @@ void dense_forward(float *out, const float *inp, const float *w, const float *b,
 /* dinp: (B, nin) or NULL  dw: (nout, nin) +=  db: (nout) +=  dout: (B, nout) */
 void dense_backward(float *dinp, float *dw, float *db, const float *dout,
                     const float *inp, const float *w, int B, int nin, int nout);
+/* The same, with the batch rows (forward, dinp) and the output units (dw, db)
+ * split over nthreads; every output has one writer, so the bits do not
+ * depend on nthreads. */
+void dense_forward_mt(float *out, const float *inp, const float *w, const float *b,
+                      int B, int nin, int nout, int nthreads);
+void dense_backward_mt(float *dinp, float *dw, float *db, const float *dout,
+                       const float *inp, const float *w, int B, int nin, int nout, int nthreads);
 void dense_forward_ref(float *out, const float *inp, const float *w, const float *b,
                        int B, int nin, int nout);
 void dense_backward_ref(float *dinp, float *dw, float *db, const float *dout,

@@ -1,5 +1,8 @@
 /* pool.c -- average and max pooling (PyTorch's AvgPool2d with
- * count_include_pad=True, MaxPool2d), planes spread over threads. */
+ * count_include_pad=True, MaxPool2d), planes spread over threads. The
+ * LeNet case (2x2, stride 2) has AVX-512 row kernels: 16 outputs a step
+ * forward, and a backward that writes every input gradient once instead of
+ * zeroing the plane and scattering into it. */
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -7,6 +10,51 @@
 
 /* a plane is one (image, channel) pair: B*C of them, independent */
 #define PLANES_PARALLEL _Pragma("omp parallel for schedule(static) num_threads(nthreads) if (B * g->C >= 64)")
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+
+static __mmask16 lanes(int j, int n) {
+    int r = n - j;
+    return r >= 16 ? (__mmask16)0xFFFF : r > 0 ? (__mmask16)((1u << r) - 1) : 0;
+}
+
+/* 2x2 windows, stride 2, one plane, 16 outputs (32 inputs) per step:
+ * y = ((a + b) + (c + d)) * 0.25, the same sums in the same order as the
+ * scalar loop, so the same bits */
+static void avgpool2_plane(float *o, const float *x, const nn_conv_geom *g) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512 q = _mm512_set1_ps(0.25f);
+    for (int oh = 0; oh < g->OH; oh++) {
+        const float *r0 = x + 2 * oh * g->W, *r1 = r0 + g->W;
+        for (int j = 0; j < g->OW; j += 16) {
+            __mmask16 m0 = lanes(2 * j, 2 * g->OW), m1 = lanes(2 * j + 16, 2 * g->OW);
+            __m512 a0 = _mm512_maskz_loadu_ps(m0, r0 + 2 * j), a1 = _mm512_maskz_loadu_ps(m1, r0 + 2 * j + 16);
+            __m512 b0 = _mm512_maskz_loadu_ps(m0, r1 + 2 * j), b1 = _mm512_maskz_loadu_ps(m1, r1 + 2 * j + 16);
+            __m512 top = _mm512_add_ps(_mm512_permutex2var_ps(a0, even, a1), _mm512_permutex2var_ps(a0, odd, a1));
+            __m512 bot = _mm512_add_ps(_mm512_permutex2var_ps(b0, even, b1), _mm512_permutex2var_ps(b0, odd, b1));
+            _mm512_mask_storeu_ps(o + oh * g->OW + j, lanes(j, g->OW), _mm512_mul_ps(_mm512_add_ps(top, bot), q));
+        }
+    }
+}
+
+/* dx[2i+a][2j+b] = dy[i][j] * 0.25 for even H and W: every dx is written once */
+static void avgpool2_plane_backward(float *dx, const float *dy, const nn_conv_geom *g) {
+    const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    const __m512 q = _mm512_set1_ps(0.25f);
+    for (int oh = 0; oh < g->OH; oh++) {
+        float *r0 = dx + 2 * oh * g->W, *r1 = r0 + g->W;
+        for (int j = 0; j < g->OW; j += 8) {
+            __m512 d = _mm512_maskz_loadu_ps(lanes(j, g->OW) & 0xFF, dy + oh * g->OW + j);
+            __m512 v = _mm512_mul_ps(_mm512_permutexvar_ps(dup, d), q);
+            __mmask16 m = lanes(2 * j, g->W);
+            _mm512_mask_storeu_ps(r0 + 2 * j, m, v);
+            _mm512_mask_storeu_ps(r1 + 2 * j, m, v);
+        }
+    }
+}
+#endif
 
 static void avgpool_plane(float *o, const float *x, const nn_conv_geom *g) {
     const float inv = 1.f / (float)(g->K * g->K);
@@ -23,16 +71,20 @@ static void avgpool_plane(float *o, const float *x, const nn_conv_geom *g) {
 void avgpool_forward(float *out, const float *inp, int B, const nn_conv_geom *g, int nthreads) {
     const int HW = g->H * g->W, OHW = g->OH * g->OW;
     if (g->K == 2 && g->S == 2 && g->P == 0) {
-        /* the LeNet case, unrolled: y = (a + b + c + d) * 0.25 */
+        /* the LeNet case, unrolled: y = ((a + b) + (c + d)) * 0.25 */
         PLANES_PARALLEL
         for (int p = 0; p < B * g->C; p++) {
             const float *x = inp + (size_t)p * HW;
             float *o = out + (size_t)p * OHW;
+#ifdef __AVX512F__
+            avgpool2_plane(o, x, g);
+#else
             for (int oh = 0; oh < g->OH; oh++) {
                 const float *r0 = x + 2 * oh * g->W, *r1 = r0 + g->W;
                 for (int ow = 0; ow < g->OW; ow++)
                     o[oh * g->OW + ow] = ((r0[2 * ow] + r0[2 * ow + 1]) + (r1[2 * ow] + r1[2 * ow + 1])) * 0.25f;
             }
+#endif
         }
         return;
     }
@@ -43,6 +95,13 @@ void avgpool_forward(float *out, const float *inp, int B, const nn_conv_geom *g,
 void avgpool_backward(float *dinp, const float *dout, int B, const nn_conv_geom *g, int nthreads) {
     const int HW = g->H * g->W, OHW = g->OH * g->OW;
     const float inv = 1.f / (float)(g->K * g->K);
+#ifdef __AVX512F__
+    if (g->K == 2 && g->S == 2 && g->P == 0 && g->H % 2 == 0 && g->W % 2 == 0) {
+        PLANES_PARALLEL
+        for (int p = 0; p < B * g->C; p++) avgpool2_plane_backward(dinp + (size_t)p * HW, dout + (size_t)p * OHW, g);
+        return;
+    }
+#endif
     PLANES_PARALLEL
     for (int p = 0; p < B * g->C; p++) {
         float *dx = dinp + (size_t)p * HW;
