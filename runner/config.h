@@ -85,7 +85,9 @@ void nnl_config_layers(const nnl_config *c, nn_layer_spec *out);
 /* Canonical text of the resolved config: every dotted key, sorted,
  * "key: value\n" each. Returns a malloc'd string. */
 char *nnl_config_canonical(const nnl_config *c);
-/* 16 hex digits: the run key, a hash of the canonical text. */
+/* 16 hex digits: the run key, a hash of the canonical text without name,
+ * data.dir and train.threads (they do not change what a run computes, up to
+ * the order of float sums across threads). */
 void nnl_config_key(const nnl_config *c, char out[17]);
 
 /* Calls fn for every resolved dotted key and its value as text, sorted. */

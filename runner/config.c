@@ -1,0 +1,1818 @@
+/* config.c -- one run's configuration: YAML text in, a validated nnl_config
+ * out, and the config printed back canonically for the run key.
+ *
+ *   text --check_text (size, NUL, UTF-8)--> parse_yaml (libyaml's event API:
+ *   our own small node tree with marks, so the nesting depth is ours to cap)
+ *   --check_dups--> graft_flat_keys, then each --set override, onto the
+ *   tree --read_config (unknown keys, types, ranges, what applies to what)
+ *   --> check_layers (nn_infer on the resolved layers) --> *c
+ *
+ * A dotted key is a path into the tree wherever it appears: in --set
+ * (model.layers.2.pool.type=max), or flat at the top of a file
+ * ("train.lr: 0.01"). The canonical text is such a flat file, so every one
+ * of its lines is also a valid --set, and a stored run's canonical text
+ * loads back to the same run.
+ *
+ * Every error is one line, "FILE:LINE:COL: message", or "FILE: message"
+ * where no position exists, or "--set KEY=VALUE: message" for a value an
+ * override wrote. Every path frees the tree; *c changes only on success.
+ *
+ * The keys live in one table (`keys`, below): section, name, type, field,
+ * range and the rules that tie keys together. Reading, validation, the
+ * canonical text and the run key all follow from it, so adding a key is
+ * adding a row, and adding a section (train.early_stop) is adding a row to
+ * `sections` too.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <float.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+#include "config.h"
+
+#define MAX_BYTES (1 << 20)       /* largest config file or --set value */
+#define MAX_DEPTH 32              /* deepest nesting of lists and mappings */
+#define MAX_PATH_PARTS 16         /* components of a --set key */
+#define LABEL_MAX 160             /* "--set key=value" as messages show it */
+#define MAX_INPUT_VALUES (1 << 28) /* c*h*w, as nn_infer's largest activation */
+#define MAX_PARAMS (1 << 30)      /* 4 GiB of weights: beyond it, a typo, not a model */
+#define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
+
+/* enum fields (nn_kind, nn_optim_kind, nn_sched_kind) are written as int */
+_Static_assert(sizeof(nn_kind) == sizeof(int), "nn_kind is int-sized");
+_Static_assert(sizeof(nn_optim_kind) == sizeof(int), "nn_optim_kind is int-sized");
+_Static_assert(sizeof(nn_sched_kind) == sizeof(int), "nn_sched_kind is int-sized");
+
+/* ------------------------------------------------------------- node tree */
+
+enum { N_SCALAR, N_SEQ, N_MAP };
+
+typedef struct node {
+    int type;
+    int line, col;      /* 1-based position in src; 0 when there is none */
+    const char *src;    /* file name, or the label of the override that wrote it */
+    char *text;         /* scalar: its value (NULs inside are rejected) */
+    int plain;          /* scalar: unquoted (only plain scalars can be null) */
+    struct node **kid;  /* seq: items; map: key, value, key, value, ... */
+    int n, cap;
+} node;
+
+static node *node_new(int type, const char *src, int line, int col) {
+    node *n = calloc(1, sizeof *n);
+    if (!n) return NULL;
+    n->type = type;
+    n->src = src;
+    n->line = line;
+    n->col = col;
+    return n;
+}
+
+static node *scalar_new(const char *src, int line, int col, const char *text, size_t len,
+                        int plain) {
+    node *n = node_new(N_SCALAR, src, line, col);
+    if (!n) return NULL;
+    n->text = malloc(len + 1);
+    if (!n->text) {
+        free(n);
+        return NULL;
+    }
+    memcpy(n->text, text, len);
+    n->text[len] = 0;
+    n->plain = plain;
+    return n;
+}
+
+static void node_free(node *n) {
+    if (!n) return;
+    for (int i = 0; i < n->n; i++) node_free(n->kid[i]);
+    free(n->kid);
+    free(n->text);
+    free(n);
+}
+
+static int node_add(node *p, node *k) {
+    if (p->n == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 4;
+        node **kid = realloc(p->kid, (size_t)cap * sizeof *kid);
+        if (!kid) return -1;
+        p->kid = kid;
+        p->cap = cap;
+    }
+    p->kid[p->n++] = k;
+    return 0;
+}
+
+/* YAML's null: an empty plain scalar, ~ or null */
+static int is_null(const node *n) {
+    if (n->type != N_SCALAR || !n->plain) return 0;
+    const char *t = n->text;
+    return !*t || !strcmp(t, "~") || !strcmp(t, "null") || !strcmp(t, "Null") ||
+           !strcmp(t, "NULL");
+}
+
+/* The value under key in mapping m (NULL if absent); *keynode gets its key. */
+static node *map_get(const node *m, const char *key, node **keynode) {
+    if (!m || m->type != N_MAP) return NULL;
+    for (int i = 0; i + 1 < m->n; i += 2)
+        if (!strcmp(m->kid[i]->text, key)) {
+            if (keynode) *keynode = m->kid[i];
+            return m->kid[i + 1];
+        }
+    return NULL;
+}
+
+/* Scalar n becomes the mapping {key: n's old value}, or {key: null} when
+ * keep is 0 ("- pool" is {pool: null}), or {} when key is NULL. */
+static int to_map(node *n, const char *key, int keep) {
+    if (key) {
+        node *k = scalar_new(n->src, n->line, n->col, key, strlen(key), 1);
+        node *v = keep ? node_new(N_SCALAR, n->src, n->line, n->col)
+                       : scalar_new(n->src, n->line, n->col, "", 0, 1);
+        if (!k || !v || node_add(n, k)) {
+            node_free(k);
+            node_free(v);
+            return -1;
+        }
+        if (node_add(n, v)) {
+            node_free(v);
+            return -1;
+        }
+        if (keep) {
+            v->text = n->text;
+            v->plain = n->plain;
+            n->text = NULL;
+        }
+    }
+    free(n->text);
+    n->text = NULL;
+    n->type = N_MAP;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ errors */
+
+typedef struct {
+    const char *file;                        /* for messages with no node */
+    char *err;
+    size_t errlen;
+    const node *layer_at[NN_MAX_LAYERS];     /* each layer's list item */
+} ctx;
+
+static int vfailp(ctx *x, const char *src, int line, int col, const char *fmt, va_list ap) {
+    if (!x->err || !x->errlen) return -1;
+    int o = line > 0 ? snprintf(x->err, x->errlen, "%s:%d:%d: ", src, line, col)
+                     : snprintf(x->err, x->errlen, "%s: ", src);
+    if (o >= 0 && (size_t)o < x->errlen) vsnprintf(x->err + o, x->errlen - (size_t)o, fmt, ap);
+    /* one line, whatever a file name or a user's text held */
+    for (char *p = x->err; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
+    return -1;
+}
+
+__attribute__((format(printf, 5, 6)))
+static int failp(ctx *x, const char *src, int line, int col, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfailp(x, src, line, col, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* An error at node at (or about the whole file when at is NULL). */
+__attribute__((format(printf, 3, 4)))
+static int fail(ctx *x, const node *at, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (at) vfailp(x, at->src, at->line, at->col, fmt, ap);
+    else vfailp(x, x->file, 0, 0, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* A user's text for a message: control bytes escaped, long text cut. */
+static const char *clip(const char *s, char *buf, size_t cap) {
+    size_t o = 0, i = 0;
+    for (; s[i] && o + 8 < cap; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x20 || ch == 0x7f) o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", ch);
+        else buf[o++] = (char)ch;
+    }
+    if (s[i]) {
+        while (o > 0 && ((unsigned char)buf[o - 1] & 0xc0) == 0x80) o--; /* whole UTF-8 chars */
+        if (o > 0) o--;
+        memcpy(buf + o, "...", 4);
+    } else {
+        buf[o] = 0;
+    }
+    return buf;
+}
+
+/* What a node is, for "expected X, got Y". */
+static const char *got(const node *n, char *buf, size_t cap) {
+    char c[64];
+    if (n->type == N_SEQ) return "a list";
+    if (n->type == N_MAP) return "a mapping";
+    if (is_null(n)) return "nothing";
+    snprintf(buf, cap, "'%s'", clip(n->text, c, sizeof c));
+    return buf;
+}
+
+/* Optimal string alignment distance, case-folded, for "did you mean". */
+static int edit_distance(const char *a, const char *b) {
+    enum { M = 48 };
+    size_t la = strlen(a), lb = strlen(b);
+    if (la >= M || lb >= M) return M;
+    int d[M][M];
+    for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int ca = a[i - 1] | 0x20, cb = b[j - 1] | 0x20;
+            int v = d[i - 1][j - 1] + (ca != cb);
+            if (d[i - 1][j] + 1 < v) v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && ca == (b[j - 2] | 0x20) && (a[i - 2] | 0x20) == cb &&
+                d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[la][lb];
+}
+
+/* The candidate closest to word if it is close enough to be a typo. */
+static const char *closest(const char *word, const char *const *cand, int n) {
+    const char *best = NULL;
+    int bd = 3;
+    for (int i = 0; i < n; i++) {
+        int d = edit_distance(word, cand[i]);
+        int len = (int)strlen(cand[i]), wl = (int)strlen(word);
+        if (d < bd && (d < len || d == 0) && d < wl) {
+            bd = d;
+            best = cand[i];
+        }
+    }
+    return best;
+}
+
+static void join(char *buf, size_t cap, const char *const *words, int n) {
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? ", " : "", words[i]);
+}
+
+/* ----------------------------------------------------------- text to tree */
+
+static void offset_pos(const char *text, size_t len, size_t off, int *line, int *col) {
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off && i < len; i++) {
+        if (text[i] == '\n') {
+            ++*line;
+            *col = 1;
+        } else if (((unsigned char)text[i] & 0xc0) != 0x80) {
+            ++*col;
+        }
+    }
+}
+
+/* Offset of the first byte that is not well-formed UTF-8, or len. */
+static size_t utf8_bad(const unsigned char *s, size_t len) {
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n;
+        unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range: no overlongs, */
+        if (c < 0x80) {                      /* surrogates or code points past U+10FFFF */
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            lo = c == 0xe0 ? 0xa0 : 0x80;
+            hi = c == 0xed ? 0x9f : 0xbf;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            lo = c == 0xf0 ? 0x90 : 0x80;
+            hi = c == 0xf4 ? 0x8f : 0xbf;
+        } else {
+            return i;
+        }
+        if (i + n >= len) return i; /* cut short by the end */
+        for (size_t k = 1; k <= n; k++) {
+            unsigned char b = s[i + k];
+            if (k == 1 ? (b < lo || b > hi) : (b & 0xc0) != 0x80) return i;
+        }
+        i += n + 1;
+    }
+    return len;
+}
+
+static int check_text(ctx *x, const char *src, int marks, const char *text, size_t len) {
+    int line = 0, col = 0;
+    if (len > MAX_BYTES)
+        return failp(x, src, 0, 0, "too large: %zu bytes (a config is at most %d bytes)", len,
+                     MAX_BYTES);
+    const char *z = len ? memchr(text, 0, len) : NULL;
+    if (z) {
+        if (marks) offset_pos(text, len, (size_t)(z - text), &line, &col);
+        return failp(x, src, line, col, "contains a NUL byte: this is not a text file");
+    }
+    size_t bad = utf8_bad((const unsigned char *)text, len);
+    if (bad < len) {
+        if (marks) offset_pos(text, len, bad, &line, &col);
+        return failp(x, src, line, col, "not valid UTF-8 text (byte 0x%02x)",
+                     (unsigned char)text[bad]);
+    }
+    return 0;
+}
+
+static int syntax_error(ctx *x, const yaml_parser_t *p, const char *src, int marks,
+                        const char *text, size_t len) {
+    const char *problem = p->problem ? p->problem : "cannot parse";
+    int line = 0, col = 0;
+    if (p->error == YAML_MEMORY_ERROR) return failp(x, src, 0, 0, "out of memory reading YAML");
+    if (marks && p->error == YAML_READER_ERROR) {
+        offset_pos(text, len, p->problem_offset, &line, &col);
+    } else if (marks) {
+        line = (int)p->problem_mark.line + 1;
+        col = (int)p->problem_mark.column + 1;
+    }
+    if (marks && p->error == YAML_SCANNER_ERROR && line > 0) {
+        /* the classic: a tab where YAML wants spaces */
+        size_t i = 0;
+        for (int l = 1; i < len && l < line; i++) l += text[i] == '\n';
+        for (int k = 1; i < len && k < col; k++)   /* col counts characters */
+            for (i++; i < len && ((unsigned char)text[i] & 0xc0) == 0x80; i++)
+                ;
+        if (i < len && text[i] == '\t')
+            return failp(x, src, line, col, "YAML syntax error: a tab (indent with spaces)");
+    }
+    if (marks && p->context)
+        return failp(x, src, line, col, "YAML syntax error: %s (%s at line %d)", problem,
+                     p->context, (int)p->context_mark.line + 1);
+    return failp(x, src, line, col, "YAML syntax error: %s", problem);
+}
+
+/* Builds the tree of one YAML document; *out is NULL for an empty stream.
+ * marks: record positions (a file) or not (an override's value). */
+static int parse_yaml(ctx *x, const char *src, int marks, const char *text, size_t len,
+                      node **out) {
+    yaml_parser_t p;
+    node *stack[MAX_DEPTH];
+    node *root = NULL;
+    int depth = 0, ndocs = 0, done = 0, rc = -1;
+    *out = NULL;
+    if (check_text(x, src, marks, text, len)) return -1;
+    if (!yaml_parser_initialize(&p)) return failp(x, src, 0, 0, "out of memory reading YAML");
+    yaml_parser_set_input_string(&p, (const unsigned char *)(text ? text : ""), len);
+    yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
+    while (!done) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev)) {
+            syntax_error(x, &p, src, marks, text, len);
+            goto out;
+        }
+        int line = marks ? (int)ev.start_mark.line + 1 : 0;
+        int col = marks ? (int)ev.start_mark.column + 1 : 0;
+        char c[64];
+        node *n = NULL;
+        int bad = 0;
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        case YAML_DOCUMENT_START_EVENT:
+            if (++ndocs > 1)
+                bad = failp(x, src, line, col,
+                            "a second YAML document: a config is one document (remove the '---')");
+            break;
+        case YAML_ALIAS_EVENT:
+            bad = failp(x, src, line, col,
+                        "YAML aliases (*%s) are not supported: write the value out",
+                        clip((const char *)ev.data.alias.anchor, c, sizeof c));
+            break;
+        case YAML_SCALAR_EVENT:
+            if (memchr(ev.data.scalar.value, 0, ev.data.scalar.length))
+                bad = failp(x, src, line, col, "a value contains a NUL character");
+            else if (!(n = scalar_new(src, line, col, (const char *)ev.data.scalar.value,
+                                      ev.data.scalar.length,
+                                      ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE)))
+                bad = failp(x, src, 0, 0, "out of memory");
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            if (depth == MAX_DEPTH)
+                bad = failp(x, src, line, col, "nested more than %d levels deep", MAX_DEPTH);
+            else if (!(n = node_new(ev.type == YAML_SEQUENCE_START_EVENT ? N_SEQ : N_MAP, src,
+                                    line, col)))
+                bad = failp(x, src, 0, 0, "out of memory");
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        default:
+            break;
+        }
+        if (n) {
+            if (depth == 0) {
+                root = n;
+            } else {
+                node *par = stack[depth - 1];
+                if (par->type == N_MAP && par->n % 2 == 0 && n->type != N_SCALAR)
+                    bad = failp(x, src, line, col, "a key must be a plain word, not %s",
+                                n->type == N_SEQ ? "a list" : "a mapping");
+                else if (node_add(par, n))
+                    bad = failp(x, src, 0, 0, "out of memory");
+                if (bad) node_free(n);
+            }
+            if (!bad && n->type != N_SCALAR) stack[depth++] = n;
+        }
+        yaml_event_delete(&ev);
+        if (bad) goto out;
+    }
+    *out = root;
+    root = NULL;
+    rc = 0;
+out:
+    node_free(root);
+    yaml_parser_delete(&p);
+    return rc;
+}
+
+typedef struct { const char *text; int idx; } key_ref;
+
+static int key_ref_cmp(const void *a, const void *b) {
+    const key_ref *ka = a, *kb = b;
+    int c = strcmp(ka->text, kb->text);
+    return c ? c : (ka->idx > kb->idx) - (ka->idx < kb->idx);
+}
+
+static void where(char *buf, size_t cap, const char *path) {
+    if (*path) snprintf(buf, cap, "in %s", path);
+    else snprintf(buf, cap, "at the top level");
+}
+
+/* Duplicate keys anywhere under n (path names n in messages). Sorting keeps
+ * this O(n log n) even for a hostile file with thousands of keys. */
+static int check_dups(ctx *x, const node *n, const char *path) {
+    char sub[256], c[64], w[96];
+    if (n->type == N_MAP && n->n >= 4) {
+        int nk = n->n / 2, first = -1, second = -1;
+        key_ref *keys = malloc((size_t)nk * sizeof *keys);
+        if (!keys) return fail(x, NULL, "out of memory");
+        for (int i = 0; i < nk; i++) keys[i] = (key_ref){n->kid[2 * i]->text, i};
+        qsort(keys, (size_t)nk, sizeof *keys, key_ref_cmp);
+        /* report the repeat that comes first in the document */
+        for (int i = 1; i < nk; i++) {
+            int repeat = !strcmp(keys[i].text, keys[i - 1].text);
+            int second_of_group = repeat && (i < 2 || strcmp(keys[i].text, keys[i - 2].text));
+            if (second_of_group && (second < 0 || keys[i].idx < second)) {
+                first = keys[i - 1].idx;
+                second = keys[i].idx;
+            }
+        }
+        free(keys);
+        if (second >= 0) {
+            const node *k1 = n->kid[2 * first], *k2 = n->kid[2 * second];
+            where(w, sizeof w, path);
+            if (k1->line)
+                return fail(x, k2, "duplicate key '%s' %s (first at line %d)",
+                            clip(k2->text, c, sizeof c), w, k1->line);
+            return fail(x, k2, "duplicate key '%s' %s", clip(k2->text, c, sizeof c), w);
+        }
+    }
+    for (int i = 0; i < n->n; i++) {
+        if (n->type == N_MAP && i % 2 == 0) continue;
+        if (n->type == N_MAP)
+            snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", n->kid[i - 1]->text);
+        else
+            snprintf(sub, sizeof sub, "%s%s%d", path, *path ? "." : "", i);
+        if (check_dups(x, n->kid[i], sub)) return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- the keys */
+
+typedef enum {
+    V_STR,     /* char[size] */
+    V_INT,     /* int */
+    V_U64,     /* uint64_t, 0 .. 2^64-1 */
+    V_FLOAT,   /* float */
+    V_DOUBLE,  /* double */
+    V_BOOL,    /* int, 0 or 1 */
+    V_ENUM,    /* int-sized enum, names in en */
+    V_INTS,    /* int[count], a flow list */
+    V_FLOATS,  /* float[count], a flow list */
+    V_LAYERS,  /* model.layers */
+} vtype;
+
+/* range flags: which bounds apply, and whether they are open */
+enum { R_LO = 1, R_HI = 2, R_LO_OPEN = 4, R_HI_OPEN = 8 };
+#define RANGE(a, b) .range = R_LO | R_HI, .lo = (a), .hi = (b)          /* [a, b] */
+#define RANGE_CO(a, b) .range = R_LO | R_HI | R_HI_OPEN, .lo = (a), .hi = (b) /* [a, b) */
+#define RANGE_OC(a, b) .range = R_LO | R_HI | R_LO_OPEN, .lo = (a), .hi = (b) /* (a, b] */
+#define RANGE_OO(a, b) .range = R_LO | R_HI | R_LO_OPEN | R_HI_OPEN, .lo = (a), .hi = (b)
+#define ABOVE(a) .range = R_LO | R_LO_OPEN, .lo = (a)                        /* > a */
+#define ATLEAST(a) .range = R_LO, .lo = (a)                                  /* >= a */
+
+typedef struct {
+    const char *what;   /* "activation": "unknown activation 'x'" */
+    int n;
+    const char *names[4];
+    int vals[4];
+} enum_def;
+
+static const enum_def act_enum = {"activation", 4, {"sigmoid", "relu", "tanh", "leaky_relu"},
+                                  {NN_SIGMOID, NN_RELU, NN_TANH, NN_LEAKY_RELU}};
+static const enum_def pool_enum = {"pool type", 2, {"avg", "max"}, {NN_AVGPOOL, NN_MAXPOOL}};
+static const enum_def optim_enum = {"optimizer", 3, {"sgd", "adam", "adamw"},
+                                    {NN_SGD, NN_ADAM, NN_ADAMW}};
+static const enum_def sched_enum = {"schedule", 3, {"constant", "step", "cosine"},
+                                    {NN_SCHED_CONSTANT, NN_SCHED_STEP, NN_SCHED_COSINE}};
+
+static const char *enum_name(const enum_def *e, int v) {
+    for (int i = 0; i < e->n; i++)
+        if (e->vals[i] == v) return e->names[i];
+    return "?";
+}
+
+/* A rule: NULL if the config is fine, else why not (into buf). */
+typedef const char *(*rule_fn)(const nnl_config *c, char *buf, size_t n);
+
+typedef struct {
+    const char *section;  /* "train", "train.schedule"; "" at the top level */
+    const char *name;
+    vtype type;
+    size_t off, size;     /* the field in nnl_config (layer options: nn_layer_spec) */
+    unsigned range;
+    double lo, hi;
+    const enum_def *en;   /* V_ENUM */
+    int count;            /* V_INTS, V_FLOATS */
+    const char *form;     /* V_INTS, V_FLOATS: "[c, h, w]"; V_STR: "a path" */
+    int required;
+    const char *hint;     /* required: what to write */
+    void (*on_set)(void *base);  /* after the value is read (optimizer: its defaults) */
+    rule_fn applies;      /* when given: is the key used at all in this config? */
+    rule_fn check;        /* after everything is read: ties to other keys */
+} key_row;
+
+static void optim_reset(void *base) {
+    nnl_config *c = base;
+    float lr = c->optim.lr;
+    c->optim = nn_optim_defaults(c->optim.kind); /* PyTorch's; AdamW: weight_decay 0.01 */
+    c->optim.lr = lr;                            /* ours is 0.001 for every optimizer */
+}
+
+static const char *sgd_only(const nnl_config *c, char *buf, size_t n) {
+    if (c->optim.kind == NN_SGD) return NULL;
+    snprintf(buf, n, "is only used by optimizer sgd (the optimizer is %s)",
+             enum_name(&optim_enum, (int)c->optim.kind));
+    return buf;
+}
+
+static const char *adam_only(const nnl_config *c, char *buf, size_t n) {
+    if (c->optim.kind != NN_SGD) return NULL;
+    snprintf(buf, n, "is only used by optimizers adam and adamw (the optimizer is sgd)");
+    return buf;
+}
+
+static const char *step_only(const nnl_config *c, char *buf, size_t n) {
+    if (c->sched.kind == NN_SCHED_STEP) return NULL;
+    snprintf(buf, n, "is only used by schedule step (the schedule is %s)",
+             enum_name(&sched_enum, (int)c->sched.kind));
+    return buf;
+}
+
+static const char *cosine_only(const nnl_config *c, char *buf, size_t n) {
+    if (c->sched.kind == NN_SCHED_COSINE) return NULL;
+    snprintf(buf, n, "is only used by schedule cosine (the schedule is %s)",
+             enum_name(&sched_enum, (int)c->sched.kind));
+    return buf;
+}
+
+static const char *nesterov_rule(const nnl_config *c, char *buf, size_t n) {
+    if (!c->optim.nesterov || (c->optim.momentum > 0 && c->optim.dampening == 0)) return NULL;
+    snprintf(buf, n, "needs momentum > 0 and dampening 0, as PyTorch's SGD (momentum is %g, "
+             "dampening %g)", (double)c->optim.momentum, (double)c->optim.dampening);
+    return buf;
+}
+
+static const char *warmup_rule(const nnl_config *c, char *buf, size_t n) {
+    if (c->sched.warmup < c->epochs) return NULL;
+    snprintf(buf, n, "must be less than train.epochs (%d), got %d", c->epochs, c->sched.warmup);
+    return buf;
+}
+
+static const char *input_rule(const nnl_config *c, char *buf, size_t n) {
+    double v = (double)c->input[0] * c->input[1] * c->input[2];
+    if (v <= MAX_INPUT_VALUES) return NULL;
+    snprintf(buf, n, "%dx%dx%d is too large (at most %d values)", c->input[0], c->input[1],
+             c->input[2], MAX_INPUT_VALUES);
+    return buf;
+}
+
+#define ROW(sec, nm, ty) .section = (sec), .name = (nm), .type = (ty)
+#define C(f) .off = offsetof(nnl_config, f), .size = sizeof(((nnl_config *)0)->f)
+#define L(f) .off = offsetof(nn_layer_spec, f), .size = sizeof(((nn_layer_spec *)0)->f)
+
+/* Sections in the order they are read: a parent before its children, and
+ * train before train.schedule (warmup is checked against epochs).
+ * shorthand: the key a scalar stands for ("schedule: cosine"). */
+typedef struct { const char *path, *shorthand; } section_def;
+static const section_def sections[] = {
+    {"", NULL}, {"model", NULL}, {"train", NULL}, {"train.schedule", "type"}, {"data", NULL},
+};
+#define NSECTIONS (int)(sizeof sections / sizeof sections[0])
+
+/* Rows in the order they are read: model.activation and model.pool before
+ * model.layers, train.optimizer before the keys whose defaults it sets. */
+static const key_row keys[] = {
+    {ROW("", "name", V_STR), C(name)},
+    {ROW("model", "input", V_INTS), C(input), RANGE(1, 65536), .count = 3, .form = "[c, h, w]",
+     .check = input_rule},
+    {ROW("model", "activation", V_ENUM), C(activation), .en = &act_enum},
+    {ROW("model", "pool", V_ENUM), C(pool), .en = &pool_enum},
+    {ROW("model", "layers", V_LAYERS), .required = 1,
+     .hint = "a config must list the network's layers (see configs/lenet5.yaml)"},
+    {ROW("train", "optimizer", V_ENUM), C(optim.kind), .en = &optim_enum, .on_set = optim_reset},
+    {ROW("train", "lr", V_FLOAT), C(optim.lr), ABOVE(0)},
+    {ROW("train", "momentum", V_FLOAT), C(optim.momentum), RANGE_CO(0, 1),
+     .applies = sgd_only},
+    {ROW("train", "dampening", V_FLOAT), C(optim.dampening), RANGE_CO(0, 1),
+     .applies = sgd_only},
+    {ROW("train", "nesterov", V_BOOL), C(optim.nesterov), .applies = sgd_only,
+     .check = nesterov_rule},
+    {ROW("train", "weight_decay", V_FLOAT), C(optim.weight_decay), ATLEAST(0)},
+    {ROW("train", "betas", V_FLOATS), C(optim.beta1), RANGE_CO(0, 1), .count = 2,
+     .form = "[beta1, beta2]", .applies = adam_only},
+    {ROW("train", "eps", V_FLOAT), C(optim.eps), ABOVE(0), .applies = adam_only},
+    {ROW("train", "batch_size", V_INT), C(batch_size), RANGE(1, 65536)},
+    {ROW("train", "epochs", V_INT), C(epochs), RANGE(1, 100000)},
+    {ROW("train", "seed", V_U64), C(seed)},
+    {ROW("train", "threads", V_INT), C(threads), RANGE(0, 256)},
+    {ROW("train.schedule", "type", V_ENUM), C(sched.kind), .en = &sched_enum},
+    {ROW("train.schedule", "step_size", V_INT), C(sched.step_size), RANGE(1, 100000),
+     .applies = step_only},
+    {ROW("train.schedule", "gamma", V_FLOAT), C(sched.gamma), RANGE_OC(0, 1),
+     .applies = step_only},
+    {ROW("train.schedule", "t_max", V_INT), C(sched.t_max), RANGE(0, 1000000),
+     .applies = cosine_only},
+    {ROW("train.schedule", "eta_min", V_FLOAT), C(sched.eta_min), ATLEAST(0),
+     .applies = cosine_only},
+    {ROW("train.schedule", "warmup", V_INT), C(sched.warmup), RANGE(0, 100000),
+     .check = warmup_rule},
+    {ROW("data", "dir", V_STR), C(data_dir), .form = "a path"},
+    {ROW("data", "val_split", V_DOUBLE), C(val_split), RANGE_OO(0, 1)},
+    {ROW("data", "train_limit", V_INT), C(train_limit), RANGE(0, INT_MAX)},
+    {ROW("data", "test_limit", V_INT), C(test_limit), RANGE(0, INT_MAX)},
+};
+#define NKEYS (int)(sizeof keys / sizeof keys[0])
+
+/* Layers: each kind's options are rows into its nn_layer_spec. */
+static const key_row conv_opts[] = {
+    {ROW("", "filters", V_INT), L(out), RANGE(1, 65536), .required = 1},
+    {ROW("", "kernel", V_INT), L(kernel), RANGE(1, 1024), .required = 1},
+    {ROW("", "stride", V_INT), L(stride), RANGE(1, 1024)},
+    {ROW("", "padding", V_INT), L(padding), RANGE(0, 1024)},
+};
+static const key_row pool_opts[] = {
+    {ROW("", "type", V_ENUM), L(kind), .en = &pool_enum},
+    {ROW("", "size", V_INT), L(kernel), RANGE(1, 1024)},
+    {ROW("", "stride", V_INT), L(stride), RANGE(1, 1024)},
+    {ROW("", "padding", V_INT), L(padding), RANGE(0, 1024)},
+};
+static const key_row act_opts[] = {
+    {ROW("", "type", V_ENUM), L(kind), .en = &act_enum},
+    {ROW("", "slope", V_FLOAT), L(alpha), ABOVE(0)},  /* nn reads 0 as 0.01, so 0 is no slope */
+};
+static const key_row dense_opts[] = {
+    {ROW("", "units", V_INT), L(out), RANGE(1, 1 << 20), .required = 1},
+};
+static const key_row dropout_opts[] = {
+    {ROW("", "p", V_FLOAT), L(alpha), RANGE_CO(0, 1)},
+};
+
+typedef struct {
+    const char *name;
+    nn_layer_spec init;        /* defaults before options */
+    const key_row *opts;
+    int nopts;
+    const char *shorthand;     /* the option a scalar sets: "dense: 120" is {units: 120} */
+    int takes_default;         /* 1: model.activation, 2: model.pool (kind_default) */
+    const char *example;       /* for "missing filters (e.g. ...)" */
+} layer_def;
+
+#define OPTS(a) (a), (int)(sizeof(a) / sizeof((a)[0]))
+static const layer_def layer_defs[] = {
+    {"conv", NN_CONV(0, 0, 0, 0), OPTS(conv_opts), NULL, 0, "conv: {filters: 6, kernel: 5}"},
+    {"pool", NN_POOL(NN_AVGPOOL, 2, 0), OPTS(pool_opts), NULL, 2, "pool: {type: max, size: 2}"},
+    {"act", NN_ACT(NN_SIGMOID), OPTS(act_opts), "type", 1, "act: relu"},
+    {"dense", NN_DENSE(0), OPTS(dense_opts), "units", 0, "dense: 120"},
+    {"flatten", NN_FLATTEN_(), NULL, 0, NULL, 0, "flatten"},
+    {"batchnorm", NN_BN(), NULL, 0, NULL, 0, "batchnorm"},
+    {"dropout", NN_DROP(0.5f), OPTS(dropout_opts), "p", 0, "dropout: 0.5"},
+};
+#define NLAYER_DEFS (int)(sizeof layer_defs / sizeof layer_defs[0])
+
+static const layer_def *layer_def_named(const char *name) {
+    for (int i = 0; i < NLAYER_DEFS; i++)
+        if (!strcmp(layer_defs[i].name, name)) return &layer_defs[i];
+    return NULL;
+}
+
+static const section_def *section_named(const char *path) {
+    for (int i = 0; i < NSECTIONS; i++)
+        if (!strcmp(sections[i].path, path)) return &sections[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------ reading values */
+
+/* Shortest text that reads back as the same double (or float). */
+static void fmt_double(double v, char *buf, size_t n) {
+    for (int p = 6; p <= 17; p++) {
+        snprintf(buf, n, "%.*g", p, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
+static void fmt_float(float v, char *buf, size_t n) {
+    for (int p = 6; p <= 9; p++) {
+        snprintf(buf, n, "%.*g", p, (double)v);
+        if (strtof(buf, NULL) == v) return;
+    }
+}
+
+static void range_text(const key_row *r, char *buf, size_t n) {
+    char lo[32], hi[32];
+    fmt_double(r->lo, lo, sizeof lo);
+    fmt_double(r->hi, hi, sizeof hi);
+    int lopen = !!(r->range & R_LO_OPEN), hopen = !!(r->range & R_HI_OPEN);
+    if (!(r->range & R_HI)) snprintf(buf, n, "%s %s", lopen ? ">" : ">=", lo);
+    else if (!(r->range & R_LO)) snprintf(buf, n, "%s %s", hopen ? "<" : "<=", hi);
+    else if (!lopen && !hopen) snprintf(buf, n, "between %s and %s", lo, hi);
+    else if (lopen && hopen) snprintf(buf, n, "strictly between %s and %s", lo, hi);
+    else snprintf(buf, n, "in %s%s, %s%s", lopen ? "(" : "[", lo, hi, hopen ? ")" : "]");
+}
+
+static int in_range(const key_row *r, double v) {
+    if ((r->range & R_LO) && ((r->range & R_LO_OPEN) ? !(v > r->lo) : !(v >= r->lo))) return 0;
+    if ((r->range & R_HI) && ((r->range & R_HI_OPEN) ? !(v < r->hi) : !(v <= r->hi))) return 0;
+    return 1;
+}
+
+static int range_fail(ctx *x, const node *v, const char *path, const key_row *r) {
+    char rt[96], c[64];
+    range_text(r, rt, sizeof rt);
+    return fail(x, v, "%s: must be %s, got %s", path, rt, clip(v->text, c, sizeof c));
+}
+
+/* A decimal number: sign, digits, point, exponent; not hex, inf or nan.
+ * 0: *d is finite; 1: too large for a double; -1: not a number. */
+static int parse_double(const char *s, double *d) {
+    int digits = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p >= '0' && *p <= '9') digits = 1;
+        else if (!strchr("+-.eE", *p)) return -1;
+    }
+    if (!digits) return -1;
+    char *end;
+    errno = 0;
+    *d = strtod(s, &end);
+    if (end == s || *end) return -1;
+    if (!isfinite(*d)) return 1;
+    if (*d == 0) *d = 0; /* no -0 in a canonical text */
+    return 0;
+}
+
+static int all_digits(const char *s) {
+    if (*s == '+' || *s == '-') s++;
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return 0;
+    return 1;
+}
+
+/* A number for row r (integral: an integer) into *d, range-checked. */
+static int read_number(ctx *x, const node *v, const char *path, const key_row *r,
+                       int integral, double *d) {
+    char g[80];
+    const char *noun = integral ? "an integer" : "a number";
+    if (v->type != N_SCALAR || is_null(v))
+        return fail(x, v, "%s: expected %s, got %s", path, noun, got(v, g, sizeof g));
+    if (integral && all_digits(v->text)) {
+        errno = 0;
+        long long ll = strtoll(v->text, NULL, 10);
+        if (errno == ERANGE) return range_fail(x, v, path, r);
+        *d = (double)ll;
+    } else {
+        int e = parse_double(v->text, d);
+        if (e < 0 || (integral && e == 0 && *d != floor(*d)))
+            return fail(x, v, "%s: expected %s, got %s", path, noun, got(v, g, sizeof g));
+        if (e > 0) {
+            if (r->range & R_HI) return range_fail(x, v, path, r);
+            return fail(x, v, "%s: %s is too large", path, clip(v->text, g, sizeof g));
+        }
+    }
+    if (!integral && r->type == V_FLOAT) {
+        if (fabs(*d) > FLT_MAX)
+            return fail(x, v, "%s: %s is too large for a float", path, clip(v->text, g, sizeof g));
+        *d = (float)*d;
+    }
+    if (!in_range(r, *d)) return range_fail(x, v, path, r);
+    return 0;
+}
+
+static int read_u64(ctx *x, const node *v, const char *path, uint64_t *out) {
+    char g[80];
+    const char *why = "must be an integer between 0 and 18446744073709551615";
+    if (v->type != N_SCALAR || is_null(v))
+        return fail(x, v, "%s: expected an integer, got %s", path, got(v, g, sizeof g));
+    const char *t = v->text;
+    if (all_digits(t) && *t != '-') {
+        errno = 0;
+        unsigned long long u = strtoull(t, NULL, 10);
+        if (errno == ERANGE) return fail(x, v, "%s: %s, got %s", path, why, clip(t, g, sizeof g));
+        *out = u;
+        return 0;
+    }
+    double d;
+    int e = parse_double(t, &d);
+    if (e < 0 || (e == 0 && d != floor(d)))
+        return fail(x, v, "%s: expected an integer, got %s", path, got(v, g, sizeof g));
+    if (e > 0 || d < 0 || d >= 18446744073709551616.0)
+        return fail(x, v, "%s: %s, got %s", path, why, clip(t, g, sizeof g));
+    *out = (uint64_t)d;
+    return 0;
+}
+
+static int read_enum(ctx *x, const node *v, const char *path, const enum_def *en, int *out) {
+    char g[80], list[128];
+    join(list, sizeof list, en->names, en->n);
+    if (v->type != N_SCALAR || is_null(v))
+        return fail(x, v, "%s: expected one of %s, got %s", path, list, got(v, g, sizeof g));
+    for (int i = 0; i < en->n; i++)
+        if (!strcmp(v->text, en->names[i])) {
+            *out = en->vals[i];
+            return 0;
+        }
+    return fail(x, v, "%s: unknown %s %s (expected %s)", path, en->what, got(v, g, sizeof g), list);
+}
+
+static int read_value(ctx *x, const node *v, const char *path, const key_row *r, void *base) {
+    char *p = (char *)base + r->off, g[80];
+    double d;
+    switch (r->type) {
+    case V_STR: {
+        if (v->type != N_SCALAR || is_null(v))
+            return fail(x, v, "%s: expected %s, got %s", path, r->form ? r->form : "a string",
+                        got(v, g, sizeof g));
+        size_t len = strlen(v->text);
+        if (!len) return fail(x, v, "%s: must not be empty", path);
+        if (len >= r->size)
+            return fail(x, v, "%s: longer than %zu bytes", path, r->size - 1);
+        for (const char *s = v->text; *s; s++)
+            if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                return fail(x, v, "%s: contains a control character", path);
+        memcpy(p, v->text, len + 1);
+        return 0;
+    }
+    case V_INT:
+        if (read_number(x, v, path, r, 1, &d)) return -1;
+        *(int *)p = (int)d;
+        return 0;
+    case V_U64:
+        return read_u64(x, v, path, (uint64_t *)p);
+    case V_FLOAT:
+        if (read_number(x, v, path, r, 0, &d)) return -1;
+        *(float *)p = (float)d;
+        return 0;
+    case V_DOUBLE:
+        if (read_number(x, v, path, r, 0, &d)) return -1;
+        *(double *)p = d;
+        return 0;
+    case V_BOOL:
+        if (v->type == N_SCALAR && v->plain) {
+            const char *t = v->text;
+            if (!strcasecmp(t, "true") || !strcasecmp(t, "yes")) { *(int *)p = 1; return 0; }
+            if (!strcasecmp(t, "false") || !strcasecmp(t, "no")) { *(int *)p = 0; return 0; }
+        }
+        return fail(x, v, "%s: expected true or false, got %s", path, got(v, g, sizeof g));
+    case V_ENUM:
+        return read_enum(x, v, path, r->en, (int *)p);
+    case V_INTS:
+    case V_FLOATS: {
+        if (v->type == N_SEQ && v->n != r->count)
+            return fail(x, v, "%s: expected a list %s, got a list of %d", path, r->form, v->n);
+        if (v->type != N_SEQ)
+            return fail(x, v, "%s: expected a list %s, got %s", path, r->form, got(v, g, sizeof g));
+        key_row er = *r;
+        er.type = r->type == V_INTS ? V_INT : V_FLOAT;
+        for (int i = 0; i < v->n; i++) {
+            char ep[128];
+            snprintf(ep, sizeof ep, "%s.%d", path, i);
+            if (read_number(x, v->kid[i], ep, &er, r->type == V_INTS, &d)) return -1;
+            if (r->type == V_INTS) ((int *)p)[i] = (int)d;
+            else ((float *)p)[i] = (float)d;
+        }
+        return 0;
+    }
+    case V_LAYERS:
+        break;
+    }
+    return fail(x, v, "%s: internal error: no reader for this key", path);
+}
+
+/* Mapping m's keys must all be rows (of section `sec` when filtering) or
+ * child sections of path. */
+static int check_keys(ctx *x, const node *m, const char *path, const key_row *rows, int nrows,
+                      const char *sec, int with_sections) {
+    const char *cand[64];
+    int nc = 0;
+    for (int i = 0; i < nrows && nc < 64; i++)
+        if (!sec || !strcmp(rows[i].section, sec)) cand[nc++] = rows[i].name;
+    if (with_sections) {
+        size_t pl = strlen(path);
+        for (int i = 0; i < NSECTIONS && nc < 64; i++) {
+            const char *sp = sections[i].path;
+            if (!*sp) continue;
+            const char *rest = sp;
+            if (pl) {
+                if (strncmp(sp, path, pl) || sp[pl] != '.') continue;
+                rest = sp + pl + 1;
+            }
+            if (!strchr(rest, '.')) cand[nc++] = rest;
+        }
+    }
+    for (int i = 0; i + 1 < m->n; i += 2) {
+        const node *k = m->kid[i];
+        int ok = 0;
+        for (int j = 0; j < nc && !ok; j++) ok = !strcmp(k->text, cand[j]);
+        if (ok) continue;
+        char c[64], w[96], list[512];
+        where(w, sizeof w, path);
+        const char *near = closest(k->text, cand, nc);
+        if (near)
+            return fail(x, k, "unknown key '%s' %s (did you mean '%s'?)",
+                        clip(k->text, c, sizeof c), w, near);
+        join(list, sizeof list, cand, nc);
+        return fail(x, k, "unknown key '%s' %s (expected %s)", clip(k->text, c, sizeof c), w,
+                    list);
+    }
+    return 0;
+}
+
+/* Node m as a mapping: null is {}, a scalar with a shorthand is
+ * {shorthand: scalar}; anything else must already be a mapping. */
+static int as_map(ctx *x, node *m, const char *path, const char *shorthand, const char *expect) {
+    char g[80];
+    if (m->type == N_MAP) return 0;
+    if (is_null(m) || (m->type == N_SCALAR && shorthand)) {
+        if (to_map(m, is_null(m) ? NULL : shorthand, 1)) return fail(x, NULL, "out of memory");
+        return 0;
+    }
+    return fail(x, m, "%s: expected %s, got %s", path, expect, got(m, g, sizeof g));
+}
+
+/* ------------------------------------------------------------------ layers */
+
+static int read_layer(ctx *x, node *item, int i, nnl_config *c, nnl_layer *out) {
+    char path[96], opath[160], g[80], cn[64];
+    node *kind, *opts = NULL;
+    snprintf(path, sizeof path, "model.layers.%d", i);
+    if (item->type == N_SCALAR && !is_null(item)) {
+        kind = item;
+    } else if (item->type == N_MAP && item->n == 2) {
+        kind = item->kid[0];
+        opts = item->kid[1];
+    } else if (item->type == N_MAP && item->n > 2) {
+        return fail(x, item, "%s: a layer is one kind with its options, got %d keys ('%s', "
+                    "'%s'%s): indent the options under the kind", path, item->n / 2,
+                    clip(item->kid[0]->text, cn, sizeof cn), clip(item->kid[2]->text, g, sizeof g),
+                    item->n > 4 ? ", ..." : "");
+    } else {
+        return fail(x, item, "%s: expected a layer such as 'flatten' or 'conv: {filters: 6, "
+                    "kernel: 5}', got %s", path, got(item, g, sizeof g));
+    }
+    const layer_def *ld = layer_def_named(kind->text);
+    if (!ld) {
+        const char *names[NLAYER_DEFS];
+        char list[160];
+        for (int k = 0; k < NLAYER_DEFS; k++) names[k] = layer_defs[k].name;
+        join(list, sizeof list, names, NLAYER_DEFS);
+        const char *near = closest(kind->text, names, NLAYER_DEFS);
+        if (near)
+            return fail(x, kind, "unknown layer '%s' (did you mean '%s'?); expected %s",
+                        clip(kind->text, cn, sizeof cn), near, list);
+        return fail(x, kind, "unknown layer '%s'; expected %s", clip(kind->text, cn, sizeof cn),
+                    list);
+    }
+    snprintf(opath, sizeof opath, "%s.%s", path, ld->name);
+    out->spec = ld->init;
+    out->kind_default = 0;
+    /* "flatten", "flatten: ~", "flatten: {}" and, as the canonical text has it, "flatten: true" */
+    if (opts && !ld->nopts && !is_null(opts) && !(opts->type == N_MAP && opts->n == 0) &&
+        !(opts->type == N_SCALAR && opts->plain && !strcasecmp(opts->text, "true")))
+        return fail(x, opts, "%s: takes no options, got %s", opath, got(opts, g, sizeof g));
+    if (opts && ld->nopts) {
+        char expect[256], list[128];
+        const char *names[8];
+        for (int k = 0; k < ld->nopts; k++) names[k] = ld->opts[k].name;
+        join(list, sizeof list, names, ld->nopts);
+        if (ld->shorthand)
+            snprintf(expect, sizeof expect, "a value for %s or a mapping of options (%s)",
+                     ld->shorthand, list);
+        else
+            snprintf(expect, sizeof expect, "a mapping of options (%s)", list);
+        if (as_map(x, opts, opath, ld->shorthand, expect)) return -1;
+        if (check_keys(x, opts, opath, ld->opts, ld->nopts, NULL, 0)) return -1;
+    }
+    for (int k = 0; k < ld->nopts; k++) {
+        const key_row *r = &ld->opts[k];
+        char kp[200];
+        node *v = opts ? map_get(opts, r->name, NULL) : NULL;
+        snprintf(kp, sizeof kp, "%s.%s", opath, r->name);
+        if (!v && r->required)
+            return fail(x, kind, "%s: missing %s (e.g. %s)", opath, r->name, ld->example);
+        if (v && read_value(x, v, kp, r, &out->spec)) return -1;
+    }
+    if (ld->takes_default) {
+        node *t = opts ? map_get(opts, "type", NULL) : NULL;
+        out->kind_default = !t;
+        if (!t) out->spec.kind = ld->takes_default == 1 ? c->activation : c->pool;
+    }
+    if (ld->takes_default == 1 && out->spec.alpha != 0 && out->spec.kind != NN_LEAKY_RELU) {
+        node *kn = NULL;
+        map_get(opts, "slope", &kn);
+        return fail(x, kn, "%s.slope: is only used by leaky_relu (this layer is %s%s)", opath,
+                    enum_name(&act_enum, (int)out->spec.kind),
+                    out->kind_default ? ", from model.activation" : "");
+    }
+    return 0;
+}
+
+static int read_layers(ctx *x, node *v, nnl_config *c) {
+    char g[80];
+    if (v->type != N_SEQ)
+        return fail(x, v, "model.layers: expected a list of layers, got %s", got(v, g, sizeof g));
+    if (v->n == 0) return fail(x, v, "model.layers: the list is empty; a network needs layers");
+    if (v->n > NN_MAX_LAYERS)
+        return fail(x, v->kid[NN_MAX_LAYERS], "model.layers: at most %d layers, got %d",
+                    NN_MAX_LAYERS, v->n);
+    for (int i = 0; i < v->n; i++) {
+        x->layer_at[i] = v->kid[i];
+        if (read_layer(x, v->kid[i], i, c, &c->layers[i])) return -1;
+    }
+    c->nlayers = v->n;
+    return 0;
+}
+
+/* nn_infer on the resolved layers; its message with the failing item's place. */
+static int check_layers(ctx *x, const nnl_config *c) {
+    nn_layer_spec L[NN_MAX_LAYERS];
+    nn_shape out[NN_MAX_LAYERS];
+    size_t np[NN_MAX_LAYERS], total = 0;
+    nn_shape in = nn_shape3(c->input[0], c->input[1], c->input[2]);
+    char msg[256], sb[64];
+    int n = c->nlayers;
+    nnl_config_layers(c, L);
+    if (nn_infer(L, n, in, out, np, msg, sizeof msg)) {
+        /* the shortest failing prefix ends at the failing layer */
+        int bad = n - 1;
+        for (int k = 1; k < n; k++)
+            if (nn_infer(L, k, in, NULL, NULL, sb, sizeof sb)) {
+                bad = k - 1;
+                break;
+            }
+        return fail(x, x->layer_at[bad], "model.layers: %s", msg);
+    }
+    const node *last = x->layer_at[n - 1];
+    if (out[n - 1].rank != 1)
+        return fail(x, last, "model.layers: the last layer must be dense (the class scores); "
+                    "layer %d (%s) outputs %s", n - 1, nn_kind_name(L[n - 1].kind),
+                    nn_shape_str(out[n - 1], sb, sizeof sb));
+    if (out[n - 1].c < 2)
+        return fail(x, last, "model.layers: the last layer gives %d class score; a classifier "
+                    "needs at least 2", out[n - 1].c);
+    for (int i = 0; i < n; i++) {
+        total += np[i];
+        if (total > MAX_PARAMS)
+            return fail(x, x->layer_at[i], "model.layers: more than %d parameters by layer %d (%s)",
+                        MAX_PARAMS, i, nn_kind_name(L[i].kind));
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------- the whole tree */
+
+/* The node of a section path ("train.schedule"), NULL if absent. */
+static node *section_node(node *root, const char *path, node **keynode) {
+    char buf[128];
+    node *m = root;
+    if (keynode) *keynode = NULL;
+    if (!*path) return root;
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *s = buf, *dot; m && s; s = dot ? dot + 1 : NULL) {
+        dot = strchr(s, '.');
+        if (dot) *dot = 0;
+        m = map_get(m, s, keynode);
+    }
+    return m;
+}
+
+static void fmt_value(const key_row *r, const void *base, char *buf, size_t n);
+
+/* Does key r hold something other than its default (for c's optimizer)?
+ * A key that does not apply is an error only then: "momentum: 0" with adam
+ * changes nothing, and the canonical text lists every key. */
+static int non_default(const key_row *r, const nnl_config *c) {
+    nnl_config d;
+    char a[64], b[64];
+    nnl_config_defaults(&d);
+    d.optim = nn_optim_defaults(c->optim.kind);
+    fmt_value(r, c, a, sizeof a);
+    fmt_value(r, &d, b, sizeof b);
+    return strcmp(a, b) != 0;
+}
+
+static int read_config(ctx *x, node *root, nnl_config *c) {
+    char path[160], why[200];
+    for (int s = 0; s < NSECTIONS; s++) {
+        const section_def *sd = &sections[s];
+        node *m = section_node(root, sd->path, NULL);
+        if (m) {
+            char expect[96];
+            if (sd->shorthand)
+                snprintf(expect, sizeof expect, "a mapping or a %s", sd->shorthand);
+            else
+                snprintf(expect, sizeof expect, "a mapping");
+            if (as_map(x, m, sd->path, sd->shorthand, expect)) return -1;
+            if (check_keys(x, m, sd->path, keys, NKEYS, sd->path, 1)) return -1;
+        }
+        for (int i = 0; i < NKEYS; i++) {
+            const key_row *r = &keys[i];
+            if (strcmp(r->section, sd->path)) continue;
+            snprintf(path, sizeof path, "%s%s%s", r->section, *r->section ? "." : "", r->name);
+            node *v = m ? map_get(m, r->name, NULL) : NULL;
+            if (!v) {
+                if (r->required) return fail(x, m, "%s is missing: %s", path, r->hint);
+                continue;
+            }
+            if (r->type == V_LAYERS) {
+                if (read_layers(x, v, c)) return -1;
+            } else if (read_value(x, v, path, r, c)) {
+                return -1;
+            }
+            if (r->on_set) r->on_set(c);
+        }
+    }
+    /* rules that tie keys together, now that every key is read */
+    for (int i = 0; i < NKEYS; i++) {
+        const key_row *r = &keys[i];
+        node *kn = NULL, *v = map_get(section_node(root, r->section, NULL), r->name, &kn);
+        const char *w;
+        snprintf(path, sizeof path, "%s%s%s", r->section, *r->section ? "." : "", r->name);
+        if (v && r->applies && (w = r->applies(c, why, sizeof why)) && non_default(r, c))
+            return fail(x, kn, "%s: %s", path, w);
+        if (r->check && (w = r->check(c, why, sizeof why)))
+            return fail(x, v ? v : kn, "%s: %s", path, w);
+    }
+    return check_layers(x, c);
+}
+
+/* ---------------------------------------------------------------- overrides */
+
+int nnl_override_parse(const char *s, nnl_override *ov) {
+    const char *eq = s ? strchr(s, '=') : NULL;
+    if (!eq) return -1;
+    ov->key = s;             /* ends at the '=': every reader stops there */
+    ov->value = eq + 1;
+    return 0;
+}
+
+/* The shorthand of the node at parts[0..n-1], if it has one. */
+static const char *shorthand_at(char **parts, int n) {
+    char path[256];
+    size_t o = 0;
+    path[0] = 0;
+    for (int i = 0; i < n && o < sizeof path; i++)
+        o += (size_t)snprintf(path + o, sizeof path - o, "%s%s", i ? "." : "", parts[i]);
+    const section_def *sd = section_named(path);
+    if (sd) return sd->shorthand;
+    if (n == 4 && !strcmp(parts[0], "model") && !strcmp(parts[1], "layers")) {
+        const layer_def *ld = layer_def_named(parts[3]);
+        return ld ? ld->shorthand : NULL;
+    }
+    return NULL;
+}
+
+static int is_index(const char *s) {
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return 0;
+    return 1;
+}
+
+/* A new empty list (when the next part is an index) or mapping. */
+static node *container_for(const char *next, const node *origin) {
+    return node_new(is_index(next) ? N_SEQ : N_MAP, origin->src, origin->line, origin->col);
+}
+
+/* Puts val at the dotted path parts[0..np-1], creating lists and mappings
+ * on the way; takes val. New nodes take origin's place for messages.
+ * replace: an override may replace a value; a dotted key in a file may not
+ * (it would be the same key given twice). */
+static int graft(ctx *x, node *root, char **parts, int np, node *val, const node *origin,
+                 int replace) {
+    char at[256], g[80], c[64];
+    node *cur = root, *parent = NULL;
+    size_t o = 0;
+    at[0] = 0;
+    for (int i = 0; i < np; i++) {
+        const char *k = parts[i];
+        int last = i == np - 1;
+        node *next = NULL;
+        if (cur->type == N_SCALAR) {
+            /* "- pool" is {pool: null}; null is {}; "schedule: cosine" is {type: cosine} */
+            const char *sh = shorthand_at(parts, i);
+            int r;
+            if (parent && parent->type == N_SEQ && !is_null(cur)) {
+                if (strcmp(cur->text, k)) goto not_there;
+                r = to_map(cur, k, 0);
+            } else if (is_null(cur)) {
+                r = to_map(cur, NULL, 0);
+            } else if (sh) {
+                r = to_map(cur, sh, 1);
+            } else {
+                goto not_there;
+            }
+            if (r) goto oom;
+        }
+        if (cur->type == N_MAP) {
+            node **slot = NULL;
+            for (int j = 0; j + 1 < cur->n && !slot; j += 2)
+                if (!strcmp(cur->kid[j]->text, k)) slot = &cur->kid[j + 1];
+            if (slot) {
+                if (!last) {
+                    next = *slot;
+                } else {
+                    if (!replace) goto twice;
+                    node_free(*slot);
+                    *slot = val;
+                    return 0;
+                }
+            } else {
+                node *kn = scalar_new(origin->src, origin->line, origin->col, k, strlen(k), 1);
+                next = last ? val : container_for(parts[i + 1], origin);
+                if (!kn || !next || node_add(cur, kn)) {
+                    node_free(kn);
+                    if (next != val) node_free(next);
+                    goto oom;
+                }
+                if (node_add(cur, next)) {
+                    if (next != val) node_free(next);
+                    goto oom;
+                }
+                if (last) return 0;
+            }
+        } else { /* a list: the part is an index; one past the end appends */
+            long idx = -1;
+            if (is_index(k) && strlen(k) < 6) idx = strtol(k, NULL, 10);
+            if (idx < 0 || idx > cur->n) {
+                if (idx < 0)
+                    failp(x, origin->src, origin->line, origin->col,
+                          "%s is a list: expected an index (0 to %d), got '%s'", at, cur->n,
+                          clip(k, c, sizeof c));
+                else
+                    failp(x, origin->src, origin->line, origin->col,
+                          "%s has %d items: index %ld is out of range (%d adds one at the end)",
+                          at, cur->n, idx, cur->n);
+                node_free(val);
+                return -1;
+            }
+            if (idx < cur->n && !last) {
+                next = cur->kid[idx];
+            } else if (idx < cur->n) {
+                if (!replace) goto twice;
+                node_free(cur->kid[idx]);
+                cur->kid[idx] = val;
+                return 0;
+            } else {
+                next = last ? val : container_for(parts[i + 1], origin);
+                if (!next || node_add(cur, next)) {
+                    if (next != val) node_free(next);
+                    goto oom;
+                }
+                if (last) return 0;
+            }
+        }
+        parent = cur;
+        cur = next;
+        o += (size_t)snprintf(at + o, sizeof at - o, "%s%s", i ? "." : "", k);
+        if (o >= sizeof at) o = sizeof at - 1;
+        continue;
+not_there:
+        node_free(val);
+        return failp(x, origin->src, origin->line, origin->col, "%s is %s, which has no '%s'", at,
+                     got(cur, g, sizeof g), clip(k, c, sizeof c));
+    }
+    node_free(val); /* np == 0 never gets here: the callers check */
+    return 0;
+twice:
+    node_free(val);
+    return failp(x, origin->src, origin->line, origin->col, "%s%s%s is given twice", at,
+                 *at ? "." : "", parts[np - 1]);
+oom:
+    node_free(val);
+    return failp(x, origin->src, origin->line, origin->col, "out of memory");
+}
+
+/* Splits a dotted key in place into at most MAX_PATH_PARTS parts. */
+static int split_key(ctx *x, const node *origin, char *key, char **parts, int *np) {
+    char kc[128];
+    *np = 0;
+    for (char *s = key, *dot; s; s = dot ? dot + 1 : NULL) {
+        dot = strchr(s, '.');
+        if (dot) *dot = 0;
+        if (!*s)
+            return failp(x, origin->src, origin->line, origin->col, "empty part in key '%s'",
+                         clip(origin->text ? origin->text : "", kc, sizeof kc));
+        if (*np == MAX_PATH_PARTS)
+            return failp(x, origin->src, origin->line, origin->col,
+                         "the key has more than %d parts", MAX_PATH_PARTS);
+        parts[(*np)++] = s;
+    }
+    return 0;
+}
+
+static int apply_override(ctx *x, node *root, const nnl_override *ov, char *label) {
+    char key[256], path[256], kc[128], vc[64];
+    char *parts[MAX_PATH_PARTS];
+    const char *k = ov->key ? ov->key : "";
+    const char *vtext = ov->value ? ov->value : "";
+    size_t klen = strcspn(k, "="); /* a key from nnl_override_parse ends at its '=' */
+    int np;
+    node *val;
+    snprintf(key, sizeof key, "%.*s", (int)(klen < sizeof key ? klen : sizeof key - 1), k);
+    snprintf(label, LABEL_MAX, "--set %s=%s", clip(key, kc, sizeof kc), clip(vtext, vc, sizeof vc));
+    node origin = {.src = label, .text = key};
+    if (!klen) return failp(x, label, 0, 0, "empty key (expected --set section.key=value)");
+    if (klen >= sizeof key) return failp(x, label, 0, 0, "the key is too long");
+    snprintf(path, sizeof path, "%s", key);
+    origin.text = path;
+    if (split_key(x, &origin, key, parts, &np)) return -1;
+    if (parse_yaml(x, label, 0, vtext, strlen(vtext), &val)) return -1;
+    if (!val && !(val = scalar_new(label, 0, 0, "", 0, 1)))
+        return failp(x, label, 0, 0, "out of memory");
+    if (check_dups(x, val, path)) {
+        node_free(val);
+        return -1;
+    }
+    return graft(x, root, parts, np, val, &origin, 1);
+}
+
+/* A file may write any key flat, "train.lr: 0.01" or
+ * "model.layers.0.conv.filters: 6", as the canonical text does: such
+ * top-level keys are taken out and grafted in, in order. */
+static int graft_flat_keys(ctx *x, node *root) {
+    int nflat = 0, n = 0, f = 0, rc = 0;
+    for (int i = 0; i + 1 < root->n; i += 2) nflat += strchr(root->kid[i]->text, '.') != NULL;
+    if (!nflat) return 0;
+    node **flat = malloc(2 * (size_t)nflat * sizeof *flat);
+    if (!flat) return fail(x, NULL, "out of memory");
+    for (int i = 0; i + 1 < root->n; i += 2) {
+        if (strchr(root->kid[i]->text, '.')) {
+            flat[f++] = root->kid[i];
+            flat[f++] = root->kid[i + 1];
+        } else { /* n <= i: compacting in place is safe */
+            root->kid[n++] = root->kid[i];
+            root->kid[n++] = root->kid[i + 1];
+        }
+    }
+    root->n = n;
+    for (int j = 0; j < f; j += 2) {
+        node *k = flat[j], *v = flat[j + 1];
+        char key[256], *parts[MAX_PATH_PARTS];
+        int np;
+        if (rc) {
+            node_free(v);
+        } else if (strlen(k->text) >= sizeof key) {
+            rc = fail(x, k, "the key is too long");
+            node_free(v);
+        } else {
+            snprintf(key, sizeof key, "%s", k->text);
+            if ((rc = split_key(x, k, key, parts, &np))) node_free(v);
+            else rc = graft(x, root, parts, np, v, k, 0); /* takes v */
+        }
+        node_free(k);
+    }
+    free(flat);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ public */
+
+void nnl_config_defaults(nnl_config *c) {
+    memset(c, 0, sizeof *c);
+    c->input[0] = 1;
+    c->input[1] = 28;
+    c->input[2] = 28;
+    c->activation = NN_SIGMOID;
+    c->pool = NN_AVGPOOL;
+    c->optim = nn_optim_defaults(NN_ADAM);
+    c->optim.lr = 0.001f;
+    c->batch_size = 128;
+    c->epochs = 10;
+    c->seed = 0;
+    c->sched = (nn_sched){NN_SCHED_CONSTANT, 10, 0.1f, 0, 0.f, 0};
+    c->threads = 0;
+    const char *dir = getenv("NNLAB_DATA");
+    snprintf(c->data_dir, sizeof c->data_dir, "%s", dir && *dir ? dir : DEFAULT_DATA_DIR);
+    c->val_split = 0.2;
+}
+
+/* The file's base name without its extension, as the default run name. */
+static void default_name(const char *path, char *out, size_t n) {
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    size_t len = strlen(b);
+    const char *dot = strrchr(b, '.');
+    if (dot && dot != b) len = (size_t)(dot - b);
+    if (len >= n) len = n - 1;
+    if (!len) {
+        b = "config";
+        len = strlen(b);
+    }
+    memcpy(out, b, len);
+    out[len] = 0;
+    for (char *s = out; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '_';
+}
+
+int nnl_config_parse(const char *name, const char *text, size_t len,
+                     const nnl_override *ov, int nov,
+                     nnl_config *c, char *err, size_t errlen) {
+    ctx x = {.file = name ? name : "<config>", .err = err, .errlen = errlen};
+    nnl_config t;
+    node *root = NULL;
+    char *labels = NULL;
+    char g[80];
+    int rc = -1;
+    if (err && errlen) err[0] = 0;
+    nnl_config_defaults(&t);
+    default_name(x.file, t.name, sizeof t.name);
+    if (!text) len = 0;
+    if (parse_yaml(&x, x.file, 1, text, len, &root)) goto out;
+    if (!root || is_null(root)) {
+        fail(&x, NULL, "the config is empty: it needs at least model.layers "
+             "(see configs/lenet5.yaml)");
+        goto out;
+    }
+    if (root->type != N_MAP) {
+        fail(&x, root, "the top level must be a mapping of sections (name, model, train, data), "
+             "got %s", got(root, g, sizeof g));
+        goto out;
+    }
+    if (check_dups(&x, root, "")) goto out;
+    if (graft_flat_keys(&x, root)) goto out;
+    if (nov > 0) {
+        if (!(labels = malloc((size_t)nov * LABEL_MAX))) {
+            fail(&x, NULL, "out of memory");
+            goto out;
+        }
+        for (int i = 0; i < nov; i++)
+            if (apply_override(&x, root, &ov[i], labels + (size_t)i * LABEL_MAX)) goto out;
+    }
+    if (read_config(&x, root, &t)) goto out;
+    *c = t;
+    rc = 0;
+out:
+    node_free(root);
+    free(labels);
+    return rc;
+}
+
+int nnl_config_load(const char *path, const nnl_override *ov, int nov,
+                    nnl_config *c, char *err, size_t errlen) {
+    ctx x = {.file = path ? path : "<config>", .err = err, .errlen = errlen};
+    struct stat st;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    if (!path) return fail(&x, NULL, "no config file given");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fail(&x, NULL, "cannot read: %s", strerror(errno));
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        close(fd);
+        return fail(&x, NULL, "cannot read: is a directory");
+    }
+    for (;;) { /* up to one byte past the limit, so "too large" can be told */
+        if (len == cap) {
+            size_t ncap = cap ? 2 * cap : 16384;
+            if (ncap > MAX_BYTES + 1) ncap = MAX_BYTES + 1;
+            if (ncap == cap) break;
+            char *nb = realloc(buf, ncap);
+            if (!nb) {
+                free(buf);
+                close(fd);
+                return fail(&x, NULL, "out of memory");
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        ssize_t r = read(fd, buf + len, cap - len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            return fail(&x, NULL, "cannot read: %s", e == EISDIR ? "is a directory" : strerror(e));
+        }
+        if (r == 0) break;
+        len += (size_t)r;
+    }
+    close(fd);
+    if (len > MAX_BYTES) {
+        free(buf);
+        return fail(&x, NULL, "too large: more than %d bytes (a config is at most %d bytes)",
+                    MAX_BYTES, MAX_BYTES);
+    }
+    int rc = nnl_config_parse(path, buf, len, ov, nov, c, err, errlen);
+    free(buf);
+    return rc;
+}
+
+static int is_act(nn_kind k) {
+    return k == NN_SIGMOID || k == NN_RELU || k == NN_TANH || k == NN_LEAKY_RELU;
+}
+
+void nnl_config_layers(const nnl_config *c, nn_layer_spec *out) {
+    for (int i = 0; i < c->nlayers; i++) {
+        nn_layer_spec s = c->layers[i].spec;
+        if (is_act(s.kind)) {
+            if (c->layers[i].kind_default) s.kind = c->activation;
+            s.alpha = s.kind != NN_LEAKY_RELU ? 0.f : s.alpha > 0 ? s.alpha : 0.01f;
+        } else if (s.kind == NN_AVGPOOL || s.kind == NN_MAXPOOL) {
+            if (c->layers[i].kind_default) s.kind = c->pool;
+            if (!s.stride) s.stride = s.kernel;
+        } else if (s.kind == NN_CONV2D && !s.stride) {
+            s.stride = 1;
+        }
+        out[i] = s;
+    }
+}
+
+/* ---------------------------------------------------------- canonical text */
+
+#define KV_MAX (NN_MAX_LAYERS * 4 + NKEYS + 8)
+
+typedef struct {
+    char key[48];
+    char val[48];
+    const char *sval; /* long values (name, data.dir) point into the config */
+} kv;
+
+typedef struct { kv e[KV_MAX]; int n; } kvs;
+
+__attribute__((format(printf, 4, 5)))
+static void kv_add(kvs *s, const char *key, const char *sval, const char *fmt, ...) {
+    if (s->n == KV_MAX) return;
+    kv *e = &s->e[s->n++];
+    snprintf(e->key, sizeof e->key, "%s", key);
+    e->sval = sval;
+    e->val[0] = 0;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->val, sizeof e->val, fmt, ap);
+        va_end(ap);
+    }
+}
+
+/* Dotted paths compared part by part, numeric parts as numbers. */
+static int path_cmp(const char *a, const char *b) {
+    for (;;) {
+        size_t la = strcspn(a, "."), lb = strcspn(b, ".");
+        int na = la > 0, nb = lb > 0, c;
+        for (size_t i = 0; i < la; i++) na &= a[i] >= '0' && a[i] <= '9';
+        for (size_t i = 0; i < lb; i++) nb &= b[i] >= '0' && b[i] <= '9';
+        if (na && nb) {
+            c = la != lb ? (la < lb ? -1 : 1) : memcmp(a, b, la); /* no leading zeros here */
+        } else {
+            c = memcmp(a, b, la < lb ? la : lb);
+            if (!c) c = (la > lb) - (la < lb);
+        }
+        if (c) return c;
+        a += la;
+        b += lb;
+        if (!*a || !*b) return (*a != 0) - (*b != 0);
+        a++;
+        b++;
+    }
+}
+
+static int kv_cmp(const void *a, const void *b) {
+    return path_cmp(((const kv *)a)->key, ((const kv *)b)->key);
+}
+
+static void add_layers(kvs *s, const nnl_config *c) {
+    nn_layer_spec L[NN_MAX_LAYERS];
+    char k[48], f[32];
+    nnl_config_layers(c, L);
+    for (int i = 0; i < c->nlayers; i++) {
+        const nn_layer_spec *l = &L[i];
+#define K(suffix) (snprintf(k, sizeof k, "model.layers.%d%s", i, suffix), k)
+        switch (l->kind) {
+        case NN_CONV2D:
+            kv_add(s, K(".conv.filters"), NULL, "%d", l->out);
+            kv_add(s, K(".conv.kernel"), NULL, "%d", l->kernel);
+            kv_add(s, K(".conv.stride"), NULL, "%d", l->stride);
+            kv_add(s, K(".conv.padding"), NULL, "%d", l->padding);
+            break;
+        case NN_AVGPOOL:
+        case NN_MAXPOOL:
+            kv_add(s, K(".pool.type"), NULL, "%s", enum_name(&pool_enum, (int)l->kind));
+            kv_add(s, K(".pool.size"), NULL, "%d", l->kernel);
+            kv_add(s, K(".pool.stride"), NULL, "%d", l->stride);
+            kv_add(s, K(".pool.padding"), NULL, "%d", l->padding);
+            break;
+        case NN_SIGMOID:
+        case NN_RELU:
+        case NN_TANH:
+        case NN_LEAKY_RELU:
+            kv_add(s, K(".act"), NULL, "%s", enum_name(&act_enum, (int)l->kind));
+            if (l->kind == NN_LEAKY_RELU) {
+                fmt_float(l->alpha, f, sizeof f);
+                kv_add(s, K(".act.slope"), NULL, "%s", f);
+            }
+            break;
+        case NN_DENSE:
+            kv_add(s, K(".dense"), NULL, "%d", l->out);
+            break;
+        case NN_FLATTEN:
+            kv_add(s, K(".flatten"), NULL, "true");
+            break;
+        case NN_BATCHNORM:
+            kv_add(s, K(".batchnorm"), NULL, "true");
+            break;
+        case NN_DROPOUT:
+            fmt_float(l->alpha, f, sizeof f);
+            kv_add(s, K(".dropout"), NULL, "%s", f);
+            break;
+        default:
+            kv_add(s, K(".unknown"), NULL, "%d", (int)l->kind);
+            break;
+        }
+#undef K
+    }
+}
+
+/* The value of a (non-string, non-layers) key as the canonical text has it. */
+static void fmt_value(const key_row *r, const void *base, char *buf, size_t n) {
+    const char *p = (const char *)base + r->off;
+    char f[32];
+    size_t o = 0;
+    buf[0] = 0;
+    switch (r->type) {
+    case V_STR: snprintf(buf, n, "%s", p); break;
+    case V_INT: snprintf(buf, n, "%d", *(const int *)p); break;
+    case V_U64: snprintf(buf, n, "%" PRIu64, *(const uint64_t *)p); break;
+    case V_FLOAT: fmt_float(*(const float *)p, buf, n); break;
+    case V_DOUBLE: fmt_double(*(const double *)p, buf, n); break;
+    case V_BOOL: snprintf(buf, n, "%s", *(const int *)p ? "true" : "false"); break;
+    case V_ENUM: snprintf(buf, n, "%s", enum_name(r->en, *(const int *)p)); break;
+    case V_INTS:
+    case V_FLOATS:
+        for (int i = 0; i < r->count && o < n; i++) {
+            if (r->type == V_INTS) snprintf(f, sizeof f, "%d", ((const int *)p)[i]);
+            else fmt_float(((const float *)p)[i], f, sizeof f);
+            o += (size_t)snprintf(buf + o, n - o, "%s%s%s", i ? ", " : "[", f,
+                                  i == r->count - 1 ? "]" : "");
+        }
+        break;
+    case V_LAYERS:
+        break;
+    }
+}
+
+/* Every resolved key and value of c, sorted. */
+static void collect(const nnl_config *c, kvs *s) {
+    s->n = 0;
+    for (int i = 0; i < NKEYS; i++) {
+        const key_row *r = &keys[i];
+        char key[48];
+        snprintf(key, sizeof key, "%s%s%s", r->section, *r->section ? "." : "", r->name);
+        if (r->type == V_LAYERS) {
+            add_layers(s, c);
+        } else if (r->type == V_STR) {
+            kv_add(s, key, (const char *)c + r->off, NULL);
+        } else if (s->n < KV_MAX) {
+            kv_add(s, key, NULL, NULL);
+            fmt_value(r, c, s->e[s->n - 1].val, sizeof s->e[s->n - 1].val);
+        }
+    }
+    qsort(s->e, (size_t)s->n, sizeof s->e[0], kv_cmp);
+}
+
+static const char *kv_val(const kv *e) { return e->sval ? e->sval : e->val; }
+
+/* Would s read back from YAML as this same string? */
+static int plain_safe(const char *s) {
+    size_t n = strlen(s);
+    if (!n || strchr(" -?:,[]{}#&*!|>'\"%@`", s[0]) || s[n - 1] == ' ' || s[n - 1] == ':' ||
+        strstr(s, ": ") || strstr(s, " #") || !strcmp(s, "~") || !strcasecmp(s, "null"))
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return 0;
+    return 1;
+}
+
+/* s as YAML into out (NULL: just measure): plain when safe, else quoted. */
+static size_t put_yaml_str(char *out, const char *s) {
+    size_t o = 0;
+    char e[8];
+    if (plain_safe(s)) {
+        if (out) memcpy(out, s, strlen(s));
+        return strlen(s);
+    }
+    if (out) out[o] = '"';
+    o++;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        int k;
+        if (ch == '"' || ch == '\\') k = snprintf(e, sizeof e, "\\%c", ch);
+        else if (ch < 0x20 || ch == 0x7f) k = snprintf(e, sizeof e, "\\x%02x", ch);
+        else k = snprintf(e, sizeof e, "%c", ch);
+        if (out) memcpy(out + o, e, (size_t)k);
+        o += (size_t)k;
+    }
+    if (out) out[o] = '"';
+    return o + 1;
+}
+
+char *nnl_config_canonical(const nnl_config *c) {
+    kvs s;
+    size_t len = 1;
+    collect(c, &s);
+    for (int i = 0; i < s.n; i++)
+        len += strlen(s.e[i].key) + 3 +
+               (s.e[i].sval ? put_yaml_str(NULL, s.e[i].sval) : strlen(s.e[i].val));
+    char *out = malloc(len), *p = out;
+    if (!out) return NULL;
+    for (int i = 0; i < s.n; i++) {
+        p += sprintf(p, "%s: ", s.e[i].key);
+        if (s.e[i].sval) p += put_yaml_str(p, s.e[i].sval);
+        else p += sprintf(p, "%s", s.e[i].val);
+        *p++ = '\n';
+    }
+    *p = 0;
+    return out;
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s) {
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+void nnl_config_key(const nnl_config *c, char out[17]) {
+    kvs s;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    collect(c, &s);
+    for (int i = 0; i < s.n; i++) {
+        /* what a run computes, not what it is called, where its data lives or
+         * how many cores it had: a sweep resumed with another -j must find
+         * its runs (the thread count a run used is recorded as run.threads) */
+        if (!strcmp(s.e[i].key, "name") || !strcmp(s.e[i].key, "data.dir") ||
+            !strcmp(s.e[i].key, "train.threads"))
+            continue;
+        h = fnv1a(h, s.e[i].key);
+        h = fnv1a(h, ": ");
+        h = fnv1a(h, kv_val(&s.e[i]));
+        h = fnv1a(h, "\n");
+    }
+    snprintf(out, 17, "%016" PRIx64, h);
+}
+
+void nnl_config_foreach(const nnl_config *c,
+                        void (*fn)(const char *key, const char *value, void *ud),
+                        void *ud) {
+    kvs s;
+    collect(c, &s);
+    for (int i = 0; i < s.n; i++) fn(s.e[i].key, kv_val(&s.e[i]), ud);
+}
