@@ -1,5 +1,6 @@
 # nnlab -- build, test, benchmark.
 #
+#   make deps       install the Debian packages (apt, sudo when not root)
 #   make            build ./nnlab
 #   make test       build and run every test in tests/ (cmocka)
 #   make bench      time nnlab against the PyTorch peer, side by side
@@ -16,6 +17,9 @@ OPT      ?= -O3 -march=native
 CFLAGS   ?= $(OPT) -g
 WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes
 BUILD    ?= build
+ifeq ($(WERROR),1)
+WARN     += -Werror
+endif
 
 OPENBLAS_PC := /usr/lib/x86_64-linux-gnu/openblas-openmp/pkgconfig
 PKGS     := yaml-0.1 sqlite3 zlib
@@ -41,13 +45,16 @@ NN_OBJ     := $(NN_SRC:%.c=$(BUILD)/%.o)
 RUNNER_OBJ := $(RUNNER_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test bench install clean deps-check
+.PHONY: all test bench install clean deps deps-check
 all: deps-check nnlab
 
 deps-check:
 	@for p in $(PKGS) cmocka; do pkg-config --exists $$p || \
-	  { echo "missing: $$p (run: sudo apt-get install -y libyaml-dev libsqlite3-dev zlib1g-dev libcmocka-dev)"; exit 1; }; done
-	@test -n "$(BLAS_LIBDIR)" || { echo "missing: OpenBLAS, OpenMP build (run: sudo apt-get install -y libopenblas-openmp-dev)"; exit 1; }
+	  { echo "missing: $$p (run: make deps)"; exit 1; }; done
+	@test -n "$(BLAS_LIBDIR)" || { echo "missing: OpenBLAS, OpenMP build (run: make deps)"; exit 1; }
+
+deps:
+	./scripts/install-deps.sh
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -67,9 +74,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/librunner.a $(BUILD)/libnn.a
 
 # Each test binary runs from the repository root (fixtures are in tests/).
 test: all $(TEST_BIN)
-	@fail=0; pass=0; for t in $(TEST_BIN); do echo "== $$t"; \
-	  if $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; done; \
-	  echo "test binaries: $$pass passed, $$fail failed"; test $$fail -eq 0
+	@./tests/run.sh $(TEST_BIN)
 
 bench: all
 	./tests/bench.sh

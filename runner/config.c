@@ -38,9 +38,9 @@
 #include <unistd.h>
 #include <yaml.h>
 #include "config.h"
+#include "yamltree.h"
 
-#define MAX_BYTES (1 << 20)       /* largest config file or --set value */
-#define MAX_DEPTH 32              /* deepest nesting of lists and mappings */
+#define MAX_BYTES YT_MAX_BYTES     /* largest config file or --set value */
 #define MAX_PATH_PARTS 16         /* components of a --set key */
 #define LABEL_MAX 160             /* "--set key=value" as messages show it */
 #define MAX_INPUT_VALUES (1 << 28) /* c*h*w, as nn_infer's largest activation */
@@ -52,458 +52,11 @@ _Static_assert(sizeof(nn_kind) == sizeof(int), "nn_kind is int-sized");
 _Static_assert(sizeof(nn_optim_kind) == sizeof(int), "nn_optim_kind is int-sized");
 _Static_assert(sizeof(nn_sched_kind) == sizeof(int), "nn_sched_kind is int-sized");
 
-/* ------------------------------------------------------------- node tree */
-
-enum { N_SCALAR, N_SEQ, N_MAP };
-
-typedef struct node {
-    int type;
-    int line, col;      /* 1-based position in src; 0 when there is none */
-    const char *src;    /* file name, or the label of the override that wrote it */
-    char *text;         /* scalar: its value (NULs inside are rejected) */
-    int plain;          /* scalar: unquoted (only plain scalars can be null) */
-    struct node **kid;  /* seq: items; map: key, value, key, value, ... */
-    int n, cap;
-} node;
-
-static node *node_new(int type, const char *src, int line, int col) {
-    node *n = calloc(1, sizeof *n);
-    if (!n) return NULL;
-    n->type = type;
-    n->src = src;
-    n->line = line;
-    n->col = col;
-    return n;
-}
-
-static node *scalar_new(const char *src, int line, int col, const char *text, size_t len,
-                        int plain) {
-    node *n = node_new(N_SCALAR, src, line, col);
-    if (!n) return NULL;
-    n->text = malloc(len + 1);
-    if (!n->text) {
-        free(n);
-        return NULL;
-    }
-    memcpy(n->text, text, len);
-    n->text[len] = 0;
-    n->plain = plain;
-    return n;
-}
-
-static void node_free(node *n) {
-    if (!n) return;
-    for (int i = 0; i < n->n; i++) node_free(n->kid[i]);
-    free(n->kid);
-    free(n->text);
-    free(n);
-}
-
-static int node_add(node *p, node *k) {
-    if (p->n == p->cap) {
-        int cap = p->cap ? 2 * p->cap : 4;
-        node **kid = realloc(p->kid, (size_t)cap * sizeof *kid);
-        if (!kid) return -1;
-        p->kid = kid;
-        p->cap = cap;
-    }
-    p->kid[p->n++] = k;
-    return 0;
-}
-
-/* YAML's null: an empty plain scalar, ~ or null */
-static int is_null(const node *n) {
-    if (n->type != N_SCALAR || !n->plain) return 0;
-    const char *t = n->text;
-    return !*t || !strcmp(t, "~") || !strcmp(t, "null") || !strcmp(t, "Null") ||
-           !strcmp(t, "NULL");
-}
-
-/* The value under key in mapping m (NULL if absent); *keynode gets its key. */
-static node *map_get(const node *m, const char *key, node **keynode) {
-    if (!m || m->type != N_MAP) return NULL;
-    for (int i = 0; i + 1 < m->n; i += 2)
-        if (!strcmp(m->kid[i]->text, key)) {
-            if (keynode) *keynode = m->kid[i];
-            return m->kid[i + 1];
-        }
-    return NULL;
-}
-
-/* Scalar n becomes the mapping {key: n's old value}, or {key: null} when
- * keep is 0 ("- pool" is {pool: null}), or {} when key is NULL. */
-static int to_map(node *n, const char *key, int keep) {
-    if (key) {
-        node *k = scalar_new(n->src, n->line, n->col, key, strlen(key), 1);
-        node *v = keep ? node_new(N_SCALAR, n->src, n->line, n->col)
-                       : scalar_new(n->src, n->line, n->col, "", 0, 1);
-        if (!k || !v || node_add(n, k)) {
-            node_free(k);
-            node_free(v);
-            return -1;
-        }
-        if (node_add(n, v)) {
-            node_free(v);
-            return -1;
-        }
-        if (keep) {
-            v->text = n->text;
-            v->plain = n->plain;
-            n->text = NULL;
-        }
-    }
-    free(n->text);
-    n->text = NULL;
-    n->type = N_MAP;
-    return 0;
-}
-
-/* ------------------------------------------------------------------ errors */
-
+/* the config reader's context: where errors go, and where each layer was */
 typedef struct {
-    const char *file;                        /* for messages with no node */
-    char *err;
-    size_t errlen;
+    yt_ctx y;
     const node *layer_at[NN_MAX_LAYERS];     /* each layer's list item */
 } ctx;
-
-static int vfailp(ctx *x, const char *src, int line, int col, const char *fmt, va_list ap) {
-    if (!x->err || !x->errlen) return -1;
-    int o = line > 0 ? snprintf(x->err, x->errlen, "%s:%d:%d: ", src, line, col)
-                     : snprintf(x->err, x->errlen, "%s: ", src);
-    if (o >= 0 && (size_t)o < x->errlen) vsnprintf(x->err + o, x->errlen - (size_t)o, fmt, ap);
-    /* one line, whatever a file name or a user's text held */
-    for (char *p = x->err; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
-    return -1;
-}
-
-__attribute__((format(printf, 5, 6)))
-static int failp(ctx *x, const char *src, int line, int col, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vfailp(x, src, line, col, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-/* An error at node at (or about the whole file when at is NULL). */
-__attribute__((format(printf, 3, 4)))
-static int fail(ctx *x, const node *at, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    if (at) vfailp(x, at->src, at->line, at->col, fmt, ap);
-    else vfailp(x, x->file, 0, 0, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-/* A user's text for a message: control bytes escaped, long text cut. */
-static const char *clip(const char *s, char *buf, size_t cap) {
-    size_t o = 0, i = 0;
-    for (; s[i] && o + 8 < cap; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch < 0x20 || ch == 0x7f) o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", ch);
-        else buf[o++] = (char)ch;
-    }
-    if (s[i]) {
-        while (o > 0 && ((unsigned char)buf[o - 1] & 0xc0) == 0x80) o--; /* whole UTF-8 chars */
-        if (o > 0) o--;
-        memcpy(buf + o, "...", 4);
-    } else {
-        buf[o] = 0;
-    }
-    return buf;
-}
-
-/* What a node is, for "expected X, got Y". */
-static const char *got(const node *n, char *buf, size_t cap) {
-    char c[64];
-    if (n->type == N_SEQ) return "a list";
-    if (n->type == N_MAP) return "a mapping";
-    if (is_null(n)) return "nothing";
-    snprintf(buf, cap, "'%s'", clip(n->text, c, sizeof c));
-    return buf;
-}
-
-/* Optimal string alignment distance, case-folded, for "did you mean". */
-static int edit_distance(const char *a, const char *b) {
-    enum { M = 48 };
-    size_t la = strlen(a), lb = strlen(b);
-    if (la >= M || lb >= M) return M;
-    int d[M][M];
-    for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
-    for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            int ca = a[i - 1] | 0x20, cb = b[j - 1] | 0x20;
-            int v = d[i - 1][j - 1] + (ca != cb);
-            if (d[i - 1][j] + 1 < v) v = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
-            if (i > 1 && j > 1 && ca == (b[j - 2] | 0x20) && (a[i - 2] | 0x20) == cb &&
-                d[i - 2][j - 2] + 1 < v)
-                v = d[i - 2][j - 2] + 1;
-            d[i][j] = v;
-        }
-    return d[la][lb];
-}
-
-/* The candidate closest to word if it is close enough to be a typo. */
-static const char *closest(const char *word, const char *const *cand, int n) {
-    const char *best = NULL;
-    int bd = 3;
-    for (int i = 0; i < n; i++) {
-        int d = edit_distance(word, cand[i]);
-        int len = (int)strlen(cand[i]), wl = (int)strlen(word);
-        if (d < bd && (d < len || d == 0) && d < wl) {
-            bd = d;
-            best = cand[i];
-        }
-    }
-    return best;
-}
-
-static void join(char *buf, size_t cap, const char *const *words, int n) {
-    size_t o = 0;
-    buf[0] = 0;
-    for (int i = 0; i < n && o < cap; i++)
-        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? ", " : "", words[i]);
-}
-
-/* ----------------------------------------------------------- text to tree */
-
-static void offset_pos(const char *text, size_t len, size_t off, int *line, int *col) {
-    *line = 1;
-    *col = 1;
-    for (size_t i = 0; i < off && i < len; i++) {
-        if (text[i] == '\n') {
-            ++*line;
-            *col = 1;
-        } else if (((unsigned char)text[i] & 0xc0) != 0x80) {
-            ++*col;
-        }
-    }
-}
-
-/* Offset of the first byte that is not well-formed UTF-8, or len. */
-static size_t utf8_bad(const unsigned char *s, size_t len) {
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n;
-        unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range: no overlongs, */
-        if (c < 0x80) {                      /* surrogates or code points past U+10FFFF */
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            lo = c == 0xe0 ? 0xa0 : 0x80;
-            hi = c == 0xed ? 0x9f : 0xbf;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            lo = c == 0xf0 ? 0x90 : 0x80;
-            hi = c == 0xf4 ? 0x8f : 0xbf;
-        } else {
-            return i;
-        }
-        if (i + n >= len) return i; /* cut short by the end */
-        for (size_t k = 1; k <= n; k++) {
-            unsigned char b = s[i + k];
-            if (k == 1 ? (b < lo || b > hi) : (b & 0xc0) != 0x80) return i;
-        }
-        i += n + 1;
-    }
-    return len;
-}
-
-static int check_text(ctx *x, const char *src, int marks, const char *text, size_t len) {
-    int line = 0, col = 0;
-    if (len > MAX_BYTES)
-        return failp(x, src, 0, 0, "too large: %zu bytes (a config is at most %d bytes)", len,
-                     MAX_BYTES);
-    const char *z = len ? memchr(text, 0, len) : NULL;
-    if (z) {
-        if (marks) offset_pos(text, len, (size_t)(z - text), &line, &col);
-        return failp(x, src, line, col, "contains a NUL byte: this is not a text file");
-    }
-    size_t bad = utf8_bad((const unsigned char *)text, len);
-    if (bad < len) {
-        if (marks) offset_pos(text, len, bad, &line, &col);
-        return failp(x, src, line, col, "not valid UTF-8 text (byte 0x%02x)",
-                     (unsigned char)text[bad]);
-    }
-    return 0;
-}
-
-static int syntax_error(ctx *x, const yaml_parser_t *p, const char *src, int marks,
-                        const char *text, size_t len) {
-    const char *problem = p->problem ? p->problem : "cannot parse";
-    int line = 0, col = 0;
-    if (p->error == YAML_MEMORY_ERROR) return failp(x, src, 0, 0, "out of memory reading YAML");
-    if (marks && p->error == YAML_READER_ERROR) {
-        offset_pos(text, len, p->problem_offset, &line, &col);
-    } else if (marks) {
-        line = (int)p->problem_mark.line + 1;
-        col = (int)p->problem_mark.column + 1;
-    }
-    if (marks && p->error == YAML_SCANNER_ERROR && line > 0) {
-        /* the classic: a tab where YAML wants spaces */
-        size_t i = 0;
-        for (int l = 1; i < len && l < line; i++) l += text[i] == '\n';
-        for (int k = 1; i < len && k < col; k++)   /* col counts characters */
-            for (i++; i < len && ((unsigned char)text[i] & 0xc0) == 0x80; i++)
-                ;
-        if (i < len && text[i] == '\t')
-            return failp(x, src, line, col, "YAML syntax error: a tab (indent with spaces)");
-    }
-    if (marks && p->context)
-        return failp(x, src, line, col, "YAML syntax error: %s (%s at line %d)", problem,
-                     p->context, (int)p->context_mark.line + 1);
-    return failp(x, src, line, col, "YAML syntax error: %s", problem);
-}
-
-/* Builds the tree of one YAML document; *out is NULL for an empty stream.
- * marks: record positions (a file) or not (an override's value). */
-static int parse_yaml(ctx *x, const char *src, int marks, const char *text, size_t len,
-                      node **out) {
-    yaml_parser_t p;
-    node *stack[MAX_DEPTH];
-    node *root = NULL;
-    int depth = 0, ndocs = 0, done = 0, rc = -1;
-    *out = NULL;
-    if (check_text(x, src, marks, text, len)) return -1;
-    if (!yaml_parser_initialize(&p)) return failp(x, src, 0, 0, "out of memory reading YAML");
-    yaml_parser_set_input_string(&p, (const unsigned char *)(text ? text : ""), len);
-    yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
-    while (!done) {
-        yaml_event_t ev;
-        if (!yaml_parser_parse(&p, &ev)) {
-            syntax_error(x, &p, src, marks, text, len);
-            goto out;
-        }
-        int line = marks ? (int)ev.start_mark.line + 1 : 0;
-        int col = marks ? (int)ev.start_mark.column + 1 : 0;
-        char c[64];
-        node *n = NULL;
-        int bad = 0;
-        switch (ev.type) {
-        case YAML_STREAM_END_EVENT:
-            done = 1;
-            break;
-        case YAML_DOCUMENT_START_EVENT:
-            if (++ndocs > 1)
-                bad = failp(x, src, line, col,
-                            "a second YAML document: a config is one document (remove the '---')");
-            break;
-        case YAML_ALIAS_EVENT:
-            bad = failp(x, src, line, col,
-                        "YAML aliases (*%s) are not supported: write the value out",
-                        clip((const char *)ev.data.alias.anchor, c, sizeof c));
-            break;
-        case YAML_SCALAR_EVENT:
-            if (memchr(ev.data.scalar.value, 0, ev.data.scalar.length))
-                bad = failp(x, src, line, col, "a value contains a NUL character");
-            else if (!(n = scalar_new(src, line, col, (const char *)ev.data.scalar.value,
-                                      ev.data.scalar.length,
-                                      ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE)))
-                bad = failp(x, src, 0, 0, "out of memory");
-            break;
-        case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT:
-            if (depth == MAX_DEPTH)
-                bad = failp(x, src, line, col, "nested more than %d levels deep", MAX_DEPTH);
-            else if (!(n = node_new(ev.type == YAML_SEQUENCE_START_EVENT ? N_SEQ : N_MAP, src,
-                                    line, col)))
-                bad = failp(x, src, 0, 0, "out of memory");
-            break;
-        case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-            depth--;
-            break;
-        default:
-            break;
-        }
-        if (n) {
-            if (depth == 0) {
-                root = n;
-            } else {
-                node *par = stack[depth - 1];
-                if (par->type == N_MAP && par->n % 2 == 0 && n->type != N_SCALAR)
-                    bad = failp(x, src, line, col, "a key must be a plain word, not %s",
-                                n->type == N_SEQ ? "a list" : "a mapping");
-                else if (node_add(par, n))
-                    bad = failp(x, src, 0, 0, "out of memory");
-                if (bad) node_free(n);
-            }
-            if (!bad && n->type != N_SCALAR) stack[depth++] = n;
-        }
-        yaml_event_delete(&ev);
-        if (bad) goto out;
-    }
-    *out = root;
-    root = NULL;
-    rc = 0;
-out:
-    node_free(root);
-    yaml_parser_delete(&p);
-    return rc;
-}
-
-typedef struct { const char *text; int idx; } key_ref;
-
-static int key_ref_cmp(const void *a, const void *b) {
-    const key_ref *ka = a, *kb = b;
-    int c = strcmp(ka->text, kb->text);
-    return c ? c : (ka->idx > kb->idx) - (ka->idx < kb->idx);
-}
-
-static void where(char *buf, size_t cap, const char *path) {
-    if (*path) snprintf(buf, cap, "in %s", path);
-    else snprintf(buf, cap, "at the top level");
-}
-
-/* Duplicate keys anywhere under n (path names n in messages). Sorting keeps
- * this O(n log n) even for a hostile file with thousands of keys. */
-static int check_dups(ctx *x, const node *n, const char *path) {
-    char sub[256], c[64], w[96];
-    if (n->type == N_MAP && n->n >= 4) {
-        int nk = n->n / 2, first = -1, second = -1;
-        key_ref *keys = malloc((size_t)nk * sizeof *keys);
-        if (!keys) return fail(x, NULL, "out of memory");
-        for (int i = 0; i < nk; i++) keys[i] = (key_ref){n->kid[2 * i]->text, i};
-        qsort(keys, (size_t)nk, sizeof *keys, key_ref_cmp);
-        /* report the repeat that comes first in the document */
-        for (int i = 1; i < nk; i++) {
-            int repeat = !strcmp(keys[i].text, keys[i - 1].text);
-            int second_of_group = repeat && (i < 2 || strcmp(keys[i].text, keys[i - 2].text));
-            if (second_of_group && (second < 0 || keys[i].idx < second)) {
-                first = keys[i - 1].idx;
-                second = keys[i].idx;
-            }
-        }
-        free(keys);
-        if (second >= 0) {
-            const node *k1 = n->kid[2 * first], *k2 = n->kid[2 * second];
-            where(w, sizeof w, path);
-            if (k1->line)
-                return fail(x, k2, "duplicate key '%s' %s (first at line %d)",
-                            clip(k2->text, c, sizeof c), w, k1->line);
-            return fail(x, k2, "duplicate key '%s' %s", clip(k2->text, c, sizeof c), w);
-        }
-    }
-    for (int i = 0; i < n->n; i++) {
-        if (n->type == N_MAP && i % 2 == 0) continue;
-        if (n->type == N_MAP)
-            snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", n->kid[i - 1]->text);
-        else
-            snprintf(sub, sizeof sub, "%s%s%d", path, *path ? "." : "", i);
-        if (check_dups(x, n->kid[i], sub)) return -1;
-    }
-    return 0;
-}
 
 /* ---------------------------------------------------------------- the keys */
 
@@ -634,7 +187,8 @@ static const char *input_rule(const nnl_config *c, char *buf, size_t n) {
  * shorthand: the key a scalar stands for ("schedule: cosine"). */
 typedef struct { const char *path, *shorthand; } section_def;
 static const section_def sections[] = {
-    {"", NULL}, {"model", NULL}, {"train", NULL}, {"train.schedule", "type"}, {"data", NULL},
+    {"", NULL}, {"model", NULL}, {"train", NULL}, {"train.schedule", "type"},
+    {"train.early_stop", NULL}, {"data", NULL},
 };
 #define NSECTIONS (int)(sizeof sections / sizeof sections[0])
 
@@ -675,6 +229,8 @@ static const key_row keys[] = {
      .applies = cosine_only},
     {ROW("train.schedule", "warmup", V_INT), C(sched.warmup), RANGE(0, 100000),
      .check = warmup_rule},
+    {ROW("train.early_stop", "patience", V_INT), C(early_stop.patience), RANGE(0, 100000)},
+    {ROW("train.early_stop", "min_delta", V_DOUBLE), C(early_stop.min_delta), ATLEAST(0)},
     {ROW("data", "dir", V_STR), C(data_dir), .form = "a path"},
     {ROW("data", "val_split", V_DOUBLE), C(val_split), RANGE_OO(0, 1)},
     {ROW("data", "train_limit", V_INT), C(train_limit), RANGE(0, INT_MAX)},
@@ -778,7 +334,7 @@ static int in_range(const key_row *r, double v) {
 static int range_fail(ctx *x, const node *v, const char *path, const key_row *r) {
     char rt[96], c[64];
     range_text(r, rt, sizeof rt);
-    return fail(x, v, "%s: must be %s, got %s", path, rt, clip(v->text, c, sizeof c));
+    return yt_fail(&x->y, v, "%s: must be %s, got %s", path, rt, yt_clip(v->text, c, sizeof c));
 }
 
 /* A decimal number: sign, digits, point, exponent; not hex, inf or nan.
@@ -812,8 +368,8 @@ static int read_number(ctx *x, const node *v, const char *path, const key_row *r
                        int integral, double *d) {
     char g[80];
     const char *noun = integral ? "an integer" : "a number";
-    if (v->type != N_SCALAR || is_null(v))
-        return fail(x, v, "%s: expected %s, got %s", path, noun, got(v, g, sizeof g));
+    if (v->type != N_SCALAR || yt_is_null(v))
+        return yt_fail(&x->y, v, "%s: expected %s, got %s", path, noun, yt_got(v, g, sizeof g));
     if (integral && all_digits(v->text)) {
         errno = 0;
         long long ll = strtoll(v->text, NULL, 10);
@@ -822,15 +378,15 @@ static int read_number(ctx *x, const node *v, const char *path, const key_row *r
     } else {
         int e = parse_double(v->text, d);
         if (e < 0 || (integral && e == 0 && *d != floor(*d)))
-            return fail(x, v, "%s: expected %s, got %s", path, noun, got(v, g, sizeof g));
+            return yt_fail(&x->y, v, "%s: expected %s, got %s", path, noun, yt_got(v, g, sizeof g));
         if (e > 0) {
             if (r->range & R_HI) return range_fail(x, v, path, r);
-            return fail(x, v, "%s: %s is too large", path, clip(v->text, g, sizeof g));
+            return yt_fail(&x->y, v, "%s: %s is too large", path, yt_clip(v->text, g, sizeof g));
         }
     }
     if (!integral && r->type == V_FLOAT) {
         if (fabs(*d) > FLT_MAX)
-            return fail(x, v, "%s: %s is too large for a float", path, clip(v->text, g, sizeof g));
+            return yt_fail(&x->y, v, "%s: %s is too large for a float", path, yt_clip(v->text, g, sizeof g));
         *d = (float)*d;
     }
     if (!in_range(r, *d)) return range_fail(x, v, path, r);
@@ -840,37 +396,37 @@ static int read_number(ctx *x, const node *v, const char *path, const key_row *r
 static int read_u64(ctx *x, const node *v, const char *path, uint64_t *out) {
     char g[80];
     const char *why = "must be an integer between 0 and 18446744073709551615";
-    if (v->type != N_SCALAR || is_null(v))
-        return fail(x, v, "%s: expected an integer, got %s", path, got(v, g, sizeof g));
+    if (v->type != N_SCALAR || yt_is_null(v))
+        return yt_fail(&x->y, v, "%s: expected an integer, got %s", path, yt_got(v, g, sizeof g));
     const char *t = v->text;
     if (all_digits(t) && *t != '-') {
         errno = 0;
         unsigned long long u = strtoull(t, NULL, 10);
-        if (errno == ERANGE) return fail(x, v, "%s: %s, got %s", path, why, clip(t, g, sizeof g));
+        if (errno == ERANGE) return yt_fail(&x->y, v, "%s: %s, got %s", path, why, yt_clip(t, g, sizeof g));
         *out = u;
         return 0;
     }
     double d;
     int e = parse_double(t, &d);
     if (e < 0 || (e == 0 && d != floor(d)))
-        return fail(x, v, "%s: expected an integer, got %s", path, got(v, g, sizeof g));
+        return yt_fail(&x->y, v, "%s: expected an integer, got %s", path, yt_got(v, g, sizeof g));
     if (e > 0 || d < 0 || d >= 18446744073709551616.0)
-        return fail(x, v, "%s: %s, got %s", path, why, clip(t, g, sizeof g));
+        return yt_fail(&x->y, v, "%s: %s, got %s", path, why, yt_clip(t, g, sizeof g));
     *out = (uint64_t)d;
     return 0;
 }
 
 static int read_enum(ctx *x, const node *v, const char *path, const enum_def *en, int *out) {
     char g[80], list[128];
-    join(list, sizeof list, en->names, en->n);
-    if (v->type != N_SCALAR || is_null(v))
-        return fail(x, v, "%s: expected one of %s, got %s", path, list, got(v, g, sizeof g));
+    yt_join(list, sizeof list, en->names, en->n);
+    if (v->type != N_SCALAR || yt_is_null(v))
+        return yt_fail(&x->y, v, "%s: expected one of %s, got %s", path, list, yt_got(v, g, sizeof g));
     for (int i = 0; i < en->n; i++)
         if (!strcmp(v->text, en->names[i])) {
             *out = en->vals[i];
             return 0;
         }
-    return fail(x, v, "%s: unknown %s %s (expected %s)", path, en->what, got(v, g, sizeof g), list);
+    return yt_fail(&x->y, v, "%s: unknown %s %s (expected %s)", path, en->what, yt_got(v, g, sizeof g), list);
 }
 
 static int read_value(ctx *x, const node *v, const char *path, const key_row *r, void *base) {
@@ -878,16 +434,16 @@ static int read_value(ctx *x, const node *v, const char *path, const key_row *r,
     double d;
     switch (r->type) {
     case V_STR: {
-        if (v->type != N_SCALAR || is_null(v))
-            return fail(x, v, "%s: expected %s, got %s", path, r->form ? r->form : "a string",
-                        got(v, g, sizeof g));
+        if (v->type != N_SCALAR || yt_is_null(v))
+            return yt_fail(&x->y, v, "%s: expected %s, got %s", path, r->form ? r->form : "a string",
+                        yt_got(v, g, sizeof g));
         size_t len = strlen(v->text);
-        if (!len) return fail(x, v, "%s: must not be empty", path);
+        if (!len) return yt_fail(&x->y, v, "%s: must not be empty", path);
         if (len >= r->size)
-            return fail(x, v, "%s: longer than %zu bytes", path, r->size - 1);
+            return yt_fail(&x->y, v, "%s: longer than %zu bytes", path, r->size - 1);
         for (const char *s = v->text; *s; s++)
             if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                return fail(x, v, "%s: contains a control character", path);
+                return yt_fail(&x->y, v, "%s: contains a control character", path);
         memcpy(p, v->text, len + 1);
         return 0;
     }
@@ -911,15 +467,15 @@ static int read_value(ctx *x, const node *v, const char *path, const key_row *r,
             if (!strcasecmp(t, "true") || !strcasecmp(t, "yes")) { *(int *)p = 1; return 0; }
             if (!strcasecmp(t, "false") || !strcasecmp(t, "no")) { *(int *)p = 0; return 0; }
         }
-        return fail(x, v, "%s: expected true or false, got %s", path, got(v, g, sizeof g));
+        return yt_fail(&x->y, v, "%s: expected true or false, got %s", path, yt_got(v, g, sizeof g));
     case V_ENUM:
         return read_enum(x, v, path, r->en, (int *)p);
     case V_INTS:
     case V_FLOATS: {
         if (v->type == N_SEQ && v->n != r->count)
-            return fail(x, v, "%s: expected a list %s, got a list of %d", path, r->form, v->n);
+            return yt_fail(&x->y, v, "%s: expected a list %s, got a list of %d", path, r->form, v->n);
         if (v->type != N_SEQ)
-            return fail(x, v, "%s: expected a list %s, got %s", path, r->form, got(v, g, sizeof g));
+            return yt_fail(&x->y, v, "%s: expected a list %s, got %s", path, r->form, yt_got(v, g, sizeof g));
         key_row er = *r;
         er.type = r->type == V_INTS ? V_INT : V_FLOAT;
         for (int i = 0; i < v->n; i++) {
@@ -934,7 +490,7 @@ static int read_value(ctx *x, const node *v, const char *path, const key_row *r,
     case V_LAYERS:
         break;
     }
-    return fail(x, v, "%s: internal error: no reader for this key", path);
+    return yt_fail(&x->y, v, "%s: internal error: no reader for this key", path);
 }
 
 /* Mapping m's keys must all be rows (of section `sec` when filtering) or
@@ -964,13 +520,13 @@ static int check_keys(ctx *x, const node *m, const char *path, const key_row *ro
         for (int j = 0; j < nc && !ok; j++) ok = !strcmp(k->text, cand[j]);
         if (ok) continue;
         char c[64], w[96], list[512];
-        where(w, sizeof w, path);
-        const char *near = closest(k->text, cand, nc);
+        yt_where(w, sizeof w, path);
+        const char *near = yt_closest(k->text, cand, nc);
         if (near)
-            return fail(x, k, "unknown key '%s' %s (did you mean '%s'?)",
-                        clip(k->text, c, sizeof c), w, near);
-        join(list, sizeof list, cand, nc);
-        return fail(x, k, "unknown key '%s' %s (expected %s)", clip(k->text, c, sizeof c), w,
+            return yt_fail(&x->y, k, "unknown key '%s' %s (did you mean '%s'?)",
+                        yt_clip(k->text, c, sizeof c), w, near);
+        yt_join(list, sizeof list, cand, nc);
+        return yt_fail(&x->y, k, "unknown key '%s' %s (expected %s)", yt_clip(k->text, c, sizeof c), w,
                     list);
     }
     return 0;
@@ -981,11 +537,11 @@ static int check_keys(ctx *x, const node *m, const char *path, const key_row *ro
 static int as_map(ctx *x, node *m, const char *path, const char *shorthand, const char *expect) {
     char g[80];
     if (m->type == N_MAP) return 0;
-    if (is_null(m) || (m->type == N_SCALAR && shorthand)) {
-        if (to_map(m, is_null(m) ? NULL : shorthand, 1)) return fail(x, NULL, "out of memory");
+    if (yt_is_null(m) || (m->type == N_SCALAR && shorthand)) {
+        if (yt_to_map(m, yt_is_null(m) ? NULL : shorthand, 1)) return yt_fail(&x->y, NULL, "out of memory");
         return 0;
     }
-    return fail(x, m, "%s: expected %s, got %s", path, expect, got(m, g, sizeof g));
+    return yt_fail(&x->y, m, "%s: expected %s, got %s", path, expect, yt_got(m, g, sizeof g));
 }
 
 /* ------------------------------------------------------------------ layers */
@@ -994,45 +550,45 @@ static int read_layer(ctx *x, node *item, int i, nnl_config *c, nnl_layer *out) 
     char path[96], opath[160], g[80], cn[64];
     node *kind, *opts = NULL;
     snprintf(path, sizeof path, "model.layers.%d", i);
-    if (item->type == N_SCALAR && !is_null(item)) {
+    if (item->type == N_SCALAR && !yt_is_null(item)) {
         kind = item;
     } else if (item->type == N_MAP && item->n == 2) {
         kind = item->kid[0];
         opts = item->kid[1];
     } else if (item->type == N_MAP && item->n > 2) {
-        return fail(x, item, "%s: a layer is one kind with its options, got %d keys ('%s', "
+        return yt_fail(&x->y, item, "%s: a layer is one kind with its options, got %d keys ('%s', "
                     "'%s'%s): indent the options under the kind", path, item->n / 2,
-                    clip(item->kid[0]->text, cn, sizeof cn), clip(item->kid[2]->text, g, sizeof g),
+                    yt_clip(item->kid[0]->text, cn, sizeof cn), yt_clip(item->kid[2]->text, g, sizeof g),
                     item->n > 4 ? ", ..." : "");
     } else {
-        return fail(x, item, "%s: expected a layer such as 'flatten' or 'conv: {filters: 6, "
-                    "kernel: 5}', got %s", path, got(item, g, sizeof g));
+        return yt_fail(&x->y, item, "%s: expected a layer such as 'flatten' or 'conv: {filters: 6, "
+                    "kernel: 5}', got %s", path, yt_got(item, g, sizeof g));
     }
     const layer_def *ld = layer_def_named(kind->text);
     if (!ld) {
         const char *names[NLAYER_DEFS];
         char list[160];
         for (int k = 0; k < NLAYER_DEFS; k++) names[k] = layer_defs[k].name;
-        join(list, sizeof list, names, NLAYER_DEFS);
-        const char *near = closest(kind->text, names, NLAYER_DEFS);
+        yt_join(list, sizeof list, names, NLAYER_DEFS);
+        const char *near = yt_closest(kind->text, names, NLAYER_DEFS);
         if (near)
-            return fail(x, kind, "unknown layer '%s' (did you mean '%s'?); expected %s",
-                        clip(kind->text, cn, sizeof cn), near, list);
-        return fail(x, kind, "unknown layer '%s'; expected %s", clip(kind->text, cn, sizeof cn),
+            return yt_fail(&x->y, kind, "unknown layer '%s' (did you mean '%s'?); expected %s",
+                        yt_clip(kind->text, cn, sizeof cn), near, list);
+        return yt_fail(&x->y, kind, "unknown layer '%s'; expected %s", yt_clip(kind->text, cn, sizeof cn),
                     list);
     }
     snprintf(opath, sizeof opath, "%s.%s", path, ld->name);
     out->spec = ld->init;
     out->kind_default = 0;
     /* "flatten", "flatten: ~", "flatten: {}" and, as the canonical text has it, "flatten: true" */
-    if (opts && !ld->nopts && !is_null(opts) && !(opts->type == N_MAP && opts->n == 0) &&
+    if (opts && !ld->nopts && !yt_is_null(opts) && !(opts->type == N_MAP && opts->n == 0) &&
         !(opts->type == N_SCALAR && opts->plain && !strcasecmp(opts->text, "true")))
-        return fail(x, opts, "%s: takes no options, got %s", opath, got(opts, g, sizeof g));
+        return yt_fail(&x->y, opts, "%s: takes no options, got %s", opath, yt_got(opts, g, sizeof g));
     if (opts && ld->nopts) {
         char expect[256], list[128];
         const char *names[8];
         for (int k = 0; k < ld->nopts; k++) names[k] = ld->opts[k].name;
-        join(list, sizeof list, names, ld->nopts);
+        yt_join(list, sizeof list, names, ld->nopts);
         if (ld->shorthand)
             snprintf(expect, sizeof expect, "a value for %s or a mapping of options (%s)",
                      ld->shorthand, list);
@@ -1044,21 +600,21 @@ static int read_layer(ctx *x, node *item, int i, nnl_config *c, nnl_layer *out) 
     for (int k = 0; k < ld->nopts; k++) {
         const key_row *r = &ld->opts[k];
         char kp[200];
-        node *v = opts ? map_get(opts, r->name, NULL) : NULL;
+        node *v = opts ? yt_map_get(opts, r->name, NULL) : NULL;
         snprintf(kp, sizeof kp, "%s.%s", opath, r->name);
         if (!v && r->required)
-            return fail(x, kind, "%s: missing %s (e.g. %s)", opath, r->name, ld->example);
+            return yt_fail(&x->y, kind, "%s: missing %s (e.g. %s)", opath, r->name, ld->example);
         if (v && read_value(x, v, kp, r, &out->spec)) return -1;
     }
     if (ld->takes_default) {
-        node *t = opts ? map_get(opts, "type", NULL) : NULL;
+        node *t = opts ? yt_map_get(opts, "type", NULL) : NULL;
         out->kind_default = !t;
         if (!t) out->spec.kind = ld->takes_default == 1 ? c->activation : c->pool;
     }
     if (ld->takes_default == 1 && out->spec.alpha != 0 && out->spec.kind != NN_LEAKY_RELU) {
         node *kn = NULL;
-        map_get(opts, "slope", &kn);
-        return fail(x, kn, "%s.slope: is only used by leaky_relu (this layer is %s%s)", opath,
+        yt_map_get(opts, "slope", &kn);
+        return yt_fail(&x->y, kn, "%s.slope: is only used by leaky_relu (this layer is %s%s)", opath,
                     enum_name(&act_enum, (int)out->spec.kind),
                     out->kind_default ? ", from model.activation" : "");
     }
@@ -1068,10 +624,10 @@ static int read_layer(ctx *x, node *item, int i, nnl_config *c, nnl_layer *out) 
 static int read_layers(ctx *x, node *v, nnl_config *c) {
     char g[80];
     if (v->type != N_SEQ)
-        return fail(x, v, "model.layers: expected a list of layers, got %s", got(v, g, sizeof g));
-    if (v->n == 0) return fail(x, v, "model.layers: the list is empty; a network needs layers");
+        return yt_fail(&x->y, v, "model.layers: expected a list of layers, got %s", yt_got(v, g, sizeof g));
+    if (v->n == 0) return yt_fail(&x->y, v, "model.layers: the list is empty; a network needs layers");
     if (v->n > NN_MAX_LAYERS)
-        return fail(x, v->kid[NN_MAX_LAYERS], "model.layers: at most %d layers, got %d",
+        return yt_fail(&x->y, v->kid[NN_MAX_LAYERS], "model.layers: at most %d layers, got %d",
                     NN_MAX_LAYERS, v->n);
     for (int i = 0; i < v->n; i++) {
         x->layer_at[i] = v->kid[i];
@@ -1098,20 +654,20 @@ static int check_layers(ctx *x, const nnl_config *c) {
                 bad = k - 1;
                 break;
             }
-        return fail(x, x->layer_at[bad], "model.layers: %s", msg);
+        return yt_fail(&x->y, x->layer_at[bad], "model.layers: %s", msg);
     }
     const node *last = x->layer_at[n - 1];
     if (out[n - 1].rank != 1)
-        return fail(x, last, "model.layers: the last layer must be dense (the class scores); "
+        return yt_fail(&x->y, last, "model.layers: the last layer must be dense (the class scores); "
                     "layer %d (%s) outputs %s", n - 1, nn_kind_name(L[n - 1].kind),
                     nn_shape_str(out[n - 1], sb, sizeof sb));
     if (out[n - 1].c < 2)
-        return fail(x, last, "model.layers: the last layer gives %d class score; a classifier "
+        return yt_fail(&x->y, last, "model.layers: the last layer gives %d class score; a classifier "
                     "needs at least 2", out[n - 1].c);
     for (int i = 0; i < n; i++) {
         total += np[i];
         if (total > MAX_PARAMS)
-            return fail(x, x->layer_at[i], "model.layers: more than %d parameters by layer %d (%s)",
+            return yt_fail(&x->y, x->layer_at[i], "model.layers: more than %d parameters by layer %d (%s)",
                         MAX_PARAMS, i, nn_kind_name(L[i].kind));
     }
     return 0;
@@ -1129,7 +685,7 @@ static node *section_node(node *root, const char *path, node **keynode) {
     for (char *s = buf, *dot; m && s; s = dot ? dot + 1 : NULL) {
         dot = strchr(s, '.');
         if (dot) *dot = 0;
-        m = map_get(m, s, keynode);
+        m = yt_map_get(m, s, keynode);
     }
     return m;
 }
@@ -1167,9 +723,9 @@ static int read_config(ctx *x, node *root, nnl_config *c) {
             const key_row *r = &keys[i];
             if (strcmp(r->section, sd->path)) continue;
             snprintf(path, sizeof path, "%s%s%s", r->section, *r->section ? "." : "", r->name);
-            node *v = m ? map_get(m, r->name, NULL) : NULL;
+            node *v = m ? yt_map_get(m, r->name, NULL) : NULL;
             if (!v) {
-                if (r->required) return fail(x, m, "%s is missing: %s", path, r->hint);
+                if (r->required) return yt_fail(&x->y, m, "%s is missing: %s", path, r->hint);
                 continue;
             }
             if (r->type == V_LAYERS) {
@@ -1183,13 +739,13 @@ static int read_config(ctx *x, node *root, nnl_config *c) {
     /* rules that tie keys together, now that every key is read */
     for (int i = 0; i < NKEYS; i++) {
         const key_row *r = &keys[i];
-        node *kn = NULL, *v = map_get(section_node(root, r->section, NULL), r->name, &kn);
+        node *kn = NULL, *v = yt_map_get(section_node(root, r->section, NULL), r->name, &kn);
         const char *w;
         snprintf(path, sizeof path, "%s%s%s", r->section, *r->section ? "." : "", r->name);
         if (v && r->applies && (w = r->applies(c, why, sizeof why)) && non_default(r, c))
-            return fail(x, kn, "%s: %s", path, w);
+            return yt_fail(&x->y, kn, "%s: %s", path, w);
         if (r->check && (w = r->check(c, why, sizeof why)))
-            return fail(x, v ? v : kn, "%s: %s", path, w);
+            return yt_fail(&x->y, v ? v : kn, "%s: %s", path, w);
     }
     return check_layers(x, c);
 }
@@ -1229,7 +785,7 @@ static int is_index(const char *s) {
 
 /* A new empty list (when the next part is an index) or mapping. */
 static node *container_for(const char *next, const node *origin) {
-    return node_new(is_index(next) ? N_SEQ : N_MAP, origin->src, origin->line, origin->col);
+    return yt_node_new(is_index(next) ? N_SEQ : N_MAP, origin->src, origin->line, origin->col);
 }
 
 /* Puts val at the dotted path parts[0..np-1], creating lists and mappings
@@ -1250,13 +806,13 @@ static int graft(ctx *x, node *root, char **parts, int np, node *val, const node
             /* "- pool" is {pool: null}; null is {}; "schedule: cosine" is {type: cosine} */
             const char *sh = shorthand_at(parts, i);
             int r;
-            if (parent && parent->type == N_SEQ && !is_null(cur)) {
+            if (parent && parent->type == N_SEQ && !yt_is_null(cur)) {
                 if (strcmp(cur->text, k)) goto not_there;
-                r = to_map(cur, k, 0);
-            } else if (is_null(cur)) {
-                r = to_map(cur, NULL, 0);
+                r = yt_to_map(cur, k, 0);
+            } else if (yt_is_null(cur)) {
+                r = yt_to_map(cur, NULL, 0);
             } else if (sh) {
-                r = to_map(cur, sh, 1);
+                r = yt_to_map(cur, sh, 1);
             } else {
                 goto not_there;
             }
@@ -1271,20 +827,20 @@ static int graft(ctx *x, node *root, char **parts, int np, node *val, const node
                     next = *slot;
                 } else {
                     if (!replace) goto twice;
-                    node_free(*slot);
+                    yt_node_free(*slot);
                     *slot = val;
                     return 0;
                 }
             } else {
-                node *kn = scalar_new(origin->src, origin->line, origin->col, k, strlen(k), 1);
+                node *kn = yt_scalar_new(origin->src, origin->line, origin->col, k, strlen(k), 1);
                 next = last ? val : container_for(parts[i + 1], origin);
-                if (!kn || !next || node_add(cur, kn)) {
-                    node_free(kn);
-                    if (next != val) node_free(next);
+                if (!kn || !next || yt_node_add(cur, kn)) {
+                    yt_node_free(kn);
+                    if (next != val) yt_node_free(next);
                     goto oom;
                 }
-                if (node_add(cur, next)) {
-                    if (next != val) node_free(next);
+                if (yt_node_add(cur, next)) {
+                    if (next != val) yt_node_free(next);
                     goto oom;
                 }
                 if (last) return 0;
@@ -1294,27 +850,27 @@ static int graft(ctx *x, node *root, char **parts, int np, node *val, const node
             if (is_index(k) && strlen(k) < 6) idx = strtol(k, NULL, 10);
             if (idx < 0 || idx > cur->n) {
                 if (idx < 0)
-                    failp(x, origin->src, origin->line, origin->col,
+                    yt_failp(&x->y, origin->src, origin->line, origin->col,
                           "%s is a list: expected an index (0 to %d), got '%s'", at, cur->n,
-                          clip(k, c, sizeof c));
+                          yt_clip(k, c, sizeof c));
                 else
-                    failp(x, origin->src, origin->line, origin->col,
+                    yt_failp(&x->y, origin->src, origin->line, origin->col,
                           "%s has %d items: index %ld is out of range (%d adds one at the end)",
                           at, cur->n, idx, cur->n);
-                node_free(val);
+                yt_node_free(val);
                 return -1;
             }
             if (idx < cur->n && !last) {
                 next = cur->kid[idx];
             } else if (idx < cur->n) {
                 if (!replace) goto twice;
-                node_free(cur->kid[idx]);
+                yt_node_free(cur->kid[idx]);
                 cur->kid[idx] = val;
                 return 0;
             } else {
                 next = last ? val : container_for(parts[i + 1], origin);
-                if (!next || node_add(cur, next)) {
-                    if (next != val) node_free(next);
+                if (!next || yt_node_add(cur, next)) {
+                    if (next != val) yt_node_free(next);
                     goto oom;
                 }
                 if (last) return 0;
@@ -1326,19 +882,19 @@ static int graft(ctx *x, node *root, char **parts, int np, node *val, const node
         if (o >= sizeof at) o = sizeof at - 1;
         continue;
 not_there:
-        node_free(val);
-        return failp(x, origin->src, origin->line, origin->col, "%s is %s, which has no '%s'", at,
-                     got(cur, g, sizeof g), clip(k, c, sizeof c));
+        yt_node_free(val);
+        return yt_failp(&x->y, origin->src, origin->line, origin->col, "%s is %s, which has no '%s'", at,
+                     yt_got(cur, g, sizeof g), yt_clip(k, c, sizeof c));
     }
-    node_free(val); /* np == 0 never gets here: the callers check */
+    yt_node_free(val); /* np == 0 never gets here: the callers check */
     return 0;
 twice:
-    node_free(val);
-    return failp(x, origin->src, origin->line, origin->col, "%s%s%s is given twice", at,
+    yt_node_free(val);
+    return yt_failp(&x->y, origin->src, origin->line, origin->col, "%s%s%s is given twice", at,
                  *at ? "." : "", parts[np - 1]);
 oom:
-    node_free(val);
-    return failp(x, origin->src, origin->line, origin->col, "out of memory");
+    yt_node_free(val);
+    return yt_failp(&x->y, origin->src, origin->line, origin->col, "out of memory");
 }
 
 /* Splits a dotted key in place into at most MAX_PATH_PARTS parts. */
@@ -1349,10 +905,10 @@ static int split_key(ctx *x, const node *origin, char *key, char **parts, int *n
         dot = strchr(s, '.');
         if (dot) *dot = 0;
         if (!*s)
-            return failp(x, origin->src, origin->line, origin->col, "empty part in key '%s'",
-                         clip(origin->text ? origin->text : "", kc, sizeof kc));
+            return yt_failp(&x->y, origin->src, origin->line, origin->col, "empty part in key '%s'",
+                         yt_clip(origin->text ? origin->text : "", kc, sizeof kc));
         if (*np == MAX_PATH_PARTS)
-            return failp(x, origin->src, origin->line, origin->col,
+            return yt_failp(&x->y, origin->src, origin->line, origin->col,
                          "the key has more than %d parts", MAX_PATH_PARTS);
         parts[(*np)++] = s;
     }
@@ -1368,18 +924,18 @@ static int apply_override(ctx *x, node *root, const nnl_override *ov, char *labe
     int np;
     node *val;
     snprintf(key, sizeof key, "%.*s", (int)(klen < sizeof key ? klen : sizeof key - 1), k);
-    snprintf(label, LABEL_MAX, "--set %s=%s", clip(key, kc, sizeof kc), clip(vtext, vc, sizeof vc));
+    snprintf(label, LABEL_MAX, "--set %s=%s", yt_clip(key, kc, sizeof kc), yt_clip(vtext, vc, sizeof vc));
     node origin = {.src = label, .text = key};
-    if (!klen) return failp(x, label, 0, 0, "empty key (expected --set section.key=value)");
-    if (klen >= sizeof key) return failp(x, label, 0, 0, "the key is too long");
+    if (!klen) return yt_failp(&x->y, label, 0, 0, "empty key (expected --set section.key=value)");
+    if (klen >= sizeof key) return yt_failp(&x->y, label, 0, 0, "the key is too long");
     snprintf(path, sizeof path, "%s", key);
     origin.text = path;
     if (split_key(x, &origin, key, parts, &np)) return -1;
-    if (parse_yaml(x, label, 0, vtext, strlen(vtext), &val)) return -1;
-    if (!val && !(val = scalar_new(label, 0, 0, "", 0, 1)))
-        return failp(x, label, 0, 0, "out of memory");
-    if (check_dups(x, val, path)) {
-        node_free(val);
+    if (yt_parse_yaml(&x->y, label, 0, vtext, strlen(vtext), &val)) return -1;
+    if (!val && !(val = yt_scalar_new(label, 0, 0, "", 0, 1)))
+        return yt_failp(&x->y, label, 0, 0, "out of memory");
+    if (yt_check_dups(&x->y, val, path)) {
+        yt_node_free(val);
         return -1;
     }
     return graft(x, root, parts, np, val, &origin, 1);
@@ -1393,7 +949,7 @@ static int graft_flat_keys(ctx *x, node *root) {
     for (int i = 0; i + 1 < root->n; i += 2) nflat += strchr(root->kid[i]->text, '.') != NULL;
     if (!nflat) return 0;
     node **flat = malloc(2 * (size_t)nflat * sizeof *flat);
-    if (!flat) return fail(x, NULL, "out of memory");
+    if (!flat) return yt_fail(&x->y, NULL, "out of memory");
     for (int i = 0; i + 1 < root->n; i += 2) {
         if (strchr(root->kid[i]->text, '.')) {
             flat[f++] = root->kid[i];
@@ -1409,16 +965,16 @@ static int graft_flat_keys(ctx *x, node *root) {
         char key[256], *parts[MAX_PATH_PARTS];
         int np;
         if (rc) {
-            node_free(v);
+            yt_node_free(v);
         } else if (strlen(k->text) >= sizeof key) {
-            rc = fail(x, k, "the key is too long");
-            node_free(v);
+            rc = yt_fail(&x->y, k, "the key is too long");
+            yt_node_free(v);
         } else {
             snprintf(key, sizeof key, "%s", k->text);
-            if ((rc = split_key(x, k, key, parts, &np))) node_free(v);
+            if ((rc = split_key(x, k, key, parts, &np))) yt_node_free(v);
             else rc = graft(x, root, parts, np, v, k, 0); /* takes v */
         }
-        node_free(k);
+        yt_node_free(k);
     }
     free(flat);
     return rc;
@@ -1466,7 +1022,7 @@ static void default_name(const char *path, char *out, size_t n) {
 int nnl_config_parse(const char *name, const char *text, size_t len,
                      const nnl_override *ov, int nov,
                      nnl_config *c, char *err, size_t errlen) {
-    ctx x = {.file = name ? name : "<config>", .err = err, .errlen = errlen};
+    ctx x = {.y = {.file = name ? name : "<config>", .err = err, .errlen = errlen}};
     nnl_config t;
     node *root = NULL;
     char *labels = NULL;
@@ -1474,24 +1030,24 @@ int nnl_config_parse(const char *name, const char *text, size_t len,
     int rc = -1;
     if (err && errlen) err[0] = 0;
     nnl_config_defaults(&t);
-    default_name(x.file, t.name, sizeof t.name);
+    default_name(x.y.file, t.name, sizeof t.name);
     if (!text) len = 0;
-    if (parse_yaml(&x, x.file, 1, text, len, &root)) goto out;
-    if (!root || is_null(root)) {
-        fail(&x, NULL, "the config is empty: it needs at least model.layers "
+    if (yt_parse_yaml(&x.y, x.y.file, 1, text, len, &root)) goto out;
+    if (!root || yt_is_null(root)) {
+        yt_fail(&x.y, NULL, "the config is empty: it needs at least model.layers "
              "(see configs/lenet5.yaml)");
         goto out;
     }
     if (root->type != N_MAP) {
-        fail(&x, root, "the top level must be a mapping of sections (name, model, train, data), "
-             "got %s", got(root, g, sizeof g));
+        yt_fail(&x.y, root, "the top level must be a mapping of sections (name, model, train, data), "
+             "got %s", yt_got(root, g, sizeof g));
         goto out;
     }
-    if (check_dups(&x, root, "")) goto out;
+    if (yt_check_dups(&x.y, root, "")) goto out;
     if (graft_flat_keys(&x, root)) goto out;
     if (nov > 0) {
         if (!(labels = malloc((size_t)nov * LABEL_MAX))) {
-            fail(&x, NULL, "out of memory");
+            yt_fail(&x.y, NULL, "out of memory");
             goto out;
         }
         for (int i = 0; i < nov; i++)
@@ -1501,55 +1057,18 @@ int nnl_config_parse(const char *name, const char *text, size_t len,
     *c = t;
     rc = 0;
 out:
-    node_free(root);
+    yt_node_free(root);
     free(labels);
     return rc;
 }
 
 int nnl_config_load(const char *path, const nnl_override *ov, int nov,
                     nnl_config *c, char *err, size_t errlen) {
-    ctx x = {.file = path ? path : "<config>", .err = err, .errlen = errlen};
-    struct stat st;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    if (!path) return fail(&x, NULL, "no config file given");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(&x, NULL, "cannot read: %s", strerror(errno));
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        close(fd);
-        return fail(&x, NULL, "cannot read: is a directory");
-    }
-    for (;;) { /* up to one byte past the limit, so "too large" can be told */
-        if (len == cap) {
-            size_t ncap = cap ? 2 * cap : 16384;
-            if (ncap > MAX_BYTES + 1) ncap = MAX_BYTES + 1;
-            if (ncap == cap) break;
-            char *nb = realloc(buf, ncap);
-            if (!nb) {
-                free(buf);
-                close(fd);
-                return fail(&x, NULL, "out of memory");
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        ssize_t r = read(fd, buf + len, cap - len);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            int e = errno;
-            free(buf);
-            close(fd);
-            return fail(&x, NULL, "cannot read: %s", e == EISDIR ? "is a directory" : strerror(e));
-        }
-        if (r == 0) break;
-        len += (size_t)r;
-    }
-    close(fd);
-    if (len > MAX_BYTES) {
-        free(buf);
-        return fail(&x, NULL, "too large: more than %d bytes (a config is at most %d bytes)",
-                    MAX_BYTES, MAX_BYTES);
-    }
+    yt_ctx y = {.file = path ? path : "<config>", .err = err, .errlen = errlen};
+    char *buf;
+    size_t len;
+    if (!path) return yt_fail(&y, NULL, "no config file given");
+    if (yt_read_file(&y, path, &buf, &len)) return -1;
     int rc = nnl_config_parse(path, buf, len, ov, nov, c, err, errlen);
     free(buf);
     return rc;

@@ -14,7 +14,8 @@
  *       - pool: {size: 2}
  *       - flatten
  *       - dense: 120
- *   train: {optimizer: adam, lr: 0.001, batch_size: 128, epochs: 10, seed: 0}
+ *   train: {optimizer: adam, lr: 0.001, batch_size: 128, epochs: 10, seed: 0,
+ *           early_stop: {patience: 3, min_delta: 0.001}}
  *   data: {dir: /usr/share/datasets/fashion-mnist, val_split: 0.2}
  *
  * Every resolved value has a dotted key (train.lr, model.layers.3.pool.type);
@@ -53,6 +54,10 @@ typedef struct {
     uint64_t seed;
     nn_sched sched;
     int threads;                /* 0: all cores */
+    struct {
+        int patience;           /* stop after this many epochs without a better val loss; 0: never */
+        double min_delta;       /* "better" means lower by more than this */
+    } early_stop;
     /* data */
     char data_dir[NNL_PATH_MAX];
     double val_split;

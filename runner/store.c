@@ -102,7 +102,7 @@ enum {
     ST_RUN_INSERT, ST_PARAM_PUT, ST_EPOCH_PUT, ST_EPOCH_TRIM, ST_EPOCH_SUMMARY,
     ST_RUN_STATUS, ST_RUN_DIVERGED, ST_TEST_RUN, ST_CONF_CLEAR, ST_CONF_PUT,
     ST_CACC_CLEAR, ST_CACC_PUT, ST_CLAIM_PICK, ST_FIND_ID, ST_FIND_PREFIX,
-    ST_FIND_KEY, ST_RUN_GET, ST_NCLASSES, ST_COUNT
+    ST_FIND_KEY, ST_RUN_GET, ST_NCLASSES, ST_RUN_CKDIR, ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -162,6 +162,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         " started, finished, host, pid, version, git_commit, nparams,"
         " epochs_done, best_epoch, best_val_acc, test_loss, test_acc,"
         " diverged_epoch, error, checkpoint_dir FROM runs WHERE id = ?1",
+    [ST_RUN_CKDIR] = "UPDATE runs SET checkpoint_dir = ?2 WHERE id = ?1",
     [ST_NCLASSES] =
         "SELECT max(m) FROM (SELECT max(true_label, pred_label) AS m"
         " FROM confusion WHERE run_id = ?1"
@@ -766,6 +767,17 @@ int nnl_store_run_status(nnl_store *s, int64_t run, const char *status,
     sqlite3_stmt *q = bound(s, ST_RUN_STATUS, err, errlen, what, "IttitI", run,
                             status, error_or_null, is_terminal(status),
                             host_name(host, sizeof host), (int64_t)getpid());
+    return update_run(s, tx, q, run, err, errlen, what);
+}
+
+int nnl_store_run_checkpoint_dir(nnl_store *s, int64_t run, const char *dir,
+                                 char *err, size_t errlen)
+{
+    char what[96];
+    snprintf(what, sizeof what, "recording the checkpoint folder of run %lld", (long long)run);
+    int tx = tx_begin(s, err, errlen, what);
+    if (tx < 0) return -1;
+    sqlite3_stmt *q = bound(s, ST_RUN_CKDIR, err, errlen, what, "It", run, dir);
     return update_run(s, tx, q, run, err, errlen, what);
 }
 

@@ -168,6 +168,10 @@ int nnl_store_epoch_add(nnl_store *s, int64_t run, const nnl_epoch_row *row,
 int nnl_store_run_status(nnl_store *s, int64_t run, const char *status,
                          const char *error_or_null, char *err, size_t errlen);
 
+/* Records where the run's checkpoints live (known once its id is). */
+int nnl_store_run_checkpoint_dir(nnl_store *s, int64_t run, const char *dir,
+                                 char *err, size_t errlen);
+
 /* Marks the run diverged at epoch (status diverged, finished now). */
 int nnl_store_run_diverged(nnl_store *s, int64_t run, int epoch,
                            char *err, size_t errlen);

@@ -849,7 +849,8 @@ static void config_canonical_lists_every_resolved_key(void **state) {
         "train.eps: 1e-08", "train.batch_size: 128", "train.epochs: 10", "train.seed: 0",
         "train.threads: 0", "train.schedule.type: constant", "train.schedule.step_size: 10",
         "train.schedule.gamma: 0.1", "train.schedule.t_max: 0", "train.schedule.eta_min: 0",
-        "train.schedule.warmup: 0", "data.dir: /usr/share/datasets/fashion-mnist",
+        "train.schedule.warmup: 0", "train.early_stop.patience: 0", "train.early_stop.min_delta: 0",
+        "data.dir: /usr/share/datasets/fashion-mnist",
         "data.val_split: 0.2", "data.train_limit: 0", "data.test_limit: 0",
     };
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) assert_has_line(s, lines[i]);
@@ -863,7 +864,7 @@ static void config_canonical_lists_every_resolved_key(void **state) {
     /* no key twice, every line "key: value" */
     int n = 0;
     for (const char *p = s; *p; p = strchr(p, '\n') + 1, n++) assert_non_null(strstr(p, ": "));
-    assert_int_equal(n, 26 + 24); /* 26 settings; 2 conv x 4, 2 pool x 4, 4 act, flatten, 3 dense */
+    assert_int_equal(n, 28 + 24); /* 28 settings; 2 conv x 4, 2 pool x 4, 4 act, flatten, 3 dense */
     free(s);
 }
 

@@ -1,0 +1,657 @@
+/* main.c -- the nnlab command line: parses the command and its options,
+ * calls config, store and train, and decides the exit status:
+ *   0 success, 1 a run failed or diverged, 2 bad input (usage, config, data),
+ *   130 interrupted by SIGINT or SIGTERM. */
+#include <getopt.h>
+#include <sys/resource.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "config.h"
+#include "data.h"
+#include "experiment.h"
+#include "store.h"
+#include "sweep.h"
+#include "train.h"
+
+#ifndef NNLAB_VERSION
+#define NNLAB_VERSION "0.0.0"
+#endif
+#ifndef NNLAB_GIT_COMMIT
+#define NNLAB_GIT_COMMIT ""
+#endif
+
+#define DEFAULT_DB "results/nnlab.db"
+#define MAX_SETS 256
+
+static const char *const class_names[NNL_CLASSES] = {
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+
+static const char usage_main[] =
+    "usage: nnlab COMMAND [OPTIONS]\n"
+    "\n"
+    "Config-driven experiments with small CNNs on FashionMNIST, on the CPU.\n"
+    "Every run's per-epoch metrics, test result and checkpoints are kept in a\n"
+    "SQLite database (default " DEFAULT_DB ", checkpoints beside it).\n"
+    "\n"
+    "commands:\n"
+    "  train CONFIG     train the run a YAML config describes\n"
+    "  test RUN         evaluate a stored run's best checkpoint on the test set\n"
+    "  summary CONFIG   the model's layers, output shapes and parameter counts\n"
+    "  ls               list the runs in the database\n"
+    "  show RUN         one run: its config, every epoch, its test result\n"
+    "  check FILE       validate a config or an experiment without running it\n"
+    "  sweep EXPERIMENT run an experiment's runs, in parallel, resumably\n"
+    "  compare EXPERIMENT  one row per grid point: mean +- std over seeds\n"
+    "  bench [CONFIG]   time training epochs (default configs/lenet5.yaml)\n"
+    "\n"
+    "RUN is a run id or a unique prefix of its key (see 'nnlab ls').\n"
+    "'nnlab COMMAND --help' tells more. 'nnlab --version' prints the version.\n"
+    "\n"
+    "exit status: 0 success, 1 a run failed or diverged, 2 bad input,\n"
+    "130 interrupted (the run is kept as 'interrupted').\n";
+
+static const char usage_train[] =
+    "usage: nnlab train CONFIG [--set KEY=VALUE]... [--db PATH] [--data DIR] [--quiet]\n"
+    "\n"
+    "Trains the run CONFIG describes. Each epoch trains on the training split,\n"
+    "evaluates on the validation split and is written to the database as soon as\n"
+    "it ends; the best checkpoint (by validation accuracy) and the last one are\n"
+    "kept in DIR-of-the-database/checkpoints/RUN-ID/. After the last epoch the\n"
+    "best checkpoint is evaluated on the test set (loss, accuracy, per-class\n"
+    "accuracy, confusion matrix).\n"
+    "\n"
+    "  --set KEY=VALUE  override a config value, e.g. --set train.lr=0.01,\n"
+    "                   --set model.activation=relu, --set train.epochs=2\n"
+    "                   (repeatable; KEY is dotted as in 'nnlab check --print')\n"
+    "  --db PATH        the database (default " DEFAULT_DB ")\n"
+    "  --data DIR       the folder with the four FashionMNIST IDX files\n"
+    "                   (same as --set data.dir=DIR; default: $NNLAB_DATA, else\n"
+    "                   /usr/share/datasets/fashion-mnist from dataset-fashion-mnist)\n"
+    "  --quiet          no per-epoch lines\n"
+    "\n"
+    "On a terminal a progress bar shows batches, images/s, the running loss and\n"
+    "the time left. Ctrl-C or SIGTERM stops after the current batch: the run is\n"
+    "marked 'interrupted' with every finished epoch kept. A NaN or infinite\n"
+    "loss marks it 'diverged'.\n";
+
+static const char usage_test[] =
+    "usage: nnlab test RUN [--db PATH]\n"
+    "\n"
+    "Evaluates RUN's best checkpoint on the test set, as the tutorial's test\n"
+    "script does, and prints loss, accuracy and per-class accuracy. Nothing is\n"
+    "written to the database.\n";
+
+static const char usage_summary[] =
+    "usage: nnlab summary CONFIG [--set KEY=VALUE]...\n"
+    "\n"
+    "Prints each layer with its output shape and parameter count, and the\n"
+    "total, like torchsummary. LeNet-5 has 61,706 parameters.\n";
+
+static const char usage_ls[] =
+    "usage: nnlab ls [--db PATH] [--experiment NAME]\n"
+    "\n"
+    "Lists the runs: id, key, name, status, epochs done, best validation\n"
+    "accuracy and test accuracy.\n";
+
+static const char usage_show[] =
+    "usage: nnlab show RUN [--db PATH]\n"
+    "\n"
+    "Shows one run: status, timing, where it ran, its resolved config, every\n"
+    "epoch's metrics, and its test result with per-class accuracy and the\n"
+    "confusion matrix.\n";
+
+static const char usage_check[] =
+    "usage: nnlab check FILE [--set KEY=VALUE]... [--print]\n"
+    "\n"
+    "Validates a config without running it: exit 0 and 'ok' if it is valid,\n"
+    "else one line naming the file, line and column, and exit 2.\n"
+    "  --print   print the fully resolved config, one dotted key per line\n";
+
+static const char usage_bench[] =
+    "usage: nnlab bench [CONFIG] [--set KEY=VALUE]... [--data DIR]\n"
+    "\n"
+    "Trains CONFIG (default configs/lenet5.yaml) in a throw-away database and\n"
+    "prints the seconds of every epoch (training plus validation, as the\n"
+    "PyTorch peer times them), the median, GFLOP/s, where the time went layer\n"
+    "by layer, and the peak resident memory. Set the thread count and length\n"
+    "with --set train.threads=N --set train.epochs=N. 'make bench' runs it\n"
+    "beside PyTorch and prints the ratio.\n";
+
+static const char usage_sweep[] =
+    "usage: nnlab sweep EXPERIMENT [-j N] [--db PATH] [--set KEY=VALUE]... [--data DIR] [--dry-run]\n"
+    "\n"
+    "Runs every run EXPERIMENT (experiments/*.yaml) declares: its grid of values\n"
+    "times its seeds, and its random samples. Prints the plan (how many runs, how\n"
+    "many already finished, how many to run), then runs up to N at once, each\n"
+    "with its share of the cores, all writing to one database.\n"
+    "\n"
+    "Run it again to run only what is missing: finished runs are skipped; runs\n"
+    "that were interrupted (Ctrl-C, SIGTERM) or left running by a process that\n"
+    "died (kill -9, power loss) continue from their last finished epoch's\n"
+    "checkpoint and end with the same numbers as if never stopped. Two sweeps of\n"
+    "one experiment on one database never run the same run twice.\n"
+    "\n"
+    "  -j N, --jobs N   training processes at once (default 1)\n"
+    "  --set KEY=VALUE  override a config value in every run (repeatable)\n"
+    "  --db PATH        the database (default " DEFAULT_DB ")\n"
+    "  --data DIR       the FashionMNIST folder (same as --set data.dir=DIR)\n"
+    "  --dry-run        print the plan and each run's status; write nothing\n"
+    "\n"
+    "exit status: 0 every run finished (or was pruned), 1 some failed or\n"
+    "diverged, 2 bad input, 130 interrupted. Then: nnlab compare EXPERIMENT.\n";
+
+static const char usage_compare[] =
+    "usage: nnlab compare EXPERIMENT [--db PATH] [--csv]\n"
+    "\n"
+    "One row per grid point of the experiment (a file or its name), with the\n"
+    "values that vary as columns, its seeds aggregated as mean +- std of the\n"
+    "test accuracy and of the best validation accuracy, best first.\n"
+    "  --csv   comma-separated, for spreadsheets\n";
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig) {
+    stop_flag = 1;
+    /* a second Ctrl-C ends the process at once */
+    signal(sig, SIG_DFL);
+}
+
+static void install_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Options shared by the commands; each command accepts the ones it uses. */
+typedef struct {
+    const char *db, *data, *experiment;
+    nnl_override sets[MAX_SETS];
+    int nsets, quiet, print, help, jobs, dry_run, csv;
+    const char *positional;
+} cli;
+
+enum { OPT_SET = 1000, OPT_DB, OPT_DATA, OPT_QUIET, OPT_PRINT, OPT_EXPERIMENT, OPT_JOBS, OPT_DRY, OPT_CSV };
+
+/* Parses argv after the command; allowed is a string of the OPT_ letters the
+ * command accepts ("sdDqpe"); need_pos is how many arguments it takes (-1: 0
+ * or 1). Returns 0, or 2 after printing the error. */
+static int parse_cli(int argc, char **argv, const char *cmd, const char *allowed, int need_pos, cli *c) {
+    static const struct option opts[] = {
+        {"set", required_argument, 0, OPT_SET}, {"db", required_argument, 0, OPT_DB},
+        {"data", required_argument, 0, OPT_DATA}, {"quiet", no_argument, 0, OPT_QUIET},
+        {"print", no_argument, 0, OPT_PRINT}, {"experiment", required_argument, 0, OPT_EXPERIMENT},
+        {"jobs", required_argument, 0, OPT_JOBS}, {"dry-run", no_argument, 0, OPT_DRY},
+        {"csv", no_argument, 0, OPT_CSV}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const char letters[] = "sdDqpejnc";
+    memset(c, 0, sizeof *c);
+    c->db = DEFAULT_DB;
+    c->jobs = 1;
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "hj:", opts, NULL)) != -1) {
+        if (ch == 'j') ch = OPT_JOBS;
+        if (ch == 'h') { c->help = 1; return 0; }
+        if (ch == '?') {
+            fprintf(stderr, "nnlab %s: unknown option '%s' (see 'nnlab %s --help')\n", cmd, argv[optind - 1], cmd);
+            return 2;
+        }
+        if (ch >= OPT_SET && ch <= OPT_CSV && !strchr(allowed, letters[ch - OPT_SET])) {
+            fprintf(stderr, "nnlab %s: option '%s' does not apply to %s (see 'nnlab %s --help')\n", cmd,
+                    argv[optind - 1], cmd, cmd);
+            return 2;
+        }
+        switch (ch) {
+        case OPT_SET:
+            if (c->nsets == MAX_SETS) { fprintf(stderr, "nnlab %s: more than %d --set options\n", cmd, MAX_SETS); return 2; }
+            if (nnl_override_parse(optarg, &c->sets[c->nsets])) {
+                fprintf(stderr, "nnlab %s: --set %s: expected KEY=VALUE, e.g. --set train.lr=0.01\n", cmd, optarg);
+                return 2;
+            }
+            c->nsets++;
+            break;
+        case OPT_DB: c->db = optarg; break;
+        case OPT_DATA: c->data = optarg; break;
+        case OPT_QUIET: c->quiet = 1; break;
+        case OPT_PRINT: c->print = 1; break;
+        case OPT_EXPERIMENT: c->experiment = optarg; break;
+        case OPT_JOBS: {
+            char *end;
+            long j = strtol(optarg, &end, 10);
+            if (*end || j < 1 || j > 64) {
+                fprintf(stderr, "nnlab %s: -j %s: expected a number of jobs from 1 to 64\n", cmd, optarg);
+                return 2;
+            }
+            c->jobs = (int)j;
+            break;
+        }
+        case OPT_DRY: c->dry_run = 1; break;
+        case OPT_CSV: c->csv = 1; break;
+        }
+    }
+    int npos = argc - optind;
+    if (need_pos < 0 && npos <= 1) need_pos = npos; /* an optional argument */
+    if (npos != need_pos) {
+        if (need_pos) fprintf(stderr, "nnlab %s: expected %s (see 'nnlab %s --help')\n", cmd,
+                              npos ? "one argument" : "an argument", cmd);
+        else fprintf(stderr, "nnlab %s: unexpected argument '%s'\n", cmd, argv[optind]);
+        return 2;
+    }
+    if (need_pos) c->positional = argv[optind];
+    return 0;
+}
+
+/* Loads the config with --data folded in as the last override. */
+static int load_config(cli *c, nnl_config *cfg) {
+    char err[1024];
+    if (c->data && c->nsets < MAX_SETS) c->sets[c->nsets++] = (nnl_override){"data.dir", c->data};
+    if (nnl_config_load(c->positional, c->sets, c->nsets, cfg, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    return 0;
+}
+
+static nnl_store *open_store(const char *path, int readonly) {
+    char err[1024];
+    nnl_store *s = readonly ? nnl_store_open_readonly(path, err, sizeof err) : nnl_store_open(path, err, sizeof err);
+    if (!s) fprintf(stderr, "%s\n", err);
+    return s;
+}
+
+static int cmd_train(int argc, char **argv) {
+    cli c;
+    int rc = parse_cli(argc, argv, "train", "sdDq", 1, &c);
+    if (rc || c.help) { if (c.help) fputs(usage_train, stdout); return rc; }
+    nnl_config cfg;
+    if (load_config(&c, &cfg)) return 2;
+    /* the data is checked before the database is touched: bad input writes nothing */
+    char err[1024];
+    {
+        nnl_dataset probe;
+        if (nnl_dataset_load(cfg.data_dir, 1, 1, &probe, err, sizeof err)) {
+            fprintf(stderr, "%s\n", err);
+            return 2;
+        }
+        nnl_dataset_free(&probe);
+    }
+    nnl_store *s = open_store(c.db, 0);
+    if (!s) return 2;
+    install_signals();
+    nnl_train_opts o = {.cfg = &cfg, .store = s, .progress = isatty(2), .quiet = c.quiet, .stop = &stop_flag};
+    nnl_train_result r;
+    char key[17];
+    nnl_config_key(&cfg, key);
+    size_t np[NN_MAX_LAYERS], total = 0;
+    nn_layer_spec specs[NN_MAX_LAYERS];
+    nnl_config_layers(&cfg, specs);
+    if (!nn_infer(specs, cfg.nlayers, nn_shape3(cfg.input[0], cfg.input[1], cfg.input[2]), NULL, np, err, sizeof err))
+        for (int i = 0; i < cfg.nlayers; i++) total += np[i];
+    fprintf(stderr, "nnlab train %s: %s, %zu parameters, %d epochs of batch %d, %d threads, key %s\n",
+            c.positional, cfg.name, total, cfg.epochs, cfg.batch_size, nnl_threads(&cfg), key);
+    nnl_outcome out = nnl_train(&o, &r, err, sizeof err);
+    switch (out) {
+    case NNL_RUN_FINISHED:
+        printf("run %lld finished in %.1f s: test accuracy %.2f%% (loss %.4f), best validation accuracy %.2f%% "
+               "at epoch %d\n", (long long)r.run, r.seconds, 100 * r.test_acc, r.test_loss, 100 * r.best_val_acc,
+               r.best_epoch);
+        printf("database %s; see 'nnlab show %lld'\n", c.db, (long long)r.run);
+        break;
+    case NNL_RUN_DIVERGED:
+        fprintf(stderr, "run %lld diverged: %s (try a smaller train.lr)\n", (long long)r.run, err);
+        break;
+    case NNL_RUN_INTERRUPTED:
+        fprintf(stderr, "run %lld interrupted after %d finished epochs; they are in %s\n", (long long)r.run,
+                r.epochs_done, c.db);
+        break;
+    default:
+        fprintf(stderr, "%s\n", err);
+        if (!r.run) { nnl_store_close(s); return 2; }
+    }
+    nnl_store_close(s);
+    return out == NNL_RUN_FINISHED ? 0 : out == NNL_RUN_INTERRUPTED ? 130 : 1;
+}
+
+/* Rebuilds a stored run's config from its canonical text. */
+static int stored_config(nnl_store *s, int64_t id, nnl_run_row *row, nnl_config *cfg, const char *data) {
+    char err[1024];
+    if (nnl_store_run_get(s, id, row, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 2; }
+    nnl_override ov[1] = {{"data.dir", data}};
+    char name[64];
+    snprintf(name, sizeof name, "run %lld's config", (long long)id);
+    if (!row->config || nnl_config_parse(name, row->config, strlen(row->config), ov, data ? 1 : 0, cfg, err, sizeof err)) {
+        fprintf(stderr, "%s\n", row->config ? err : "the run has no stored config");
+        nnl_run_row_free(row);
+        return 2;
+    }
+    return 0;
+}
+
+static int cmd_test(int argc, char **argv) {
+    cli c;
+    int rc = parse_cli(argc, argv, "test", "dD", 1, &c);
+    if (rc || c.help) { if (c.help) fputs(usage_test, stdout); return rc; }
+    nnl_store *s = open_store(c.db, 1);
+    if (!s) return 2;
+    char err[1024];
+    int64_t id = nnl_store_find_run(s, c.positional, err, sizeof err);
+    nnl_run_row row;
+    nnl_config cfg;
+    if (id < 0) { fprintf(stderr, "%s\n", err); nnl_store_close(s); return 2; }
+    if (stored_config(s, id, &row, &cfg, c.data)) { nnl_store_close(s); return 2; }
+    char ck[NNL_PATH_MAX + 16];
+    snprintf(ck, sizeof ck, "%s/best.ckpt", row.checkpoint_dir ? row.checkpoint_dir : "?");
+    nnl_run_row_free(&row);
+    nnl_store_close(s);
+
+    nn_layer_spec specs[NN_MAX_LAYERS];
+    nnl_config_layers(&cfg, specs);
+    nn_net *net = nn_net_create(specs, cfg.nlayers, nn_shape3(cfg.input[0], cfg.input[1], cfg.input[2]),
+                                cfg.batch_size, nnl_threads(&cfg), err, sizeof err);
+    nn_optim opt = {0};
+    nnl_dataset ds;
+    int have_ds = 0;
+    rc = 2;
+    if (!net || nn_optim_init(&opt, &cfg.optim, nn_net_nparams(net))) goto out;
+    /* the blob is the trainer's loop state; the weights are what a test needs */
+    if (nn_checkpoint_load(ck, net, &opt, NULL, 0, NULL, err, sizeof err)) goto out;
+    if (nnl_dataset_load(cfg.data_dir, 0, cfg.test_limit, &ds, err, sizeof err)) goto out;
+    have_ds = 1;
+    {
+        int nt = ds.test.n, NC = nn_net_nclasses(net), B = cfg.batch_size;
+        int *labels = malloc(sizeof(int) * (size_t)B), *idx = malloc(sizeof(int) * (size_t)nt);
+        int64_t conf[NNL_CLASSES * NNL_CLASSES] = {0};
+        double total = 0;
+        long correct = 0;
+        for (int i = 0; i < nt; i++) idx[i] = i;
+        for (int b = 0; b < nt; b += B) {
+            int nb = nt - b < B ? nt - b : B;
+            nnl_batch_fill(&ds.test, idx + b, nb, nn_net_input(net), labels);
+            total += (double)nn_net_forward(net, nb, labels, 0) * nb;
+            correct += nn_net_correct(net, labels, nb);
+            const float *z = nn_net_logits(net);
+            for (int i = 0; i < nb && NC == NNL_CLASSES; i++) {
+                int best = 0;
+                for (int k = 1; k < NC; k++) if (z[i * NC + k] > z[i * NC + best]) best = k;
+                conf[labels[i] * NC + best]++;
+            }
+        }
+        printf("run %lld, %s: %d test images, loss %.4f, accuracy %.2f%%\n", (long long)id, ck, nt, total / nt,
+               100.0 * correct / nt);
+        for (int k = 0; k < NNL_CLASSES && NC == NNL_CLASSES; k++) {
+            int64_t tot = 0;
+            for (int j = 0; j < NC; j++) tot += conf[k * NC + j];
+            printf("  %-12s %6.2f%%\n", class_names[k], tot ? 100.0 * conf[k * NC + k] / tot : NAN);
+        }
+        free(labels);
+        free(idx);
+    }
+    rc = 0;
+out:
+    if (rc) fprintf(stderr, "%s\n", err);
+    if (have_ds) nnl_dataset_free(&ds);
+    nn_optim_free(&opt);
+    nn_net_free(net);
+    return rc;
+}
+
+static int cmd_summary(int argc, char **argv) {
+    cli c;
+    int rc = parse_cli(argc, argv, "summary", "s", 1, &c);
+    if (rc || c.help) { if (c.help) fputs(usage_summary, stdout); return rc; }
+    nnl_config cfg;
+    if (load_config(&c, &cfg)) return 2;
+    nn_layer_spec specs[NN_MAX_LAYERS];
+    nn_shape shapes[NN_MAX_LAYERS];
+    size_t np[NN_MAX_LAYERS], total = 0;
+    char err[512], sb[64];
+    nnl_config_layers(&cfg, specs);
+    nn_shape in = nn_shape3(cfg.input[0], cfg.input[1], cfg.input[2]);
+    if (nn_infer(specs, cfg.nlayers, in, shapes, np, err, sizeof err)) { fprintf(stderr, "%s: %s\n", c.positional, err); return 2; }
+    printf("%s: input %s\n", cfg.name, nn_shape_str(in, sb, sizeof sb));
+    printf("-----------------------------------------------------\n");
+    printf("%-22s %-18s %12s\n", "Layer (type)", "Output Shape", "Param #");
+    printf("=====================================================\n");
+    for (int i = 0; i < cfg.nlayers; i++) {
+        char name[32], shape[48];
+        snprintf(name, sizeof name, "%s-%d", nn_kind_name(specs[i].kind), i + 1);
+        if (shapes[i].rank == 3) snprintf(shape, sizeof shape, "[-1, %d, %d, %d]", shapes[i].c, shapes[i].h, shapes[i].w);
+        else snprintf(shape, sizeof shape, "[-1, %d]", shapes[i].c);
+        printf("%-22s %-18s %12zu\n", name, shape, np[i]);
+        total += np[i];
+    }
+    printf("=====================================================\n");
+    printf("Total params: %zu\n", total);
+    printf("Params size (MB): %.2f\n", total * 4.0 / (1024 * 1024));
+    return 0;
+}
+
+static int print_summary_row(const nnl_run_summary *r, void *ud) {
+    int *count = ud;
+    char best[16] = "-", test[16] = "-";
+    if (!isnan(r->best_val_acc)) snprintf(best, sizeof best, "%.2f%%", 100 * r->best_val_acc);
+    if (!isnan(r->test_acc)) snprintf(test, sizeof test, "%.2f%%", 100 * r->test_acc);
+    if (!(*count)++)
+        printf("%5s  %-16s  %-24s  %-14s  %-11s  %6s  %8s  %8s  %s\n", "id", "key", "name", "experiment", "status",
+               "epochs", "best val", "test", "created");
+    printf("%5lld  %-16s  %-24.24s  %-14.14s  %-11s  %6d  %8s  %8s  %s\n", (long long)r->id, r->key ? r->key : "",
+           r->name ? r->name : "", r->experiment ? r->experiment : "-", r->status, r->epochs_done, best, test,
+           r->created ? r->created : "");
+    return 0;
+}
+
+static int cmd_ls(int argc, char **argv) {
+    cli c;
+    int rc = parse_cli(argc, argv, "ls", "de", 0, &c);
+    if (rc || c.help) { if (c.help) fputs(usage_ls, stdout); return rc; }
+    if (access(c.db, F_OK)) { printf("no runs yet: %s does not exist (start one with 'nnlab train CONFIG')\n", c.db); return 0; }
+    nnl_store *s = open_store(c.db, 1);
+    if (!s) return 2;
+    char err[1024];
+    int count = 0;
+    rc = nnl_store_runs_foreach(s, c.experiment, print_summary_row, &count, err, sizeof err);
+    if (rc) fprintf(stderr, "%s\n", err);
+    else if (!count) printf("no runs in %s\n", c.db);
+    nnl_store_close(s);
+    return rc ? 2 : 0;
+}
+
+static int cmd_show(int argc, char **argv) {
+    cli c;
+    int rc = parse_cli(argc, argv, "show", "d", 1, &c);
+    if (rc || c.help) { if (c.help) fputs(usage_show, stdout); return rc; }
+    nnl_store *s = open_store(c.db, 1);
+    if (!s) return 2;
+    char err[1024];
+    nnl_run_row r;
+    int64_t id = nnl_store_find_run(s, c.positional, err, sizeof err);
+    if (id < 0 || nnl_store_run_get(s, id, &r, err, sizeof err)) { fprintf(stderr, "%s\n", err); nnl_store_close(s); return 2; }
+    printf("run %lld  key %s  name %s%s%s\n", (long long)r.id, r.key, r.name ? r.name : "-",
+           r.experiment ? "  experiment " : "", r.experiment ? r.experiment : "");
+    printf("status      %s%s%s\n", r.status, r.error ? ": " : "", r.error ? r.error : "");
+    printf("created     %s  started %s  finished %s\n", r.created ? r.created : "-", r.started ? r.started : "-",
+           r.finished ? r.finished : "-");
+    printf("host        %s  pid %lld  nnlab %s%s%s\n", r.host ? r.host : "-", (long long)r.pid,
+           r.version ? r.version : "?", r.git_commit && *r.git_commit ? " " : "", r.git_commit ? r.git_commit : "");
+    printf("parameters  %lld  seed %llu  checkpoints %s\n", (long long)r.nparams, (unsigned long long)r.seed,
+           r.checkpoint_dir ? r.checkpoint_dir : "-");
+    if (r.best_epoch) printf("best        epoch %d, validation accuracy %.2f%%\n", r.best_epoch, 100 * r.best_val_acc);
+    if (!isnan(r.test_acc)) printf("test        accuracy %.2f%%, loss %.4f\n", 100 * r.test_acc, r.test_loss);
+    if (r.diverged_epoch) printf("diverged    in epoch %d\n", r.diverged_epoch);
+    printf("\nconfig:\n");
+    for (const char *p = r.config ? r.config : ""; *p;) {
+        const char *nl = strchr(p, '\n');
+        int len = nl ? (int)(nl - p) : (int)strlen(p);
+        printf("  %.*s\n", len, p);
+        p += len + (nl ? 1 : 0);
+    }
+    nnl_epoch_row *rows = NULL;
+    int n = nnl_store_epochs_get(s, id, &rows, err, sizeof err);
+    if (n > 0) {
+        printf("\n%5s  %10s  %9s  %10s  %9s  %10s  %8s\n", "epoch", "train loss", "train acc", "val loss", "val acc", "lr",
+               "seconds");
+        for (int i = 0; i < n; i++)
+            printf("%5d  %10.4f  %8.2f%%  %10.4f  %8.2f%%  %10.3g  %8.2f\n", rows[i].epoch, rows[i].train_loss,
+                   100 * rows[i].train_acc, rows[i].val_loss, 100 * rows[i].val_acc, rows[i].lr, rows[i].seconds);
+    }
+    free(rows);
+    int64_t conf[NNL_CLASSES * NNL_CLASSES];
+    double cacc[NNL_CLASSES];
+    int nc = nnl_store_test_get(s, id, conf, cacc, NNL_CLASSES, err, sizeof err);
+    if (nc == NNL_CLASSES) {
+        printf("\nper-class test accuracy and confusion matrix (rows: true class, columns: predicted)\n");
+        printf("%-12s %8s ", "", "acc");
+        for (int j = 0; j < nc; j++) printf("%5d", j);
+        printf("\n");
+        for (int k = 0; k < nc; k++) {
+            printf("%d %-10s %7.2f%% ", k, class_names[k], 100 * cacc[k]);
+            for (int j = 0; j < nc; j++) printf("%5lld", (long long)conf[k * nc + j]);
+            printf("\n");
+        }
+    }
+    nnl_run_row_free(&r);
+    nnl_store_close(s);
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmd_bench(int argc, char **argv) {
+    cli c;
+    int rc = parse_cli(argc, argv, "bench", "sD", -1, &c);
+    if (rc || c.help) { if (c.help) fputs(usage_bench, stdout); return rc; }
+    if (!c.positional) c.positional = "configs/lenet5.yaml";
+    nnl_config cfg;
+    if (load_config(&c, &cfg)) return 2;
+    char dir[] = "/tmp/nnlab-bench-XXXXXX", db[64], err[1024];
+    if (!mkdtemp(dir)) { perror("mkdtemp"); return 2; }
+    snprintf(db, sizeof db, "%s/bench.db", dir);
+    nnl_store *s = open_store(db, 0);
+    if (!s) return 2;
+    install_signals();
+    nnl_train_opts o = {.cfg = &cfg, .store = s, .progress = isatty(2), .stop = &stop_flag};
+    static nnl_train_result r;
+    nnl_outcome out = nnl_train(&o, &r, err, sizeof err);
+    nnl_epoch_row *rows = NULL;
+    int n = out == NNL_RUN_FINISHED ? nnl_store_epochs_get(s, r.run, &rows, err, sizeof err) : -1;
+    nnl_store_close(s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd)) fprintf(stderr, "nnlab bench: could not remove %s\n", dir);
+    if (n <= 0) { fprintf(stderr, "%s\n", err); free(rows); return 1; }
+    double secs[1024], total = 0;
+    for (int i = 0; i < n && i < 1024; i++) { secs[i] = rows[i].seconds; total += secs[i]; }
+    free(rows);
+    qsort(secs, (size_t)n, sizeof secs[0], cmp_double);
+    double median = n % 2 ? secs[n / 2] : (secs[n / 2 - 1] + secs[n / 2]) / 2;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("\n%-4s %-11s %10s %10s %8s\n", "#", "layer", "fwd s/ep", "bwd s/ep", "share");
+    double layer_total = 0;
+    for (int i = 0; i < r.nlayers; i++) layer_total += r.t_fwd[i] + r.t_bwd[i];
+    for (int i = 0; i < r.nlayers; i++)
+        printf("%-4d %-11s %10.3f %10.3f %7.1f%%\n", i, nn_kind_name(r.kind[i]), r.t_fwd[i] / n, r.t_bwd[i] / n,
+               100 * (r.t_fwd[i] + r.t_bwd[i]) / layer_total);
+    printf("layers %.3f s/epoch; the rest (data, optimizer, loss, bookkeeping) %.3f s/epoch\n", layer_total / n,
+           total / n - layer_total / n);
+    printf("RESULT nnlab threads=%d epochs=%d median_epoch_s=%.3f gflops=%.1f test_acc=%.4f peak_rss_mb=%.1f\n",
+           r.threads, n, median, r.flops_per_epoch / median * 1e-9, r.test_acc, ru.ru_maxrss / 1024.0);
+    return 0;
+}
+
+static int cmd_sweep(int argc, char **argv) {
+    cli c;
+    int rc = parse_cli(argc, argv, "sweep", "sdDjn", 1, &c);
+    if (rc || c.help) { if (c.help) fputs(usage_sweep, stdout); return rc; }
+    if (c.data && c.nsets < MAX_SETS) c.sets[c.nsets++] = (nnl_override){"data.dir", c.data};
+    nnl_plan plan;
+    char err[1024];
+    if (nnl_plan_load(c.positional, c.sets, c.nsets, &plan, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 2; }
+    if (!c.dry_run) {
+        /* the data is checked before the database is touched: bad input writes nothing */
+        nnl_dataset probe;
+        if (nnl_dataset_load(plan.runs[0].cfg.data_dir, 1, 1, &probe, err, sizeof err)) {
+            fprintf(stderr, "%s\n", err);
+            nnl_plan_free(&plan);
+            return 2;
+        }
+        nnl_dataset_free(&probe);
+    }
+    install_signals();
+    nnl_sweep_opts o = {.plan = &plan, .db = c.db, .jobs = c.jobs, .dry_run = c.dry_run, .progress = isatty(2),
+                        .stop = &stop_flag};
+    rc = nnl_sweep(&o, err, sizeof err);
+    if (rc == 2) fprintf(stderr, "%s\n", err);
+    nnl_plan_free(&plan);
+    return rc;
+}
+
+static int cmd_compare(int argc, char **argv) {
+    cli c;
+    int rc = parse_cli(argc, argv, "compare", "dc", 1, &c);
+    if (rc || c.help) { if (c.help) fputs(usage_compare, stdout); return rc; }
+    char err[1024], name[NNL_NAME_MAX];
+    /* a file names its experiment; anything else is the name itself */
+    if (!access(c.positional, F_OK)) {
+        nnl_plan plan;
+        if (nnl_plan_load(c.positional, NULL, 0, &plan, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 2; }
+        snprintf(name, sizeof name, "%s", plan.name);
+        nnl_plan_free(&plan);
+    } else {
+        snprintf(name, sizeof name, "%s", c.positional);
+    }
+    nnl_store *s = open_store(c.db, 1);
+    if (!s) return 2;
+    rc = nnl_compare(s, name, c.csv, stdout, err, sizeof err);
+    if (rc) fprintf(stderr, "%s\n", err);
+    nnl_store_close(s);
+    return rc ? 2 : 0;
+}
+
+static void print_kv(const char *k, const char *v, void *ud) { printf("%s: %s\n", k, v); }
+
+static int cmd_check(int argc, char **argv) {
+    cli c;
+    int rc = parse_cli(argc, argv, "check", "sp", 1, &c);
+    if (rc || c.help) { if (c.help) fputs(usage_check, stdout); return rc; }
+    nnl_config cfg;
+    if (load_config(&c, &cfg)) return 2;
+    if (c.print) nnl_config_foreach(&cfg, print_kv, NULL);
+    else {
+        char key[17];
+        nnl_config_key(&cfg, key);
+        printf("%s: ok (%s, %d layers, key %s)\n", c.positional, cfg.name, cfg.nlayers, key);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
+        {"train", cmd_train}, {"test", cmd_test}, {"summary", cmd_summary},
+        {"ls", cmd_ls}, {"show", cmd_show}, {"check", cmd_check}, {"bench", cmd_bench},
+        {"sweep", cmd_sweep}, {"compare", cmd_compare}};
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(usage_main, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("nnlab %s%s%s\n", NNLAB_VERSION, *NNLAB_GIT_COMMIT ? " " : "", NNLAB_GIT_COMMIT);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "nnlab: unknown command '%s' (commands: train, test, summary, ls, show, check, sweep, compare, bench; see 'nnlab --help')\n",
+            argv[1]);
+    return 2;
+}

@@ -1,0 +1,501 @@
+/* sweep.c -- an experiment's plan run to completion, any number of times.
+ *
+ * The database is the queue. The parent enqueues, in one transaction, every
+ * planned run the database does not have (status queued) and requeues what
+ * was cut short: interrupted, failed, or left running by a process that no
+ * longer exists on this host (kill -9, power loss). Finished, diverged and
+ * pruned runs are kept and skipped. Workers (forked processes, each with its
+ * own connection and its share of the cores) then claim queued runs one at
+ * a time in a transaction, so two sweeps started at once on one database
+ * never run the same run twice, and a run that had epochs resumes from its
+ * last checkpoint with its data order and optimizer state. */
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "sweep.h"
+#include "train.h"
+
+#define MAX_JOBS 64
+
+static int is_final(const char *st) {
+    return !strcmp(st, "finished") || !strcmp(st, "diverged") || !strcmp(st, "pruned");
+}
+
+/* a run marked running whose process is gone from this host: no such
+ * process, or a zombie (killed, not yet reaped) */
+static int is_stale(const nnl_run_row *r) {
+    char host[256], path[64], stat[512];
+    if (gethostname(host, sizeof host) || !r->host || strcmp(host, r->host) || r->pid <= 0) return 0;
+    if (kill((pid_t)r->pid, 0) != 0) return errno == ESRCH;
+    snprintf(path, sizeof path, "/proc/%lld/stat", (long long)r->pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    stat[n] = 0;
+    const char *paren = strrchr(stat, ')'); /* "pid (comm) S ...": comm may hold spaces */
+    return paren && paren[1] == ' ' && paren[2] == 'Z';
+}
+
+typedef struct { int64_t id; char key[17]; char status[16]; int epochs; } run_ref;
+typedef struct { run_ref *v; int n, cap; } run_refs;
+
+static int collect(const nnl_run_summary *r, void *ud) {
+    run_refs *a = ud;
+    if (a->n == a->cap) {
+        int nc = a->cap ? 2 * a->cap : 64;
+        run_ref *nv = realloc(a->v, sizeof *nv * (size_t)nc);
+        if (!nv) return 1;
+        a->v = nv;
+        a->cap = nc;
+    }
+    run_ref *x = &a->v[a->n++];
+    x->id = r->id;
+    snprintf(x->key, sizeof x->key, "%s", r->key ? r->key : "");
+    snprintf(x->status, sizeof x->status, "%s", r->status);
+    x->epochs = r->epochs_done;
+    return 0;
+}
+
+static int cmp_key(const void *a, const void *b) { return strcmp(a, b); }
+
+typedef struct { nnl_store *s; int64_t run; int *failed; char *err; size_t errlen; } param_ctx;
+
+static void put_param(const char *k, const char *v, void *ud) {
+    param_ctx *p = ud;
+    if (!*p->failed) *p->failed = nnl_store_param_add(p->s, p->run, k, v, p->err, p->errlen);
+}
+
+static int64_t create_queued(nnl_store *s, const nnl_plan *plan, const nnl_planned_run *r, char *err, size_t errlen) {
+    nn_layer_spec specs[NN_MAX_LAYERS];
+    size_t np[NN_MAX_LAYERS], total = 0;
+    nnl_config_layers(&r->cfg, specs);
+    if (!nn_infer(specs, r->cfg.nlayers, nn_shape3(r->cfg.input[0], r->cfg.input[1], r->cfg.input[2]), NULL, np,
+                  err, errlen))
+        for (int i = 0; i < r->cfg.nlayers; i++) total += np[i];
+    char *canon = nnl_config_canonical(&r->cfg);
+    nnl_run_info ri = {.key = r->key, .name = r->name, .experiment = plan->name, .config = canon,
+                       .seed = r->seed, .nparams = (int64_t)total, .status = "queued"};
+    int64_t id = nnl_store_run_create(s, &ri, err, errlen);
+    free(canon);
+    if (id < 0) return -1;
+    char ck[NNL_PATH_MAX], seed[32];
+    nnl_checkpoint_dir(s, id, ck, sizeof ck);
+    int failed = nnl_store_run_checkpoint_dir(s, id, ck, err, errlen);
+    param_ctx pc = {s, id, &failed, err, errlen};
+    nnl_config_foreach(&r->cfg, put_param, &pc);
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)r->seed);
+    if (!failed) failed = nnl_store_param_add(s, id, "sweep.point", r->point, err, errlen);
+    if (!failed) failed = nnl_store_param_add(s, id, "sweep.seed", seed, err, errlen);
+    return failed ? -1 : id;
+}
+
+/* One transaction: the plan's runs into the queue, stale ones back into it,
+ * and queued runs of an earlier, different plan of this experiment out. */
+static int enqueue(nnl_store *s, const nnl_plan *plan, int *busy, char *err, size_t errlen) {
+    run_refs have = {0};
+    char (*keys)[17] = malloc(sizeof *keys * (size_t)plan->nruns);
+    if (!keys) { snprintf(err, errlen, "out of memory"); return -1; }
+    for (int i = 0; i < plan->nruns; i++) memcpy(keys[i], plan->runs[i].key, 17);
+    qsort(keys, (size_t)plan->nruns, sizeof *keys, cmp_key);
+    *busy = 0;
+    if (nnl_store_begin(s, err, errlen)) { free(keys); return -1; }
+    int rc = nnl_store_runs_foreach(s, plan->name, collect, &have, err, errlen);
+    for (int i = 0; !rc && i < have.n; i++) {
+        run_ref *h = &have.v[i];
+        if (strcmp(h->status, "queued") || bsearch(h->key, keys, (size_t)plan->nruns, sizeof *keys, cmp_key)) continue;
+        /* queued by an earlier plan that this one no longer has */
+        if (h->epochs) rc = nnl_store_run_status(s, h->id, "interrupted", "no longer in the experiment's plan", err, errlen);
+        else {
+            sqlite3_stmt *st;
+            rc = sqlite3_prepare_v2(nnl_store_db(s), "DELETE FROM runs WHERE id = ?1", -1, &st, NULL) != SQLITE_OK;
+            if (!rc) {
+                sqlite3_bind_int64(st, 1, h->id);
+                rc = sqlite3_step(st) != SQLITE_DONE;
+                sqlite3_finalize(st);
+            }
+            if (rc) snprintf(err, errlen, "%s: dropping queued run %lld: %s", nnl_store_path(s), (long long)h->id,
+                             sqlite3_errmsg(nnl_store_db(s)));
+        }
+    }
+    for (int i = 0; !rc && i < plan->nruns; i++) {
+        const nnl_planned_run *r = &plan->runs[i];
+        int64_t id = nnl_store_find_key(s, r->key, plan->name, err, errlen);
+        if (id < 0) { rc = -1; break; }
+        if (!id) { rc = create_queued(s, plan, r, err, errlen) < 0; continue; }
+        nnl_run_row row;
+        if (nnl_store_run_get(s, id, &row, err, errlen)) { rc = -1; break; }
+        if (!strcmp(row.status, "running") && !is_stale(&row)) (*busy)++;
+        else if (!is_final(row.status) && strcmp(row.status, "queued"))
+            rc = nnl_store_run_status(s, id, "queued", NULL, err, errlen);
+        nnl_run_row_free(&row);
+    }
+    free(have.v);
+    free(keys);
+    if (rc) { nnl_store_rollback(s, NULL, 0); return -1; }
+    return nnl_store_commit(s, err, errlen);
+}
+
+int nnl_sweep_count(nnl_store *s, const nnl_plan *plan, nnl_sweep_counts *c, char *err, size_t errlen) {
+    memset(c, 0, sizeof *c);
+    c->total = plan->nruns;
+    for (int i = 0; i < plan->nruns; i++) {
+        int64_t id = nnl_store_find_key(s, plan->runs[i].key, plan->name, err, errlen);
+        if (id < 0) return -1;
+        if (!id) { c->missing++; continue; }
+        nnl_run_row row;
+        if (nnl_store_run_get(s, id, &row, err, errlen)) return -1;
+        const char *st = row.status;
+        c->finished += !strcmp(st, "finished");
+        c->failed += !strcmp(st, "failed");
+        c->diverged += !strcmp(st, "diverged");
+        c->pruned += !strcmp(st, "pruned");
+        c->interrupted += !strcmp(st, "interrupted");
+        c->running += !strcmp(st, "running");
+        c->queued += !strcmp(st, "queued");
+        nnl_run_row_free(&row);
+    }
+    return 0;
+}
+
+/* ---- workers */
+
+typedef struct {
+    nnl_store *s;
+    const char *experiment;
+    int prune_after;
+} pruner;
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median pruner: a run whose validation accuracy at an epoch is below the
+ * median of the finished runs at that epoch stops as pruned. */
+static const char *prune_check(int64_t run, const nnl_epoch_row *row, void *ud) {
+    pruner *p = ud;
+    if (!p->prune_after || row->epoch < p->prune_after || isnan(row->val_acc)) return NULL;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(nnl_store_db(p->s),
+                           "SELECT e.val_acc FROM epochs e JOIN runs r ON r.id = e.run_id WHERE r.experiment = ?1"
+                           " AND r.status = 'finished' AND e.epoch = ?2 AND e.val_acc IS NOT NULL",
+                           -1, &st, NULL) != SQLITE_OK)
+        return NULL; /* a pruner that cannot ask lets the run go on */
+    sqlite3_bind_text(st, 1, p->experiment, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, row->epoch);
+    double v[4096];
+    int n = 0;
+    while (n < 4096 && sqlite3_step(st) == SQLITE_ROW) v[n++] = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    if (!n) return NULL;
+    qsort(v, (size_t)n, sizeof v[0], cmp_double);
+    double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    return row->val_acc < median ? "pruned" : NULL;
+}
+
+static const char *outcome_name(nnl_outcome o) {
+    switch (o) {
+    case NNL_RUN_FINISHED: return "finished";
+    case NNL_RUN_DIVERGED: return "diverged";
+    case NNL_RUN_INTERRUPTED: return "interrupted";
+    case NNL_RUN_STOPPED: return "pruned";
+    default: return "failed";
+    }
+}
+
+/* A worker process: claims and trains runs until none is left. Exit status
+ * 0 if all its runs ended as planned, 1 if one failed or diverged, 130 if
+ * interrupted. */
+static int worker(const nnl_sweep_opts *o, int threads) {
+    char err[1024];
+    const nnl_plan *plan = o->plan;
+    omp_set_num_threads(threads);
+    nnl_store *s = nnl_store_open(o->db, err, sizeof err);
+    if (!s) { fprintf(stderr, "%s\n", err); return 1; }
+    pruner pr = {s, plan->name, plan->prune_after};
+    int status = 0;
+    while (!*o->stop) {
+        int64_t id = nnl_store_claim_queued(s, plan->name, err, sizeof err);
+        if (id < 0) { fprintf(stderr, "%s\n", err); status = 1; break; }
+        if (!id) break;
+        nnl_run_row row;
+        nnl_config cfg;
+        char src[64];
+        snprintf(src, sizeof src, "run %lld's config", (long long)id);
+        if (nnl_store_run_get(s, id, &row, err, sizeof err)) { fprintf(stderr, "%s\n", err); status = 1; break; }
+        if (nnl_config_parse(src, row.config ? row.config : "", row.config ? strlen(row.config) : 0, NULL, 0, &cfg,
+                             err, sizeof err)) {
+            fprintf(stderr, "%s\n", err);
+            nnl_store_run_status(s, id, "failed", err, NULL, 0);
+            nnl_run_row_free(&row);
+            status = 1;
+            continue;
+        }
+        cfg.threads = threads;
+        char label[300];
+        snprintf(label, sizeof label, "[%s]", row.name ? row.name : "?");
+        nnl_train_opts to = {.cfg = &cfg, .store = s, .experiment = plan->name, .name = row.name,
+                             .resume_run = id, .progress = o->progress && o->jobs == 1,
+                             .label = o->jobs > 1 ? label : NULL, .stop = o->stop,
+                             .on_epoch = prune_check, .ud = &pr};
+        if (o->jobs == 1)
+            fprintf(stderr, "%s run %lld%s\n", label, (long long)id, row.epochs_done ? " (resuming)" : "");
+        nnl_train_result r;
+        nnl_outcome out = nnl_train(&to, &r, err, sizeof err);
+        if (out == NNL_RUN_FINISHED)
+            fprintf(stderr, "%s run %lld finished: test accuracy %.2f%%, best validation %.2f%% (%.0f s)\n", label,
+                    (long long)id, 100 * r.test_acc, 100 * r.best_val_acc, r.seconds);
+        else
+            fprintf(stderr, "%s run %lld %s%s%s\n", label, (long long)id, outcome_name(out),
+                    out == NNL_RUN_FAILED || out == NNL_RUN_DIVERGED ? ": " : "",
+                    out == NNL_RUN_FAILED || out == NNL_RUN_DIVERGED ? err : "");
+        nnl_run_row_free(&row);
+        if (out == NNL_RUN_INTERRUPTED) { status = 130; break; }
+        if (out == NNL_RUN_FAILED || out == NNL_RUN_DIVERGED) status = 1;
+    }
+    nnl_store_close(s);
+    return status;
+}
+
+static void print_counts(FILE *f, const nnl_sweep_counts *c) {
+    fprintf(f, "%d finished, %d failed, %d diverged, %d pruned, %d interrupted", c->finished, c->failed,
+            c->diverged, c->pruned, c->interrupted);
+    if (c->running) fprintf(f, ", %d running elsewhere", c->running);
+    if (c->queued + c->missing) fprintf(f, ", %d not run", c->queued + c->missing);
+}
+
+int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen) {
+    const nnl_plan *plan = o->plan;
+    int jobs = o->jobs < 1 ? 1 : o->jobs > MAX_JOBS ? MAX_JOBS : o->jobs;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = cores > jobs ? (int)(cores / jobs) : 1;
+    nnl_sweep_counts before, after;
+    nnl_store *s;
+
+    if (o->dry_run) {
+        /* read-only: a dry run writes nothing, not even a new database */
+        s = access(o->db, F_OK) ? NULL : nnl_store_open_readonly(o->db, err, errlen);
+        if (!s && !access(o->db, F_OK)) return 2;
+        memset(&before, 0, sizeof before);
+        before.total = before.missing = plan->nruns;
+        if (s && nnl_sweep_count(s, plan, &before, err, errlen)) { nnl_store_close(s); return 2; }
+        printf("%s: %d runs (%d finished, %d to run) from %s\n", plan->name, before.total,
+               before.finished + before.diverged + before.pruned,
+               before.total - before.finished - before.diverged - before.pruned - before.running, plan->base);
+        for (int i = 0; i < plan->nruns; i++) {
+            const char *st = "new";
+            nnl_run_row row = {0};
+            int64_t id = s ? nnl_store_find_key(s, plan->runs[i].key, plan->name, err, errlen) : 0;
+            if (id > 0 && !nnl_store_run_get(s, id, &row, err, errlen)) st = row.status;
+            printf("  %-16s  %-11s  %s\n", plan->runs[i].key, st, plan->runs[i].name);
+            if (id > 0) nnl_run_row_free(&row);
+        }
+        nnl_store_close(s);
+        return 0;
+    }
+
+    s = nnl_store_open(o->db, err, errlen);
+    if (!s) return 2;
+    int busy;
+    if (nnl_sweep_count(s, plan, &before, err, errlen) || enqueue(s, plan, &busy, err, errlen)) {
+        nnl_store_close(s);
+        return 2;
+    }
+    int done_before = before.finished + before.diverged + before.pruned;
+    int todo = plan->nruns - done_before - busy;
+    if (jobs > todo) jobs = todo > 0 ? todo : 1;
+    threads = cores > jobs ? (int)(cores / jobs) : 1;
+    printf("%s: %d runs: %d already done, %d running elsewhere, %d to run with %d worker%s of %d thread%s\n",
+           plan->name, plan->nruns, done_before, busy, todo, jobs, jobs == 1 ? "" : "s", threads,
+           threads == 1 ? "" : "s");
+    fflush(stdout);
+    /* no connection crosses a fork: the workers open their own */
+    nnl_store_close(s);
+
+    int status = 0;
+    if (todo > 0) {
+        pid_t kids[MAX_JOBS];
+        int nk = 0;
+        for (int j = 0; j < jobs; j++) {
+            pid_t pid = fork();
+            if (pid < 0) { snprintf(err, errlen, "fork: %s", strerror(errno)); status = 1; break; }
+            if (pid == 0) _exit(worker(o, threads));
+            kids[nk++] = pid;
+        }
+        int forwarded = 0, left = nk;
+        while (left > 0) {
+            int ws;
+            pid_t p = waitpid(-1, &ws, 0);
+            if (p < 0) {
+                if (errno != EINTR) break;
+                /* SIGTERM to the sweep reaches the workers too (Ctrl-C already does) */
+                if (*o->stop && !forwarded) {
+                    for (int k = 0; k < nk; k++) kill(kids[k], SIGTERM);
+                    forwarded = 1;
+                }
+                continue;
+            }
+            left--;
+            int rc = WIFEXITED(ws) ? WEXITSTATUS(ws) : 1;
+            if (rc == 130 || status == 130) status = 130;
+            else if (rc) status = 1;
+        }
+    }
+
+    s = nnl_store_open(o->db, err, errlen);
+    if (!s || nnl_sweep_count(s, plan, &after, err, errlen)) { nnl_store_close(s); return 2; }
+    nnl_store_close(s);
+    after.skipped = done_before;
+    printf("%s: ", plan->name);
+    print_counts(stdout, &after);
+    printf(" (%d of them done before this sweep)\n", done_before);
+    printf("compare them: nnlab compare %s --db %s\n", plan->path, o->db);
+    if (status == 130 || *o->stop) return 130;
+    if (after.failed || after.diverged || after.interrupted || after.queued || after.missing || after.running)
+        return 1;
+    return 0;
+}
+
+/* ---- compare */
+
+typedef struct {
+    char point[256];
+    double test[1024], val[1024];
+    int n, nval, runs;
+} group;
+
+typedef struct { group *g; int n, cap; int oom; } groups;
+
+static group *group_of(groups *gs, const char *point) {
+    for (int i = 0; i < gs->n; i++)
+        if (!strcmp(gs->g[i].point, point)) return &gs->g[i];
+    if (gs->n == gs->cap) {
+        int nc = gs->cap ? 2 * gs->cap : 16;
+        group *ng = realloc(gs->g, sizeof *ng * (size_t)nc);
+        if (!ng) { gs->oom = 1; return NULL; }
+        gs->g = ng;
+        gs->cap = nc;
+    }
+    group *g = &gs->g[gs->n++];
+    memset(g, 0, sizeof *g);
+    snprintf(g->point, sizeof g->point, "%s", point);
+    return g;
+}
+
+static void mean_std(const double *v, int n, double *mean, double *std) {
+    double s = 0, q = 0;
+    for (int i = 0; i < n; i++) s += v[i];
+    *mean = n ? s / n : NAN;
+    for (int i = 0; i < n; i++) q += (v[i] - *mean) * (v[i] - *mean);
+    *std = n > 1 ? sqrt(q / (n - 1)) : 0;
+}
+
+static int cmp_group(const void *a, const void *b) {
+    const group *x = a, *y = b;
+    double mx, my, sx, sy;
+    mean_std(x->test, x->n, &mx, &sx);
+    mean_std(y->test, y->n, &my, &sy);
+    if (isnan(mx)) return isnan(my) ? 0 : 1;
+    if (isnan(my)) return -1;
+    return (my > mx) - (my < mx);
+}
+
+/* the value of column key in a point "k1=v1,k2=v2" */
+static void point_value(const char *point, const char *key, char *out, size_t n) {
+    size_t kl = strlen(key);
+    for (const char *p = point; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > kl && !strncmp(p, key, kl) && p[kl] == '=') {
+            snprintf(out, n, "%.*s", (int)(len - kl - 1), p + kl + 1);
+            return;
+        }
+        p += len + (end ? 1 : 0);
+    }
+    snprintf(out, n, "-");
+}
+
+int nnl_compare(nnl_store *s, const char *experiment, int csv, FILE *out, char *err, size_t errlen) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(nnl_store_db(s),
+                           "SELECT coalesce(p.value, r.name), r.status, r.test_acc, r.best_val_acc FROM runs r"
+                           " LEFT JOIN params p ON p.run_id = r.id AND p.key = 'sweep.point'"
+                           " WHERE r.experiment = ?1 ORDER BY r.id",
+                           -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", nnl_store_path(s), sqlite3_errmsg(nnl_store_db(s)));
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, experiment, -1, SQLITE_STATIC);
+    groups gs = {0};
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        group *g = group_of(&gs, (const char *)sqlite3_column_text(st, 0));
+        if (!g) break;
+        g->runs++;
+        if (!strcmp((const char *)sqlite3_column_text(st, 1), "finished") && g->n < 1024 &&
+            sqlite3_column_type(st, 2) != SQLITE_NULL) {
+            g->test[g->n++] = sqlite3_column_double(st, 2);
+            g->val[g->nval++] = sqlite3_column_double(st, 3);
+        }
+    }
+    sqlite3_finalize(st);
+    if (gs.oom || (rc != SQLITE_DONE && rc != SQLITE_ROW)) {
+        snprintf(err, errlen, "%s: reading runs of %s: %s", nnl_store_path(s), experiment,
+                 gs.oom ? "out of memory" : sqlite3_errmsg(nnl_store_db(s)));
+        free(gs.g);
+        return -1;
+    }
+    if (!gs.n) {
+        snprintf(err, errlen, "%s: no runs of experiment '%s' (run 'nnlab sweep' first; 'nnlab ls' lists runs)",
+                 nnl_store_path(s), experiment);
+        free(gs.g);
+        return -1;
+    }
+    qsort(gs.g, (size_t)gs.n, sizeof *gs.g, cmp_group);
+    /* the columns: the keys of the first point, in order */
+    char cols[16][64];
+    int ncol = 0;
+    for (const char *p = gs.g[0].point; *p && ncol < 16;) {
+        const char *eq = strchr(p, '='), *end = strchr(p, ',');
+        if (!eq || (end && end < eq)) break;
+        snprintf(cols[ncol++], sizeof cols[0], "%.*s", (int)(eq - p), p);
+        if (!end) break;
+        p = end + 1;
+    }
+    if (csv) {
+        for (int c = 0; c < ncol; c++) fprintf(out, "%s,", cols[c]);
+        fprintf(out, "runs,finished,test_acc_mean,test_acc_std,best_val_acc_mean,best_val_acc_std\n");
+    } else {
+        fprintf(out, "%s: %d grid points, best first (accuracy in %%, mean +- std over seeds)\n", experiment, gs.n);
+        for (int c = 0; c < ncol; c++) fprintf(out, "%-14s", cols[c]);
+        fprintf(out, "%5s  %16s  %16s\n", "seeds", "test acc", "best val acc");
+    }
+    for (int i = 0; i < gs.n; i++) {
+        group *g = &gs.g[i];
+        double tm, ts, vm, vs;
+        mean_std(g->test, g->n, &tm, &ts);
+        mean_std(g->val, g->nval, &vm, &vs);
+        for (int c = 0; c < ncol; c++) {
+            char v[64];
+            point_value(g->point, cols[c], v, sizeof v);
+            if (csv) fprintf(out, "%s,", v);
+            else fprintf(out, "%-14s", v);
+        }
+        if (csv)
+            fprintf(out, "%d,%d,%.6f,%.6f,%.6f,%.6f\n", g->runs, g->n, tm, ts, vm, vs);
+        else if (g->n)
+            fprintf(out, "%2d/%-2d  %7.2f +- %5.2f  %7.2f +- %5.2f\n", g->n, g->runs, 100 * tm, 100 * ts, 100 * vm,
+                    100 * vs);
+        else
+            fprintf(out, "%2d/%-2d  %16s  %16s\n", g->n, g->runs, "-", "-");
+    }
+    free(gs.g);
+    return 0;
+}

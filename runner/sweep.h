@@ -1,0 +1,40 @@
+/* sweep.h -- running an experiment's plan: enqueue what is missing in the
+ * database, run it with N worker processes, resume what was cut short, and
+ * compare the results. */
+#ifndef NNL_SWEEP_H
+#define NNL_SWEEP_H
+
+#include <signal.h>
+#include <stdio.h>
+#include "experiment.h"
+#include "store.h"
+
+typedef struct {
+    const nnl_plan *plan;
+    const char *db;           /* database path */
+    int jobs;                 /* worker processes (>= 1) */
+    int dry_run;              /* print the plan, write nothing */
+    int progress;             /* a terminal: progress bars when jobs == 1 */
+    volatile sig_atomic_t *stop;
+} nnl_sweep_opts;
+
+/* Counts of a plan's runs by their status in the database. */
+typedef struct {
+    int total, finished, failed, diverged, pruned, interrupted, running, queued, missing;
+    int skipped;              /* already finished, diverged or pruned before this sweep */
+} nnl_sweep_counts;
+
+/* Enqueues and runs the plan. Returns the exit status: 0 when every run of
+ * the plan finished (or was pruned), 1 when some failed or diverged, 2 on
+ * bad input or a database that cannot be opened, 130 when interrupted. */
+int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen);
+
+/* The plan's runs counted by status (nothing written). */
+int nnl_sweep_count(nnl_store *s, const nnl_plan *plan, nnl_sweep_counts *c, char *err, size_t errlen);
+
+/* `nnlab compare`: one row per grid point of the experiment, seeds
+ * aggregated as mean +- std of test accuracy and best validation accuracy,
+ * best first; csv for spreadsheets. Returns 0 or -1. */
+int nnl_compare(nnl_store *s, const char *experiment, int csv, FILE *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,63 @@
+/* train.h -- one run from a resolved config to a finished database row:
+ * data, network, epochs with validation, checkpoints, the test of the best
+ * model; and the evaluation of a stored run (`nnlab test`). */
+#ifndef NNL_TRAIN_H
+#define NNL_TRAIN_H
+
+#include <signal.h>
+#include <stdint.h>
+#include "config.h"
+#include "store.h"
+
+/* Exit-like outcomes of a run */
+typedef enum {
+    NNL_RUN_FINISHED = 0,
+    NNL_RUN_FAILED = 1,       /* an error: err says what */
+    NNL_RUN_DIVERGED = 3,     /* NaN or infinite loss */
+    NNL_RUN_STOPPED = 4,      /* ended early by on_epoch (pruned, early stop) */
+    NNL_RUN_INTERRUPTED = 130 /* SIGINT or SIGTERM */
+} nnl_outcome;
+
+typedef struct {
+    const nnl_config *cfg;
+    nnl_store *store;
+    const char *experiment;   /* NULL for a lone run */
+    const char *name;         /* run name; NULL: cfg->name */
+    int64_t resume_run;       /* 0: a new run; else continue this run from its last checkpoint */
+    int progress;             /* 1: a live progress bar on stderr (a terminal) */
+    int quiet;                /* 1: no per-epoch lines */
+    const char *label;        /* prefix of the per-epoch lines (parallel sweeps); may be NULL */
+    volatile sig_atomic_t *stop; /* set by a signal handler: stop after this batch */
+    /* called after each epoch is recorded (may be NULL); a non-zero return
+     * ends the run there with that status ("pruned", "interrupted"...) */
+    const char *(*on_epoch)(int64_t run, const nnl_epoch_row *row, void *ud);
+    void *ud;
+} nnl_train_opts;
+
+typedef struct {
+    int64_t run;
+    int epochs_done, best_epoch, diverged_epoch;
+    int early_stop_epoch;     /* 0: ran every epoch */
+    double best_val_acc, test_loss, test_acc;
+    double seconds;
+    size_t nparams;
+    int threads;
+    /* where the time went, for `nnlab bench`: per layer, summed over the
+     * run's epochs (training forward + validation forward, and backward) */
+    int nlayers;
+    nn_kind kind[NN_MAX_LAYERS];
+    double t_fwd[NN_MAX_LAYERS], t_bwd[NN_MAX_LAYERS];
+    double flops_per_epoch;   /* forward + backward of the training images, forward of the validation images */
+} nnl_train_result;
+
+/* Trains, recording everything in the store. Returns the outcome; on
+ * NNL_RUN_FAILED err holds one line. The run's row says the same. */
+nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err, size_t errlen);
+
+/* Where a run's checkpoints live: DIR-of-the-database/checkpoints/ID */
+void nnl_checkpoint_dir(const nnl_store *s, int64_t run, char *out, size_t n);
+
+/* The thread count a config asks for: train.threads, or every online core. */
+int nnl_threads(const nnl_config *cfg);
+
+#endif
