@@ -119,9 +119,11 @@ int nn_checkpoint_load(const char *path, nn_net *net, nn_optim *opt,
     off += 8;
     if (version != CK_VERSION) BAD("%s: checkpoint format version %u, this nnlab reads %u", path, version, CK_VERSION);
     size_t np = nn_net_nparams(net), nb = nn_net_nbuffers(net), ns = nn_optim_state_size(opt);
-    if (hash != nn_net_arch_hash(net) || u[0] != np || u[1] != nb)
+    if (u[0] != np || u[1] != nb)
         BAD("%s: checkpoint is for another architecture (%llu parameters, this network has %zu)",
             path, (unsigned long long)u[0], np);
+    if (hash != nn_net_arch_hash(net))
+        BAD("%s: checkpoint is for another architecture (the same parameter count, another layer list)", path);
     if (kind != (uint32_t)opt->cfg.kind || u[2] != ns)
         BAD("%s: checkpoint was saved with another optimizer", path);
     if (u[3] > ((uint64_t)1 << 30)) BAD("%s: corrupt checkpoint (blob of %llu bytes)", path, (unsigned long long)u[3]);

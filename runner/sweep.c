@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "sweep.h"
 #include "train.h"
@@ -98,13 +99,20 @@ static int64_t create_queued(nnl_store *s, const nnl_plan *plan, const nnl_plann
 
 /* One transaction: the plan's runs into the queue, stale ones back into it,
  * and queued runs of an earlier, different plan of this experiment out. */
-static int enqueue(nnl_store *s, const nnl_plan *plan, int *busy, char *err, size_t errlen) {
+/* the host a run's row names is this one */
+static int on_this_host(const nnl_run_row *r) {
+    char host[256];
+    return !gethostname(host, sizeof host) && r->host && !strcmp(host, r->host);
+}
+
+static int enqueue(nnl_store *s, const nnl_plan *plan, int requeue_failed, int *busy_here, int *busy_other,
+                   char *err, size_t errlen) {
     run_refs have = {0};
     char (*keys)[17] = malloc(sizeof *keys * (size_t)plan->nruns);
     if (!keys) { snprintf(err, errlen, "out of memory"); return -1; }
     for (int i = 0; i < plan->nruns; i++) memcpy(keys[i], plan->runs[i].key, 17);
     qsort(keys, (size_t)plan->nruns, sizeof *keys, cmp_key);
-    *busy = 0;
+    *busy_here = *busy_other = 0;
     if (nnl_store_begin(s, err, errlen)) { free(keys); return -1; }
     int rc = nnl_store_runs_foreach(s, plan->name, collect, &have, err, errlen);
     for (int i = 0; !rc && i < have.n; i++) {
@@ -131,9 +139,13 @@ static int enqueue(nnl_store *s, const nnl_plan *plan, int *busy, char *err, siz
         if (!id) { rc = create_queued(s, plan, r, err, errlen) < 0; continue; }
         nnl_run_row row;
         if (nnl_store_run_get(s, id, &row, err, errlen)) { rc = -1; break; }
-        if (!strcmp(row.status, "running") && !is_stale(&row)) (*busy)++;
-        else if (!is_final(row.status) && strcmp(row.status, "queued"))
+        if (!strcmp(row.status, "running") && !is_stale(&row)) {
+            if (on_this_host(&row)) (*busy_here)++;
+            else (*busy_other)++;
+        } else if (!is_final(row.status) && strcmp(row.status, "queued") &&
+                   (requeue_failed || strcmp(row.status, "failed"))) {
             rc = nnl_store_run_status(s, id, "queued", NULL, err, errlen);
+        }
         nnl_run_row_free(&row);
     }
     free(have.v);
@@ -271,11 +283,41 @@ static void print_counts(FILE *f, const nnl_sweep_counts *c) {
     if (c->queued + c->missing) fprintf(f, ", %d not run", c->queued + c->missing);
 }
 
+/* forks n workers of t threads and waits for them; their worst status */
+static int run_workers(const nnl_sweep_opts *o, int n, int t, char *err, size_t errlen) {
+    pid_t kids[MAX_JOBS];
+    int nk = 0, status = 0;
+    for (int j = 0; j < n; j++) {
+        pid_t pid = fork();
+        if (pid < 0) { snprintf(err, errlen, "fork: %s", strerror(errno)); status = 1; break; }
+        if (pid == 0) _exit(worker(o, t));
+        kids[nk++] = pid;
+    }
+    int forwarded = 0, left = nk;
+    while (left > 0) {
+        int ws;
+        pid_t p = waitpid(-1, &ws, 0);
+        if (p < 0) {
+            if (errno != EINTR) break;
+            /* SIGTERM to the sweep reaches the workers too (Ctrl-C already does) */
+            if (*o->stop && !forwarded) {
+                for (int k = 0; k < nk; k++) kill(kids[k], SIGTERM);
+                forwarded = 1;
+            }
+            continue;
+        }
+        left--;
+        int rc = WIFEXITED(ws) ? WEXITSTATUS(ws) : 1;
+        if (rc == 130 || status == 130) status = 130;
+        else if (rc) status = 1;
+    }
+    return status;
+}
+
 int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen) {
     const nnl_plan *plan = o->plan;
     int jobs = o->jobs < 1 ? 1 : o->jobs > MAX_JOBS ? MAX_JOBS : o->jobs;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = cores > jobs ? (int)(cores / jobs) : 1;
     nnl_sweep_counts before, after;
     nnl_store *s;
 
@@ -301,52 +343,46 @@ int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen) {
         return 0;
     }
 
-    s = nnl_store_open(o->db, err, errlen);
-    if (!s) return 2;
-    int busy;
-    if (nnl_sweep_count(s, plan, &before, err, errlen) || enqueue(s, plan, &busy, err, errlen)) {
-        nnl_store_close(s);
-        return 2;
-    }
-    int done_before = before.finished + before.diverged + before.pruned;
-    int todo = plan->nruns - done_before - busy;
-    if (jobs > todo) jobs = todo > 0 ? todo : 1;
-    threads = cores > jobs ? (int)(cores / jobs) : 1;
-    printf("%s: %d runs: %d already done, %d running elsewhere, %d to run with %d worker%s of %d thread%s\n",
-           plan->name, plan->nruns, done_before, busy, todo, jobs, jobs == 1 ? "" : "s", threads,
-           threads == 1 ? "" : "s");
-    fflush(stdout);
-    /* no connection crosses a fork: the workers open their own */
-    nnl_store_close(s);
-
-    int status = 0;
-    if (todo > 0) {
-        pid_t kids[MAX_JOBS];
-        int nk = 0;
-        for (int j = 0; j < jobs; j++) {
-            pid_t pid = fork();
-            if (pid < 0) { snprintf(err, errlen, "fork: %s", strerror(errno)); status = 1; break; }
-            if (pid == 0) _exit(worker(o, threads));
-            kids[nk++] = pid;
+    int status = 0, done_before = 0, waiting_said = 0;
+    /* Rounds: enqueue, run what is queued; while another sweep on this host
+     * still runs some of the plan, wait for it (its runs may yet need us, if
+     * it dies). Failed runs get one more try, in the first round only. */
+    for (int round = 0;; round++) {
+        int here, other;
+        s = nnl_store_open(o->db, err, errlen);
+        if (!s) return 2;
+        if ((!round && nnl_sweep_count(s, plan, &before, err, errlen)) ||
+            enqueue(s, plan, round == 0, &here, &other, err, errlen) ||
+            nnl_sweep_count(s, plan, &after, err, errlen)) {
+            nnl_store_close(s);
+            return 2;
         }
-        int forwarded = 0, left = nk;
-        while (left > 0) {
-            int ws;
-            pid_t p = waitpid(-1, &ws, 0);
-            if (p < 0) {
-                if (errno != EINTR) break;
-                /* SIGTERM to the sweep reaches the workers too (Ctrl-C already does) */
-                if (*o->stop && !forwarded) {
-                    for (int k = 0; k < nk; k++) kill(kids[k], SIGTERM);
-                    forwarded = 1;
-                }
-                continue;
-            }
-            left--;
-            int rc = WIFEXITED(ws) ? WEXITSTATUS(ws) : 1;
+        /* no connection crosses a fork: the workers open their own */
+        nnl_store_close(s);
+        int todo = after.queued;
+        if (!round) {
+            done_before = before.finished + before.diverged + before.pruned;
+            int w = jobs > todo ? (todo > 0 ? todo : 1) : jobs;
+            int t = cores > w ? (int)(cores / w) : 1;
+            printf("%s: %d runs: %d already done, %d running elsewhere, %d to run with %d worker%s of %d thread%s\n",
+                   plan->name, plan->nruns, done_before, here + other, todo, w, w == 1 ? "" : "s", t,
+                   t == 1 ? "" : "s");
+            fflush(stdout);
+        }
+        if (todo > 0) {
+            int w = jobs > todo ? todo : jobs;
+            int rc = run_workers(o, w, cores > w ? (int)(cores / w) : 1, err, errlen);
             if (rc == 130 || status == 130) status = 130;
             else if (rc) status = 1;
+            if (status == 130 || *o->stop) break;
+            continue;
         }
+        if (!here || *o->stop) break;
+        if (!waiting_said++)
+            fprintf(stderr, "%s: waiting for %d run%s of another nnlab on this host\n", plan->name, here,
+                    here == 1 ? "" : "s");
+        struct timespec nap = {1, 0};
+        nanosleep(&nap, NULL);
     }
 
     s = nnl_store_open(o->db, err, errlen);

@@ -46,9 +46,14 @@ int nnl_threads(const nnl_config *cfg) {
 }
 
 void nnl_checkpoint_dir(const nnl_store *s, int64_t run, char *out, size_t n) {
-    char tmp[NNL_PATH_MAX];
+    /* results/nnlab.db keeps its runs' checkpoints in results/checkpoints/nnlab/ID:
+     * databases side by side never share a folder */
+    char tmp[NNL_PATH_MAX], tmp2[NNL_PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s", nnl_store_path(s));
-    snprintf(out, n, "%s/checkpoints/%lld", dirname(tmp), (long long)run);
+    snprintf(tmp2, sizeof tmp2, "%s", nnl_store_path(s));
+    char *stem = basename(tmp2), *dot = strrchr(stem, '.');
+    if (dot && dot != stem) *dot = 0;
+    snprintf(out, n, "%s/checkpoints/%s/%lld", dirname(tmp), stem, (long long)run);
 }
 
 static int mkdirs(const char *path, char *err, size_t errlen) {
@@ -221,7 +226,13 @@ nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err,
         nnl_checkpoint_dir(s, run, ckdir, sizeof ckdir);
         snprintf(last_path, sizeof last_path, "%s/last.ckpt", ckdir);
         snprintf(best_path, sizeof best_path, "%s/best.ckpt", ckdir);
-        if (access(last_path, F_OK) == 0) {
+        nnl_run_row row;
+        if (nnl_store_run_get(s, run, &row, err, errlen)) goto fail_run;
+        int had_epochs = row.epochs_done > 0;
+        nnl_run_row_free(&row);
+        /* a run with no finished epoch starts afresh, whatever a folder of an
+         * older database of the same name left there */
+        if (had_epochs && access(last_path, F_OK) == 0) {
             size_t got = 0;
             if (nn_checkpoint_load(last_path, m.net, &m.opt, m.state, m.statesz, &got, err, errlen)) goto fail_run;
             if (got != m.statesz || m.state->magic != STATE_MAGIC || m.state->ntrain != ntrain) {

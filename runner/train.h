@@ -54,7 +54,8 @@ typedef struct {
  * NNL_RUN_FAILED err holds one line. The run's row says the same. */
 nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err, size_t errlen);
 
-/* Where a run's checkpoints live: DIR-of-the-database/checkpoints/ID */
+/* Where a run's checkpoints live: DIR/checkpoints/STEM/ID for the database
+ * DIR/STEM.db (results/checkpoints/nnlab/12) */
 void nnl_checkpoint_dir(const nnl_store *s, int64_t run, char *out, size_t n);
 
 /* The thread count a config asks for: train.threads, or every online core. */

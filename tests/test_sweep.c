@@ -1,0 +1,358 @@
+/* test_sweep.c -- experiments: expansion and naming, random samples from a
+ * seed, bad experiment files, and real sweeps on the first images of
+ * FashionMNIST: parallel workers, reruns that skip, kill -9 of the sweep and
+ * a resume that ends bit for bit like an uninterrupted sweep, two sweeps at
+ * once, the median pruner and early stopping. The kill tests run the
+ * ./nnlab binary (make test builds it first). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include "../runner/experiment.h"
+#include "../runner/store.h"
+#include "../runner/sweep.h"
+
+static char dir[64];
+static char err[1024];
+
+static int have_data(void) { return access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) == 0; }
+
+static int setup(void **state) {
+    strcpy(dir, "/tmp/nnlab-sweep-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* writes an experiment file in the temp dir; base is relative to the repo */
+static const char *write_exp(const char *name, const char *body) {
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s.yaml", dir, name);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "name: %s\nbase: %s/configs/lenet5-relu-max.yaml\n%s", name, getcwd((char[512]){0}, 512), body);
+    fclose(f);
+    return path;
+}
+
+static void plan_expands_grid_times_seeds_with_names(void **state) {
+    nnl_plan p;
+    if (nnl_plan_load("experiments/act-pool.yaml", NULL, 0, &p, err, sizeof err)) fail_msg("%s", err);
+    assert_string_equal(p.name, "act-pool");
+    assert_int_equal(p.nruns, 12);
+    assert_string_equal(p.runs[0].name, "activation=sigmoid,pool=avg,seed=0");
+    assert_string_equal(p.runs[0].point, "activation=sigmoid,pool=avg");
+    assert_string_equal(p.runs[11].name, "activation=relu,pool=max,seed=2");
+    assert_int_equal(p.runs[4].seed, 1);
+    assert_int_equal(p.runs[4].cfg.seed, 1);
+    assert_int_equal(p.runs[4].cfg.pool, NN_MAXPOOL);
+    assert_int_equal(p.runs[4].cfg.activation, NN_SIGMOID);
+    for (int i = 0; i < p.nruns; i++)
+        for (int j = i + 1; j < p.nruns; j++) assert_string_not_equal(p.runs[i].key, p.runs[j].key);
+    nnl_plan_free(&p);
+    /* command-line overrides reach every run */
+    nnl_override ov[] = {{"train.epochs", "3"}};
+    if (nnl_plan_load("experiments/lr-batch.yaml", ov, 1, &p, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(p.nruns, 24);
+    assert_string_equal(p.runs[2].name, "lr=0.0003,batch_size=128,seed=0");
+    for (int i = 0; i < p.nruns; i++) assert_int_equal(p.runs[i].cfg.epochs, 3);
+    nnl_plan_free(&p);
+}
+
+static void plan_random_samples_are_reproducible_from_their_seed(void **state) {
+    const char *body = "random:\n  samples: 6\n  seed: %d\n  train.lr: {loguniform: [1e-4, 1e-2]}\n"
+                       "  train.batch_size: {choice: [32, 64, 128]}\n  model.layers.0.conv.filters: {int: [4, 8]}\n"
+                       "seeds: [0, 1]\n";
+    char b1[512], b2[512];
+    snprintf(b1, sizeof b1, body, 3);
+    snprintf(b2, sizeof b2, body, 4);
+    nnl_plan a, b, c;
+    if (nnl_plan_load(write_exp("rnd", b1), NULL, 0, &a, err, sizeof err)) fail_msg("%s", err);
+    if (nnl_plan_load(write_exp("rnd", b1), NULL, 0, &b, err, sizeof err)) fail_msg("%s", err);
+    if (nnl_plan_load(write_exp("rnd", b2), NULL, 0, &c, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(a.nruns, 12);
+    int differ = 0;
+    for (int i = 0; i < a.nruns; i++) {
+        assert_string_equal(a.runs[i].name, b.runs[i].name);
+        assert_string_equal(a.runs[i].key, b.runs[i].key);
+        differ += strcmp(a.runs[i].key, c.runs[i].key) != 0;
+        float lr = a.runs[i].cfg.optim.lr;
+        assert_true(lr >= 1e-4f * 0.999f && lr <= 1e-2f * 1.001f);
+        int bs = a.runs[i].cfg.batch_size, f = a.runs[i].cfg.layers[0].spec.out;
+        assert_true(bs == 32 || bs == 64 || bs == 128);
+        assert_true(f >= 4 && f <= 8);
+    }
+    assert_true(differ > 0);
+    /* a sample's two seeds share a point */
+    assert_string_equal(a.runs[0].point, a.runs[1].point);
+    assert_non_null(strstr(a.runs[1].name, "seed=1"));
+    nnl_plan_free(&a);
+    nnl_plan_free(&b);
+    nnl_plan_free(&c);
+}
+
+static void expect_plan_error(const char *body, const char *want1, const char *want2) {
+    nnl_plan p;
+    const char *path = write_exp("bad", body);
+    if (!nnl_plan_load(path, NULL, 0, &p, err, sizeof err)) fail_msg("loaded: %s", body);
+    if (!strstr(err, want1) || (want2 && !strstr(err, want2))) fail_msg("got: %s", err);
+    assert_null(strchr(err, '\n'));
+}
+
+static void plan_rejects_bad_experiment_files(void **state) {
+    expect_plan_error("grid:\n  model.activaton: [relu]\n", "bad.yaml:4:", "did you mean 'activation'");
+    expect_plan_error("grid:\n  model.activation: [relu, swish]\n", "bad.yaml:4:", "unknown activation 'swish'");
+    expect_plan_error("grid:\n  train.lr: [fast]\n", "train.lr", "expected a number");
+    expect_plan_error("gird:\n  train.lr: [0.1]\n", "did you mean 'grid'", NULL);
+    expect_plan_error("grid:\n  train.lr: 0.1\n", "expected a non-empty list", NULL);
+    expect_plan_error("seeds: [1, 1]\n", "listed twice", NULL);
+    expect_plan_error("random:\n  train.lr: {loguniform: [0, 1]}\n", "needs 'samples", NULL);
+    /* 10^9 grid points */
+    char big[2048] = "grid:\n";
+    const char *keys[] = {"train.lr", "train.batch_size", "train.seed", "data.train_limit", "train.epochs",
+                          "train.weight_decay", "model.layers.0.conv.filters", "model.layers.3.conv.filters",
+                          "model.layers.7.dense"};
+    for (int k = 0; k < 9; k++) {
+        strcat(big, "  ");
+        strcat(big, keys[k]);
+        strcat(big, ": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n");
+    }
+    expect_plan_error(big, "more than 100000 runs", NULL);
+    nnl_plan p;
+    assert_int_equal(nnl_plan_load("/nonexistent/x.yaml", NULL, 0, &p, err, sizeof err), -1);
+    assert_non_null(strstr(err, "/nonexistent/x.yaml: cannot read"));
+}
+
+static nnl_plan small_plan(const char *exp, int epochs, int limit) {
+    char e[16], l[16];
+    snprintf(e, sizeof e, "%d", epochs);
+    snprintf(l, sizeof l, "%d", limit);
+    nnl_override ov[] = {{"train.epochs", e}, {"data.train_limit", l}, {"data.test_limit", "100"}};
+    nnl_plan p;
+    if (nnl_plan_load(exp, ov, 3, &p, err, sizeof err)) fail_msg("%s", err);
+    return p;
+}
+
+static int64_t q1(const char *db, const char *sql) {
+    nnl_store *s = nnl_store_open_readonly(db, err, sizeof err);
+    if (!s) fail_msg("%s", err);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(nnl_store_db(s), sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    nnl_store_close(s);
+    return v;
+}
+
+static volatile sig_atomic_t no_stop;
+
+static void sweep_runs_all_in_parallel_then_skips_on_rerun(void **state) {
+    if (!have_data()) skip();
+    nnl_plan p = small_plan("experiments/act-pool.yaml", 2, 300);
+    char db[128];
+    snprintf(db, sizeof db, "%s/a.db", dir);
+    nnl_sweep_opts o = {.plan = &p, .db = db, .jobs = 4, .stop = &no_stop};
+    assert_int_equal(nnl_sweep(&o, err, sizeof err), 0);
+    assert_int_equal(q1(db, "SELECT count(*) FROM runs WHERE status = 'finished' AND experiment = 'act-pool'"), 12);
+    assert_int_equal(q1(db, "SELECT count(*) FROM epochs"), 24);
+    assert_int_equal(q1(db, "SELECT count(DISTINCT run_id) FROM confusion"), 12);
+    int64_t last = q1(db, "SELECT max(finished) IS NOT NULL FROM runs");
+    assert_int_equal(last, 1);
+    /* again: nothing to run, nothing changes */
+    assert_int_equal(nnl_sweep(&o, err, sizeof err), 0);
+    assert_int_equal(q1(db, "SELECT count(*) FROM runs"), 12);
+    assert_int_equal(q1(db, "SELECT count(*) FROM epochs"), 24);
+    /* compare groups the 3 seeds of each of the 4 points */
+    nnl_store *s = nnl_store_open_readonly(db, err, sizeof err);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(nnl_compare(s, "act-pool", 1, f, err, sizeof err), 0);
+    fclose(f);
+    int lines = 0;
+    for (char *c = buf; *c; c++) lines += *c == '\n';
+    assert_int_equal(lines, 5);
+    assert_non_null(strstr(buf, "relu,max,3,3,"));
+    free(buf);
+    nnl_store_close(s);
+    nnl_plan_free(&p);
+}
+
+/* runs ./nnlab with args in its own process group; returns its pid */
+static pid_t spawn(char *const argv[], const char *log) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);
+        FILE *f = freopen(log, "w", stderr);
+        (void)f;
+        if (!freopen("/dev/null", "w", stdout)) _exit(127);
+        execv("./nnlab", argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_exit(pid_t pid) {
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+}
+
+static int64_t q1_retry(const char *db, const char *sql) {
+    /* the database may not exist yet while the sweep starts */
+    if (access(db, F_OK)) return 0;
+    return q1(db, sql);
+}
+
+/* kill -9 of a sweep in the middle of its second run's epochs: rerunning
+ * it keeps every finished epoch, repeats no finished run, and ends with the
+ * same bits as an uninterrupted sweep. */
+static void sweep_resumes_after_kill9_like_an_uninterrupted_sweep(void **state) {
+    if (!have_data()) skip();
+    const char *exp = write_exp("kill", "grid:\n  train.lr: [0.001, 0.002]\nseeds: [5]\n"
+                                        "set: {train.epochs: 4, data.train_limit: 4000, data.test_limit: 200}\n");
+    char ref[128], db[128], log[128];
+    snprintf(ref, sizeof ref, "%s/ref.db", dir);
+    snprintf(db, sizeof db, "%s/kill.db", dir);
+    snprintf(log, sizeof log, "%s/kill.log", dir);
+    char *ref_argv[] = {"nnlab", "sweep", (char *)exp, "--db", ref, NULL};
+    assert_int_equal(wait_exit(spawn(ref_argv, log)), 0);
+
+    char *argv[] = {"nnlab", "sweep", (char *)exp, "--db", db, NULL};
+    pid_t pid = spawn(argv, log);
+    /* wait until the second run has finished an epoch, then kill -9 */
+    struct timespec nap = {0, 20 * 1000 * 1000};
+    for (int i = 0; i < 3000; i++) {
+        if (q1_retry(db, "SELECT count(*) FROM epochs e JOIN runs r ON r.id = e.run_id WHERE r.id = 2") >= 1) break;
+        nanosleep(&nap, NULL);
+    }
+    kill(-pid, SIGKILL);
+    wait_exit(pid);
+    assert_int_equal(q1(db, "SELECT status = 'finished' FROM runs WHERE id = 1"), 1);
+    assert_int_equal(q1(db, "SELECT status = 'running' FROM runs WHERE id = 2"), 1); /* its pid is dead */
+    int64_t kept = q1(db, "SELECT count(*) FROM epochs WHERE run_id = 2");
+    assert_true(kept >= 1 && kept < 4);
+    int64_t first_finished = q1(db, "SELECT finished IS NOT NULL FROM runs WHERE id = 1");
+    assert_int_equal(first_finished, 1);
+
+    assert_int_equal(wait_exit(spawn(argv, log)), 0);
+    assert_int_equal(q1(db, "SELECT count(*) FROM runs"), 2);
+    assert_int_equal(q1(db, "SELECT count(*) FROM epochs"), 8);
+    assert_int_equal(q1(db, "SELECT count(*) FROM runs WHERE status = 'finished'"), 2);
+    /* the same bits: every epoch's metrics and the test result */
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "ATTACH '%s' AS ref; SELECT 1", ref);
+    nnl_store *s = nnl_store_open_readonly(db, err, sizeof err);
+    assert_int_equal(sqlite3_exec(nnl_store_db(s), sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(nnl_store_db(s),
+                                        "SELECT count(*) FROM epochs a JOIN runs ra ON ra.id = a.run_id"
+                                        " JOIN ref.runs rb ON rb.key = ra.key JOIN ref.epochs b ON b.run_id = rb.id"
+                                        " AND b.epoch = a.epoch WHERE a.train_loss = b.train_loss AND"
+                                        " a.val_loss = b.val_loss AND a.val_acc = b.val_acc AND"
+                                        " ra.test_loss = rb.test_loss",
+                                        -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 8);
+    sqlite3_finalize(st);
+    nnl_store_close(s);
+}
+
+/* Two sweeps started at once on one experiment and database: every run
+ * runs exactly once. */
+static void two_sweeps_at_once_never_run_a_run_twice(void **state) {
+    if (!have_data()) skip();
+    const char *exp = write_exp("twice", "grid:\n  train.lr: [0.001, 0.002, 0.003]\nseeds: [1, 2]\n"
+                                         "set: {train.epochs: 2, data.train_limit: 500, data.test_limit: 100}\n");
+    char db[128], log1[128], log2[128];
+    snprintf(db, sizeof db, "%s/twice.db", dir);
+    snprintf(log1, sizeof log1, "%s/t1.log", dir);
+    snprintf(log2, sizeof log2, "%s/t2.log", dir);
+    char *argv[] = {"nnlab", "sweep", (char *)exp, "--db", db, "-j", "2", NULL};
+    pid_t a = spawn(argv, log1), b = spawn(argv, log2);
+    int ra = wait_exit(a), rb = wait_exit(b);
+    assert_int_equal(ra, 0);
+    assert_int_equal(rb, 0);
+    assert_int_equal(q1(db, "SELECT count(*) FROM runs"), 6);
+    assert_int_equal(q1(db, "SELECT count(*) FROM runs WHERE status = 'finished'"), 6);
+    assert_int_equal(q1(db, "SELECT count(*) FROM epochs"), 12);
+    /* each run trained once: count "finished" reports in both logs */
+    int finished = 0;
+    const char *logs[] = {log1, log2};
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(logs[i], "r");
+        char line[1024];
+        while (fgets(line, sizeof line, f)) finished += strstr(line, " finished: test accuracy") != NULL;
+        fclose(f);
+    }
+    assert_int_equal(finished, 6);
+}
+
+/* A run whose validation accuracy at the pruning epoch is below the median
+ * of the finished runs stops as pruned. */
+static void median_pruner_stops_runs_below_the_median(void **state) {
+    if (!have_data()) skip();
+    const char *exp = write_exp("prune", "grid:\n  train.lr: [0.003, 0.0000001]\nseeds: [3]\n"
+                                         "prune: {after_epoch: 1}\n"
+                                         "set: {train.epochs: 3, data.train_limit: 1500, data.test_limit: 100}\n");
+    nnl_plan p;
+    if (nnl_plan_load(exp, NULL, 0, &p, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(p.prune_after, 1);
+    char db[128];
+    snprintf(db, sizeof db, "%s/prune.db", dir);
+    nnl_sweep_opts o = {.plan = &p, .db = db, .jobs = 1, .stop = &no_stop};
+    assert_int_equal(nnl_sweep(&o, err, sizeof err), 0);
+    assert_int_equal(q1(db, "SELECT status = 'finished' FROM runs WHERE name LIKE 'lr=0.003,%'"), 1);
+    assert_int_equal(q1(db, "SELECT status = 'pruned' FROM runs WHERE name LIKE 'lr=0.0000001,%'"), 1);
+    assert_int_equal(q1(db, "SELECT epochs_done FROM runs WHERE name LIKE 'lr=0.0000001,%'"), 1);
+    nnl_plan_free(&p);
+}
+
+/* Validation loss that never improves by min_delta stops the run after
+ * patience epochs; the run still gets its test result. */
+static void early_stopping_ends_a_run_after_patience_epochs(void **state) {
+    if (!have_data()) skip();
+    const char *exp = write_exp("early", "seeds: [0]\n"
+                                         "set: {train.epochs: 6, train.early_stop: {patience: 2, min_delta: 100},"
+                                         " data.train_limit: 500, data.test_limit: 100}\n");
+    nnl_plan p;
+    if (nnl_plan_load(exp, NULL, 0, &p, err, sizeof err)) fail_msg("%s", err);
+    char db[128];
+    snprintf(db, sizeof db, "%s/early.db", dir);
+    nnl_sweep_opts o = {.plan = &p, .db = db, .jobs = 1, .stop = &no_stop};
+    assert_int_equal(nnl_sweep(&o, err, sizeof err), 0);
+    /* epoch 1 sets the best; epochs 2 and 3 fail to beat it by 100 */
+    assert_int_equal(q1(db, "SELECT epochs_done FROM runs"), 3);
+    assert_int_equal(q1(db, "SELECT status = 'finished' AND test_acc IS NOT NULL FROM runs"), 1);
+    assert_int_equal(q1(db, "SELECT value FROM params WHERE key = 'run.early_stop_epoch'"), 3);
+    nnl_plan_free(&p);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(plan_expands_grid_times_seeds_with_names),
+        cmocka_unit_test(plan_random_samples_are_reproducible_from_their_seed),
+        cmocka_unit_test(plan_rejects_bad_experiment_files),
+        cmocka_unit_test(sweep_runs_all_in_parallel_then_skips_on_rerun),
+        cmocka_unit_test(sweep_resumes_after_kill9_like_an_uninterrupted_sweep),
+        cmocka_unit_test(two_sweeps_at_once_never_run_a_run_twice),
+        cmocka_unit_test(median_pruner_stops_runs_below_the_median),
+        cmocka_unit_test(early_stopping_ends_a_run_after_patience_epochs),
+    };
+    return cmocka_run_group_tests_name("sweep", tests, setup, teardown);
+}
