@@ -60,11 +60,10 @@ static const char usage_train[] =
     "\n"
     "Trains the run CONFIG describes. Each epoch trains on the training split,\n"
     "evaluates on the validation split and is written to the database as soon as\n"
-    "it ends; the best checkpoint (by validation accuracy) and the last one are\n"
-    "kept beside the database (results/checkpoints/nnlab/RUN-ID/ for\n"
-    "results/nnlab.db). After the last epoch the\n"
-    "best checkpoint is evaluated on the test set (loss, accuracy, per-class\n"
-    "accuracy, confusion matrix).\n"
+    "it ends. The best checkpoint (by validation accuracy) and the last one are\n"
+    "kept beside the database: results/checkpoints/nnlab/RUN-ID/ for\n"
+    "results/nnlab.db. After the last epoch the best checkpoint is evaluated on\n"
+    "the test set (loss, accuracy, per-class accuracy, confusion matrix).\n"
     "\n"
     "  --set KEY=VALUE  override a config value, e.g. --set train.lr=0.01,\n"
     "                   --set model.activation=relu, --set train.epochs=2\n"
@@ -109,9 +108,12 @@ static const char usage_show[] =
 static const char usage_check[] =
     "usage: nnlab check FILE [--set KEY=VALUE]... [--print]\n"
     "\n"
-    "Validates a config without running it: exit 0 and 'ok' if it is valid,\n"
-    "else one line naming the file, line and column, and exit 2.\n"
-    "  --print   print the fully resolved config, one dotted key per line\n";
+    "Validates a config or an experiment file (one with a top-level 'base:')\n"
+    "without running it: exit 0 and 'ok' if it is valid, else one line naming\n"
+    "the file, line and column, and exit 2. An experiment's every run is\n"
+    "resolved, so a bad grid key or value is found here.\n"
+    "  --print   a config: the fully resolved config, one dotted key per line\n"
+    "            (each line is also a valid --set); an experiment: its runs\n";
 
 static const char usage_bench[] =
     "usage: nnlab bench [CONFIG] [--set KEY=VALUE]... [--data DIR]\n"
@@ -622,10 +624,30 @@ static int cmd_compare(int argc, char **argv) {
 
 static void print_kv(const char *k, const char *v, void *ud) { printf("%s: %s\n", k, v); }
 
+/* an experiment file has a top-level base: key; a config never does */
+static int looks_like_experiment(const char *path) {
+    FILE *f = fopen(path, "r");
+    char line[512];
+    int yes = 0;
+    while (f && !yes && fgets(line, sizeof line, f)) yes = !strncmp(line, "base:", 5);
+    if (f) fclose(f);
+    return yes;
+}
+
 static int cmd_check(int argc, char **argv) {
     cli c;
     int rc = parse_cli(argc, argv, "check", "sp", 1, &c);
     if (rc || c.help) { if (c.help) fputs(usage_check, stdout); return rc; }
+    if (looks_like_experiment(c.positional)) {
+        nnl_plan plan;
+        char err[1024];
+        if (nnl_plan_load(c.positional, c.sets, c.nsets, &plan, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 2; }
+        printf("%s: ok (experiment %s, %d runs from %s)\n", c.positional, plan.name, plan.nruns, plan.base);
+        if (c.print)
+            for (int i = 0; i < plan.nruns; i++) printf("%s  %s\n", plan.runs[i].key, plan.runs[i].name);
+        nnl_plan_free(&plan);
+        return 0;
+    }
     nnl_config cfg;
     if (load_config(&c, &cfg)) return 2;
     if (c.print) nnl_config_foreach(&cfg, print_kv, NULL);

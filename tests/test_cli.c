@@ -1,0 +1,194 @@
+/* test_cli.c -- the ./nnlab program as a user meets it: bad input gets one
+ * line on stderr and exit status 2 and writes nothing to the database; a
+ * short real training run lands in the database and is listed, shown,
+ * tested and summarized; --set, --help and --version answer. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+static char dir[64], out[1 << 16], errout[1 << 16], db[128];
+
+static int setup(void **state) {
+    strcpy(dir, "/tmp/nnlab-cli-XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    snprintf(db, sizeof db, "%s/r/nnlab.db", dir);
+    return 0;
+}
+
+static int teardown(void **state) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void slurp(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = 0;
+    if (f) fclose(f);
+}
+
+/* runs ./nnlab with the shell words in args; returns its exit status */
+static int nnlab(const char *args) {
+    char cmd[4096], o[128], e[128];
+    snprintf(o, sizeof o, "%s/out", dir);
+    snprintf(e, sizeof e, "%s/err", dir);
+    snprintf(cmd, sizeof cmd, "./nnlab %s >%s 2>%s </dev/null", args, o, e);
+    int ws = system(cmd);
+    slurp(o, out, sizeof out);
+    slurp(e, errout, sizeof errout);
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+}
+
+static const char *write_file(const char *name, const char *text) {
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static int lines_of(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* bad input: exit 2, one line naming the problem, no database created */
+static void expect_bad(const char *args, const char *want) {
+    int rc = nnlab(args);
+    if (rc != 2 || !strstr(errout, want) || lines_of(errout) != 1)
+        fail_msg("nnlab %s: exit %d, stderr: %s", args, rc, errout);
+    struct stat st;
+    if (stat(db, &st) == 0) fail_msg("nnlab %s wrote %s", args, db);
+}
+
+static void bad_input_exits_2_with_one_line_and_writes_nothing(void **state) {
+    char a[1024];
+    const char *base = "name: t\nmodel:\n  layers: [conv: {filters: 4, kernel: 5}, act, pool, flatten, dense: 10]\n";
+    char text[1024];
+    struct { const char *yaml, *want; } cases[] = {
+        {"model: [\n", "YAML syntax error"},
+        {"train: {lrr: 0.1}\n", "did you mean 'lr'"},
+        {"train: {lr: 0}\n", "train.lr: must be > 0"},
+        {"train: {batch_size: 0}\n", "train.batch_size"},
+        {"train: {epochs: 0}\n", "train.epochs"},
+        {"data: {val_split: 1.5}\n", "data.val_split"},
+        {"model: {activation: swish}\n", "unknown activation 'swish'"},
+        {"model: {pool: median}\n", "median"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        /* the case's section replaces the base's where both have it */
+        snprintf(text, sizeof text, "%s%s", strncmp(cases[i].yaml, "model", 5) ? base : "name: t\n", cases[i].yaml);
+        const char *p = write_file("bad.yaml", text);
+        snprintf(a, sizeof a, "train %s --db %s", p, db);
+        expect_bad(a, cases[i].want);
+    }
+    const char *shrink = write_file("shrink.yaml", "model:\n  layers: [conv: {filters: 4, kernel: 5}, pool, conv: "
+                                                  "{filters: 4, kernel: 5}, pool, conv: {filters: 4, kernel: 5}, "
+                                                  "flatten, dense: 10]\n");
+    snprintf(a, sizeof a, "train %s --db %s", shrink, db);
+    expect_bad(a, "layer 4 (conv2d)");
+    snprintf(a, sizeof a, "train %s/none.yaml --db %s", dir, db);
+    expect_bad(a, "none.yaml: cannot read");
+    snprintf(a, sizeof a, "train %s --db %s", dir, db);
+    expect_bad(a, "is a directory");
+    snprintf(a, sizeof a, "train configs/lenet5.yaml --db %s --set train.lrr=1", db);
+    expect_bad(a, "--set train.lrr=1: unknown key 'lrr'");
+    snprintf(a, sizeof a, "train configs/lenet5.yaml --db %s --data %s/nodata", db, dir);
+    expect_bad(a, "dataset-fashion-mnist");
+    snprintf(a, sizeof a, "train configs/lenet5.yaml --db %s --bogus", db);
+    expect_bad(a, "unknown option '--bogus'");
+    expect_bad("frobnicate", "unknown command 'frobnicate'");
+    snprintf(a, sizeof a, "sweep experiments/act-pool.yaml --db %s --set model.activation=swish", db);
+    expect_bad(a, "unknown activation 'swish'");
+    snprintf(a, sizeof a, "sweep experiments/act-pool.yaml --db %s -j 0", db);
+    expect_bad(a, "-j 0");
+}
+
+static void help_and_version_answer(void **state) {
+    assert_int_equal(nnlab("--version"), 0);
+    assert_non_null(strstr(out, "nnlab 0."));
+    assert_int_equal(nnlab("--help"), 0);
+    const char *cmds[] = {"train", "test", "summary", "ls", "show", "check", "sweep", "compare", "bench"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) assert_non_null(strstr(out, cmds[i]));
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char a[64];
+        snprintf(a, sizeof a, "%s --help", cmds[i]);
+        assert_int_equal(nnlab(a), 0);
+        assert_non_null(strstr(out, "usage: nnlab"));
+    }
+    assert_int_equal(nnlab(""), 2); /* no command: usage on stderr */
+    assert_non_null(strstr(errout, "usage: nnlab"));
+}
+
+static void summary_prints_the_torchsummary_table(void **state) {
+    assert_int_equal(nnlab("summary configs/lenet5.yaml"), 0);
+    assert_non_null(strstr(out, "Total params: 61706"));
+    assert_non_null(strstr(out, "[-1, 6, 28, 28]"));
+    assert_non_null(strstr(out, "[-1, 16, 5, 5]"));
+    assert_int_equal(nnlab("summary configs/lenet5.yaml --set model.layers.0.conv.filters=8"), 0);
+    assert_non_null(strstr(out, "[-1, 8, 28, 28]"));
+}
+
+static void check_validates_configs_and_experiments(void **state) {
+    assert_int_equal(nnlab("check configs/lenet5-relu-max.yaml"), 0);
+    assert_non_null(strstr(out, "ok"));
+    assert_int_equal(nnlab("check experiments/act-pool.yaml"), 0);
+    assert_non_null(strstr(out, "12 runs"));
+    assert_int_equal(nnlab("check configs/lenet5.yaml --print --set train.lr=0.01"), 0);
+    assert_non_null(strstr(out, "train.lr: 0.01\n"));
+}
+
+static void train_then_ls_show_test(void **state) {
+    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK)) skip();
+    char a[512];
+    snprintf(a, sizeof a,
+             "train configs/lenet5-relu-max.yaml --db %s --set train.epochs=2 --set data.train_limit=1000 "
+             "--set data.test_limit=300 --set model.pool=avg",
+             db);
+    if (nnlab(a)) fail_msg("%s", errout);
+    assert_non_null(strstr(out, "run 1 finished"));
+    assert_non_null(strstr(errout, "epoch 2/2")); /* not a terminal: one line per epoch */
+    snprintf(a, sizeof a, "ls --db %s", db);
+    assert_int_equal(nnlab(a), 0);
+    assert_non_null(strstr(out, "finished"));
+    snprintf(a, sizeof a, "show 1 --db %s", db);
+    assert_int_equal(nnlab(a), 0);
+    assert_non_null(strstr(out, "model.pool: avg"));      /* the --set is in the stored config */
+    assert_non_null(strstr(out, "Ankle boot"));           /* per-class accuracy */
+    assert_non_null(strstr(out, "train loss"));
+    snprintf(a, sizeof a, "test 1 --db %s", db);
+    assert_int_equal(nnlab(a), 0);
+    assert_non_null(strstr(out, "300 test images"));
+    snprintf(a, sizeof a, "show 999 --db %s", db);
+    assert_int_equal(nnlab(a), 2);
+    assert_non_null(strstr(errout, "no run with id 999"));
+    struct stat st;
+    char ck[256];
+    snprintf(ck, sizeof ck, "%s/r/checkpoints/nnlab/1/best.ckpt", dir);
+    assert_int_equal(stat(ck, &st), 0);
+}
+
+int main(void) {
+    if (access("./nnlab", X_OK)) {
+        fprintf(stderr, "test_cli: ./nnlab is missing: run from the repository root after make\n");
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(bad_input_exits_2_with_one_line_and_writes_nothing),
+        cmocka_unit_test(help_and_version_answer),
+        cmocka_unit_test(summary_prints_the_torchsummary_table),
+        cmocka_unit_test(check_validates_configs_and_experiments),
+        cmocka_unit_test(train_then_ls_show_test),
+    };
+    return cmocka_run_group_tests_name("cli", tests, setup, teardown);
+}
