@@ -57,6 +57,7 @@ static const char usage_main[] =
 
 static const char usage_train[] =
     "usage: nnlab train CONFIG [--set KEY=VALUE]... [--db PATH] [--data DIR] [--quiet]\n"
+    "       nnlab train --resume RUN [--db PATH] [--data DIR] [--quiet]\n"
     "\n"
     "Trains the run CONFIG describes. Each epoch trains on the training split,\n"
     "evaluates on the validation split and is written to the database as soon as\n"
@@ -76,8 +77,10 @@ static const char usage_train[] =
     "\n"
     "On a terminal a progress bar shows batches, images/s, the running loss and\n"
     "the time left. Ctrl-C or SIGTERM stops after the current batch: the run is\n"
-    "marked 'interrupted' with every finished epoch kept. A NaN or infinite\n"
-    "loss marks it 'diverged'.\n";
+    "marked 'interrupted' with every finished epoch kept; --resume RUN continues\n"
+    "it from its last checkpoint (and a failed run likewise), ending with the\n"
+    "same numbers as a run never stopped. A NaN or infinite loss marks the run\n"
+    "'diverged'.\n";
 
 static const char usage_test[] =
     "usage: nnlab test RUN [--db PATH]\n"
@@ -178,10 +181,10 @@ typedef struct {
     const char *db, *data, *experiment;
     nnl_override sets[MAX_SETS];
     int nsets, quiet, print, help, jobs, dry_run, csv;
-    const char *positional;
+    const char *positional, *resume;
 } cli;
 
-enum { OPT_SET = 1000, OPT_DB, OPT_DATA, OPT_QUIET, OPT_PRINT, OPT_EXPERIMENT, OPT_JOBS, OPT_DRY, OPT_CSV };
+enum { OPT_SET = 1000, OPT_DB, OPT_DATA, OPT_QUIET, OPT_PRINT, OPT_EXPERIMENT, OPT_JOBS, OPT_DRY, OPT_CSV, OPT_RESUME };
 
 /* Parses argv after the command; allowed is a string of the OPT_ letters the
  * command accepts ("sdDqpe"); need_pos is how many arguments it takes (-1: 0
@@ -192,8 +195,9 @@ static int parse_cli(int argc, char **argv, const char *cmd, const char *allowed
         {"data", required_argument, 0, OPT_DATA}, {"quiet", no_argument, 0, OPT_QUIET},
         {"print", no_argument, 0, OPT_PRINT}, {"experiment", required_argument, 0, OPT_EXPERIMENT},
         {"jobs", required_argument, 0, OPT_JOBS}, {"dry-run", no_argument, 0, OPT_DRY},
-        {"csv", no_argument, 0, OPT_CSV}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    static const char letters[] = "sdDqpejnc";
+        {"csv", no_argument, 0, OPT_CSV}, {"resume", required_argument, 0, OPT_RESUME},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const char letters[] = "sdDqpejncr";
     memset(c, 0, sizeof *c);
     c->db = DEFAULT_DB;
     c->jobs = 1;
@@ -207,7 +211,7 @@ static int parse_cli(int argc, char **argv, const char *cmd, const char *allowed
             fprintf(stderr, "nnlab %s: unknown option '%s' (see 'nnlab %s --help')\n", cmd, argv[optind - 1], cmd);
             return 2;
         }
-        if (ch >= OPT_SET && ch <= OPT_CSV && !strchr(allowed, letters[ch - OPT_SET])) {
+        if (ch >= OPT_SET && ch <= OPT_RESUME && !strchr(allowed, letters[ch - OPT_SET])) {
             fprintf(stderr, "nnlab %s: option '%s' does not apply to %s (see 'nnlab %s --help')\n", cmd,
                     argv[optind - 1], cmd, cmd);
             return 2;
@@ -238,6 +242,7 @@ static int parse_cli(int argc, char **argv, const char *cmd, const char *allowed
         }
         case OPT_DRY: c->dry_run = 1; break;
         case OPT_CSV: c->csv = 1; break;
+        case OPT_RESUME: c->resume = optarg; break;
         }
     }
     int npos = argc - optind;
@@ -270,12 +275,44 @@ static nnl_store *open_store(const char *path, int readonly) {
     return s;
 }
 
+static int stored_config(nnl_store *s, int64_t id, nnl_run_row *row, nnl_config *cfg, const char *data);
+
+/* --resume RUN: the run's own config, from the database */
+static int resume_config(cli *c, nnl_config *cfg, int64_t *run) {
+    char err[1024];
+    nnl_run_row row;
+    if (access(c->db, F_OK)) { fprintf(stderr, "%s: no such database\n", c->db); return 2; }
+    nnl_store *s = open_store(c->db, 1);
+    if (!s) return 2;
+    *run = nnl_store_find_run(s, c->resume, err, sizeof err);
+    int rc = *run < 0 ? (fprintf(stderr, "%s\n", err), 2) : stored_config(s, *run, &row, cfg, c->data);
+    if (!rc) {
+        if (!strcmp(row.status, "finished") || !strcmp(row.status, "running") || !strcmp(row.status, "queued")) {
+            fprintf(stderr, "run %lld is %s: only an interrupted, failed, diverged or pruned run can be resumed\n",
+                    (long long)*run, row.status);
+            rc = 2;
+        }
+        nnl_run_row_free(&row);
+    }
+    nnl_store_close(s);
+    return rc;
+}
+
 static int cmd_train(int argc, char **argv) {
     cli c;
-    int rc = parse_cli(argc, argv, "train", "sdDq", 1, &c);
+    int rc = parse_cli(argc, argv, "train", "sdDqr", -1, &c);
     if (rc || c.help) { if (c.help) fputs(usage_train, stdout); return rc; }
+    if (!c.positional == !c.resume) {
+        fprintf(stderr, "nnlab train: give a CONFIG, or --resume RUN (see 'nnlab train --help')\n");
+        return 2;
+    }
+    if (c.resume && c.nsets) {
+        fprintf(stderr, "nnlab train: --set does not go with --resume: a run keeps its config\n");
+        return 2;
+    }
     nnl_config cfg;
-    if (load_config(&c, &cfg)) return 2;
+    int64_t resume = 0;
+    if (c.resume ? resume_config(&c, &cfg, &resume) : load_config(&c, &cfg)) return 2;
     /* the data is checked before the database is touched: bad input writes nothing */
     char err[1024];
     {
@@ -289,7 +326,8 @@ static int cmd_train(int argc, char **argv) {
     nnl_store *s = open_store(c.db, 0);
     if (!s) return 2;
     install_signals();
-    nnl_train_opts o = {.cfg = &cfg, .store = s, .progress = isatty(2), .quiet = c.quiet, .stop = &stop_flag};
+    nnl_train_opts o = {.cfg = &cfg, .store = s, .progress = isatty(2), .quiet = c.quiet, .stop = &stop_flag,
+                        .resume_run = resume};
     nnl_train_result r;
     char key[17];
     nnl_config_key(&cfg, key);
@@ -299,7 +337,7 @@ static int cmd_train(int argc, char **argv) {
     if (!nn_infer(specs, cfg.nlayers, nn_shape3(cfg.input[0], cfg.input[1], cfg.input[2]), NULL, np, err, sizeof err))
         for (int i = 0; i < cfg.nlayers; i++) total += np[i];
     fprintf(stderr, "nnlab train %s: %s, %zu parameters, %d epochs of batch %d, %d threads, key %s\n",
-            c.positional, cfg.name, total, cfg.epochs, cfg.batch_size, nnl_threads(&cfg), key);
+            c.positional ? c.positional : c.resume, cfg.name, total, cfg.epochs, cfg.batch_size, nnl_threads(&cfg), key);
     nnl_outcome out = nnl_train(&o, &r, err, sizeof err);
     switch (out) {
     case NNL_RUN_FINISHED:
@@ -312,8 +350,10 @@ static int cmd_train(int argc, char **argv) {
         fprintf(stderr, "run %lld diverged: %s (try a smaller train.lr)\n", (long long)r.run, err);
         break;
     case NNL_RUN_INTERRUPTED:
-        fprintf(stderr, "run %lld interrupted after %d finished epochs; they are in %s\n", (long long)r.run,
-                r.epochs_done, c.db);
+        fprintf(stderr, "run %lld interrupted after %d finished epochs; they are in %s\n"
+                        "continue it with: nnlab train --resume %lld%s%s\n",
+                (long long)r.run, r.epochs_done, c.db, (long long)r.run, strcmp(c.db, DEFAULT_DB) ? " --db " : "",
+                strcmp(c.db, DEFAULT_DB) ? c.db : "");
         break;
     default:
         fprintf(stderr, "%s\n", err);

@@ -382,6 +382,55 @@ static void init_uses_pytorch_bounds(void **s) {
     nn_net_free(net);
 }
 
+/* Inverted dropout: in training a share p of the values is zeroed and the
+ * rest scaled by 1 / (1 - p), the gradient takes the same mask; in eval mode
+ * it is the identity. */
+static void dropout_masks_scales_and_passes_gradients(void **s) {
+    nn_layer_spec L[] = {NN_FLATTEN_(), NN_DENSE(400), NN_DROP(0.25f), NN_DENSE(10)};
+    char err[256];
+    nn_net *net = nn_net_create(L, 4, nn_shape3(1, 28, 28), 64, 1, err, sizeof err);
+    assert_non_null(net);
+    nn_rng r;
+    nn_rng_seed(&r, 3);
+    nn_net_init(net, &r);
+    float *x = nn_net_input(net);
+    for (int i = 0; i < 64 * 784; i++) x[i] = nn_rng_uniform(&r);
+    int labels[64] = {0};
+    /* eval: logits equal those of the same net with no dropout layer */
+    nn_layer_spec L2[] = {NN_FLATTEN_(), NN_DENSE(400), NN_DENSE(10)};
+    nn_net *plain = nn_net_create(L2, 3, nn_shape3(1, 28, 28), 64, 1, err, sizeof err);
+    memcpy(nn_net_params(plain), nn_net_params(net), 4 * nn_net_nparams(net));
+    memcpy(nn_net_input(plain), x, 4 * 64 * 784);
+    nn_net_forward(net, 64, labels, 0);
+    nn_net_forward(plain, 64, labels, 0);
+    assert_memory_equal(nn_net_logits(net), nn_net_logits(plain), 4 * 640);
+    /* train: the loss differs, and the first dense layer's weight gradient
+     * is zero for exactly the dropped units of every sample */
+    nn_net_forward(net, 64, labels, 1);
+    nn_net_backward(net);
+    const float *g = nn_net_grads(net);
+    int dead_rows = 0;
+    for (int o = 0; o < 400; o++) {
+        int zero = 1;
+        for (int i = 0; i < 784 && zero; i++) zero = g[(size_t)o * 784 + i] == 0.f;
+        dead_rows += zero;
+    }
+    /* a unit dropped for all 64 samples is rare (0.25^64): no dead rows */
+    assert_int_equal(dead_rows, 0);
+    nn_net_free(plain);
+    /* batch 1: about a quarter of the 400 units get no gradient */
+    nn_net_forward(net, 1, labels, 1);
+    nn_net_backward(net);
+    dead_rows = 0;
+    for (int o = 0; o < 400; o++) {
+        int zero = 1;
+        for (int i = 0; i < 784 && zero; i++) zero = g[(size_t)o * 784 + i] == 0.f;
+        dead_rows += zero;
+    }
+    assert_true(dead_rows > 60 && dead_rows < 140);
+    nn_net_free(net);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lenet_sigmoid_avg_matches_pytorch),
@@ -394,6 +443,7 @@ int main(void) {
         cmocka_unit_test(lenet5_has_61706_params),
         cmocka_unit_test(infer_errors_name_layer_and_shapes),
         cmocka_unit_test(init_uses_pytorch_bounds),
+        cmocka_unit_test(dropout_masks_scales_and_passes_gradients),
         cmocka_unit_test(same_seed_gives_bitwise_identical_losses),
         cmocka_unit_test_setup(checkpoint_resume_is_exact, mk_tmp),
         cmocka_unit_test(checkpoint_rejects_truncated_foreign_and_corrupt_files),
