@@ -188,7 +188,7 @@ static const char *input_rule(const nnl_config *c, char *buf, size_t n) {
 typedef struct { const char *path, *shorthand; } section_def;
 static const section_def sections[] = {
     {"", NULL}, {"model", NULL}, {"train", NULL}, {"train.schedule", "type"},
-    {"train.early_stop", NULL}, {"data", NULL},
+    {"train.early_stop", NULL}, {"data", NULL}, {"data.augment", NULL},
 };
 #define NSECTIONS (int)(sizeof sections / sizeof sections[0])
 
@@ -235,6 +235,10 @@ static const key_row keys[] = {
     {ROW("data", "val_split", V_DOUBLE), C(val_split), RANGE_OO(0, 1)},
     {ROW("data", "train_limit", V_INT), C(train_limit), RANGE(0, INT_MAX)},
     {ROW("data", "test_limit", V_INT), C(test_limit), RANGE(0, INT_MAX)},
+    {ROW("data.augment", "flip", V_DOUBLE), C(augment.flip), RANGE(0, 1)},
+    {ROW("data.augment", "crop", V_INT), C(augment.crop), RANGE(0, 64)},
+    {ROW("data.augment", "erase", V_DOUBLE), C(augment.erase), RANGE(0, 1)},
+    {ROW("data.augment", "erase_max", V_DOUBLE), C(augment.erase_max), RANGE_OC(0.02, 1)},
 };
 #define NKEYS (int)(sizeof keys / sizeof keys[0])
 
@@ -999,6 +1003,7 @@ void nnl_config_defaults(nnl_config *c) {
     const char *dir = getenv("NNLAB_DATA");
     snprintf(c->data_dir, sizeof c->data_dir, "%s", dir && *dir ? dir : DEFAULT_DATA_DIR);
     c->val_split = 0.2;
+    c->augment.erase_max = 0.33; /* torchvision's RandomErasing scale=(0.02, 0.33) */
 }
 
 /* The file's base name without its extension, as the default run name. */

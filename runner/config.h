@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "../nn/nn.h"
+#include "augment.h"
 
 #define NNL_PATH_MAX 1024
 #define NNL_NAME_MAX 128
@@ -62,6 +63,7 @@ typedef struct {
     char data_dir[NNL_PATH_MAX];
     double val_split;
     int train_limit;            /* 0: all */
+    nnl_augment_cfg augment;    /* data.augment: flip, crop, erase, erase_max */
     int test_limit;             /* 0: all */
 } nnl_config;
 

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "augment.h"
 #include "data.h"
 #include "train.h"
 
@@ -31,6 +32,7 @@ typedef struct {
     uint64_t data_rng[4];
     double best_val_loss;      /* early stopping: the lowest validation loss so far */
     int32_t bad_epochs, pad2;  /* epochs since it last improved by more than min_delta */
+    uint64_t aug_rng[4];       /* data augmentation's generator */
 } loop_state;
 
 static double now(void) {
@@ -161,6 +163,7 @@ typedef struct {
     nnl_dataset ds;
     int have_ds;
     int *idx, *labels;
+    float *aug_scratch;        /* one image, for the random crop */
     nn_net *net;
     nn_optim opt;
     loop_state *state;
@@ -171,6 +174,7 @@ static void run_mem_free(run_mem *m) {
     if (m->have_ds) nnl_dataset_free(&m->ds);
     free(m->idx);
     free(m->labels);
+    free(m->aug_scratch);
     nn_optim_free(&m->opt);
     nn_net_free(m->net);
     free(m->state);
@@ -203,9 +207,10 @@ nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err,
     int n = m.ds.train.n, ntrain;
     m.idx = malloc(sizeof(int) * (size_t)n);
     m.labels = malloc(sizeof(int) * (size_t)B);
+    m.aug_scratch = malloc(sizeof(float) * (size_t)c->input[0] * c->input[1] * c->input[2]);
     m.statesz = sizeof(loop_state) + sizeof(int) * (size_t)n;
     m.state = calloc(1, m.statesz);
-    if (!m.idx || !m.labels || !m.state || nn_optim_init(&m.opt, &c->optim, nn_net_nparams(m.net))) {
+    if (!m.idx || !m.labels || !m.aug_scratch || !m.state || nn_optim_init(&m.opt, &c->optim, nn_net_nparams(m.net))) {
         snprintf(err, errlen, "out of memory");
         goto fail_early;
     }
@@ -213,9 +218,10 @@ nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err,
     int nval = n - ntrain;
     int *order = (int *)(m.state + 1); /* the training order, shuffled every epoch */
 
-    nn_rng init_rng, data_rng;
+    nn_rng init_rng, data_rng, aug_rng;
     nn_rng_seed(&init_rng, c->seed);
     nn_rng_seed(&data_rng, c->seed ^ 0x6461746172756e31ULL); /* independent of the init stream */
+    nn_rng_seed(&aug_rng, c->seed ^ 0x6175676d656e7431ULL);
     nn_net_init(m.net, &init_rng);
     nn_net_seed(m.net, c->seed ^ 0x64726f706f757431ULL);
     memcpy(order, m.idx, sizeof(int) * (size_t)ntrain);
@@ -245,6 +251,7 @@ nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err,
             best_loss = m.state->best_val_loss;
             bad_epochs = m.state->bad_epochs;
             memcpy(data_rng.s, m.state->data_rng, sizeof data_rng.s);
+            memcpy(aug_rng.s, m.state->aug_rng, sizeof aug_rng.s);
         }
         if (nnl_store_run_status(s, run, "running", NULL, err, errlen) ||
             nnl_store_run_checkpoint_dir(s, run, ckdir, err, errlen) ||
@@ -288,6 +295,9 @@ nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err,
             }
             int nb = ntrain - b * B < B ? ntrain - b * B : B;
             nnl_batch_fill(&m.ds.train, order + b * B, nb, nn_net_input(m.net), m.labels);
+            if (nnl_augment_on(&c->augment))
+                nnl_augment(nn_net_input(m.net), nb, c->input[0], c->input[1], c->input[2], &c->augment, &aug_rng,
+                            m.aug_scratch);
             float loss = nn_net_forward(m.net, nb, m.labels, 1);
             if (!isfinite(loss)) {
                 progress_clear(&pg);
@@ -320,8 +330,9 @@ nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err,
         else bad_epochs++;
         /* the row first, then the checkpoint: a crash between them re-runs this epoch */
         if (nnl_store_epoch_add(s, run, &row, err, errlen)) goto fail_run;
-        *m.state = (loop_state){STATE_MAGIC, 2, ep + 1, best_epoch, ntrain, 0, best_val, {0}, best_loss, bad_epochs, 0};
+        *m.state = (loop_state){STATE_MAGIC, 3, ep + 1, best_epoch, ntrain, 0, best_val, {0}, best_loss, bad_epochs, 0, {0}};
         memcpy(m.state->data_rng, data_rng.s, sizeof data_rng.s);
+        memcpy(m.state->aug_rng, aug_rng.s, sizeof aug_rng.s);
         if ((improved && nn_checkpoint_save(best_path, m.net, &m.opt, m.state, m.statesz, err, errlen)) ||
             nn_checkpoint_save(last_path, m.net, &m.opt, m.state, m.statesz, err, errlen))
             goto fail_run;

@@ -852,6 +852,8 @@ static void config_canonical_lists_every_resolved_key(void **state) {
         "train.schedule.warmup: 0", "train.early_stop.patience: 0", "train.early_stop.min_delta: 0",
         "data.dir: /usr/share/datasets/fashion-mnist",
         "data.val_split: 0.2", "data.train_limit: 0", "data.test_limit: 0",
+        "data.augment.flip: 0", "data.augment.crop: 0", "data.augment.erase: 0",
+        "data.augment.erase_max: 0.33",
     };
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) assert_has_line(s, lines[i]);
     /* sorted, with layer indices compared as numbers */
@@ -864,7 +866,7 @@ static void config_canonical_lists_every_resolved_key(void **state) {
     /* no key twice, every line "key: value" */
     int n = 0;
     for (const char *p = s; *p; p = strchr(p, '\n') + 1, n++) assert_non_null(strstr(p, ": "));
-    assert_int_equal(n, 28 + 24); /* 28 settings; 2 conv x 4, 2 pool x 4, 4 act, flatten, 3 dense */
+    assert_int_equal(n, 32 + 24); /* 32 settings; 2 conv x 4, 2 pool x 4, 4 act, flatten, 3 dense */
     free(s);
 }
 

@@ -36,7 +36,7 @@ static const char *YAML =
     "    - dense: 10\n"
     "train: {optimizer: adam, lr: 0.003, batch_size: 50, epochs: 3, seed: 7, threads: 2,\n"
     "        schedule: {type: cosine, warmup: 1}}\n"
-    "data: {train_limit: 600, test_limit: 200, val_split: 0.25}\n";
+    "data: {train_limit: 600, test_limit: 200, val_split: 0.25, augment: {flip: 0.5, crop: 2, erase: 0.3}}\n";
 
 static char dir[64];
 
@@ -162,8 +162,8 @@ static const char *stop_after_first(int64_t run, const nnl_epoch_row *row, void 
 }
 
 /* A run interrupted in epoch 2 and resumed ends with the same bits as one
- * that was never stopped: weights, Adam state, BN statistics, dropout and
- * data order all come back from the checkpoint. */
+ * that was never stopped: weights, Adam state, BN statistics, dropout,
+ * data order and augmentation all come back from the checkpoint. */
 static void interrupted_run_resumes_bitwise(void **state) {
     if (!have_data()) skip();
     nnl_config c;
