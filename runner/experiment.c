@@ -28,8 +28,22 @@ typedef struct {
     double lo, hi;
 } axis;
 
+/* A named set of overrides: one step of a comparison that is not a product
+ * (the tutorial's LeNet-5, + ReLU, + max pooling, ...). */
+typedef struct {
+    const node *at;
+    char name[64];
+    int nset;
+    nnl_override *set;
+    char (*vals)[VAL_MAX];
+} variant;
+
+#define MAX_VARIANTS 64
+
 typedef struct {
     yt_ctx y;
+    variant var[MAX_VARIANTS];
+    int nvar;
     axis grid[NNL_MAX_GRID], rnd[NNL_MAX_GRID];
     int ngrid, nrnd, samples, nseeds;
     uint64_t seeds[1024];
@@ -38,7 +52,7 @@ typedef struct {
     int nset;
 } exp_ctx;
 
-static const char *const top_keys[] = {"name", "base", "set", "grid", "seeds", "random", "prune"};
+static const char *const top_keys[] = {"name", "base", "set", "variants", "grid", "seeds", "random", "prune"};
 static const char *const dist_names[] = {"choice", "uniform", "loguniform", "int"};
 
 static int unknown_key(exp_ctx *x, const node *k, const char *const *cand, int n, const char *where) {
@@ -151,6 +165,50 @@ static int read_random(exp_ctx *x, const node *m) {
     return 0;
 }
 
+/* a mapping of dotted config key -> value into overrides (value as flow text) */
+static int read_sets(exp_ctx *x, const node *v, const char *what, nnl_override **set, char (**vals)[VAL_MAX], int *n) {
+    char g[80];
+    if (v->type != N_MAP) return yt_fail(&x->y, v, "%s: expected a mapping of config key -> value, got %s", what, yt_got(v, g, sizeof g));
+    *n = v->n / 2;
+    *set = calloc((size_t)*n + 1, sizeof **set);
+    *vals = calloc((size_t)*n + 1, sizeof **vals);
+    if (!*set || !*vals) return yt_fail(&x->y, NULL, "out of memory");
+    for (int i = 0; i < *n; i++) {
+        if (check_dotted(x, v->kid[2 * i])) return -1;
+        if (yt_flow(v->kid[2 * i + 1], (*vals)[i], VAL_MAX))
+            return yt_fail(&x->y, v->kid[2 * i + 1], "%s: a value longer than %d characters", what, VAL_MAX);
+        (*set)[i] = (nnl_override){v->kid[2 * i]->text, (*vals)[i]};
+    }
+    return 0;
+}
+
+static int read_variants(exp_ctx *x, const node *seq) {
+    static const char *const vkeys[] = {"name", "set"};
+    char g[80], c[64];
+    if (seq->type != N_SEQ || !seq->n)
+        return yt_fail(&x->y, seq, "variants: expected a list of {name: ..., set: {key: value, ...}}, got %s",
+                       yt_got(seq, g, sizeof g));
+    if (seq->n > MAX_VARIANTS) return yt_fail(&x->y, seq, "variants: more than %d", MAX_VARIANTS);
+    for (int i = 0; i < seq->n; i++) {
+        const node *m = seq->kid[i];
+        variant *v = &x->var[x->nvar++];
+        v->at = m;
+        if (m->type != N_MAP) return yt_fail(&x->y, m, "variants: expected {name: ..., set: {...}}, got %s", yt_got(m, g, sizeof g));
+        for (int k = 0; k + 1 < m->n; k += 2)
+            if (strcmp(m->kid[k]->text, "name") && strcmp(m->kid[k]->text, "set"))
+                return unknown_key(x, m->kid[k], vkeys, 2, "in a variant");
+        node *nm = yt_map_get(m, "name", NULL), *st = yt_map_get(m, "set", NULL);
+        if (!nm || nm->type != N_SCALAR || !*nm->text || strlen(nm->text) >= sizeof v->name || strpbrk(nm->text, ",="))
+            return yt_fail(&x->y, nm ? nm : m, "variants: each needs a name: a short word without ',' or '='");
+        snprintf(v->name, sizeof v->name, "%s", nm->text);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(x->var[j].name, v->name))
+                return yt_fail(&x->y, nm, "variants: the name '%s' is used twice", yt_clip(v->name, c, sizeof c));
+        if (st && !yt_is_null(st) && read_sets(x, st, "variants: set", &v->set, &v->vals, &v->nset)) return -1;
+    }
+    return 0;
+}
+
 /* what run names call a key: its last part, unless two keys share it */
 static void short_names(exp_ctx *x) {
     axis *all[2 * NNL_MAX_GRID];
@@ -174,6 +232,7 @@ static void exp_free(exp_ctx *x) {
     for (int i = 0; i < x->nrnd; i++) { free(x->rnd[i].vals); free(x->rnd[i].valnode); }
     free(x->set);
     free(x->setvals);
+    for (int i = 0; i < x->nvar; i++) { free(x->var[i].set); free(x->var[i].vals); }
 }
 
 void nnl_plan_free(nnl_plan *p) {
@@ -184,14 +243,17 @@ void nnl_plan_free(nnl_plan *p) {
 
 /* Loads one run: base + set + these values + seed + the command line's. An
  * error in one of the values is reported at its place in the file. */
-static int load_run(exp_ctx *x, nnl_plan *plan, nnl_planned_run *r, const axis **ax, const char (*vals)[VAL_MAX],
-                    const node **at, int nv, uint64_t seed, const nnl_override *ov, int nov) {
+static int load_run(exp_ctx *x, nnl_plan *plan, nnl_planned_run *r, const variant *var, const axis **ax,
+                    const char (*vals)[VAL_MAX], const node **at, int nv, uint64_t seed,
+                    const nnl_override *ov, int nov) {
     enum { MAXOV = 512 };
     nnl_override all[MAXOV];
     char seedtxt[32], e[768];
     int n = 0;
-    if (x->nset + nv + 1 + nov > MAXOV) return yt_fail(&x->y, NULL, "too many overrides (more than %d)", MAXOV);
+    int nvar = var ? var->nset : 0;
+    if (x->nset + nvar + nv + 1 + nov > MAXOV) return yt_fail(&x->y, NULL, "too many overrides (more than %d)", MAXOV);
     for (int i = 0; i < x->nset; i++) all[n++] = x->set[i];
+    for (int i = 0; i < nvar; i++) all[n++] = var->set[i];
     for (int i = 0; i < nv; i++) all[n++] = (nnl_override){ax[i]->key, vals[i]};
     snprintf(seedtxt, sizeof seedtxt, "%llu", (unsigned long long)seed);
     all[n++] = (nnl_override){"train.seed", seedtxt};
@@ -207,6 +269,14 @@ static int load_run(exp_ctx *x, nnl_plan *plan, nnl_planned_run *r, const axis *
                            vals[i], msg ? msg + 2 : e);
         }
     }
+    for (int i = 0; i < nvar; i++) {
+        char label[VAL_MAX + 80];
+        snprintf(label, sizeof label, "--set %s=", var->set[i].key);
+        if (!strncmp(e, label, strlen(label))) {
+            const char *msg = strstr(e, ": ");
+            return yt_fail(&x->y, var->at, "variant %s: %s: %s", var->name, var->set[i].key, msg ? msg + 2 : e);
+        }
+    }
     for (int i = 0; i < x->nset; i++) {
         char label[VAL_MAX + 80];
         snprintf(label, sizeof label, "--set %s=", x->set[i].key);
@@ -218,12 +288,14 @@ static int load_run(exp_ctx *x, nnl_plan *plan, nnl_planned_run *r, const axis *
     return yt_fail(&x->y, NULL, "run %s: %s", r->name, e);
 }
 
-static void name_run(nnl_planned_run *r, const axis **ax, const char (*vals)[VAL_MAX], int nv, uint64_t seed) {
+static void name_run(nnl_planned_run *r, const variant *var, const axis **ax, const char (*vals)[VAL_MAX], int nv,
+                     uint64_t seed) {
     size_t o = 0;
     r->point[0] = 0;
+    if (var) o += (size_t)snprintf(r->point, sizeof r->point, "variant=%s", var->name);
     for (int i = 0; i < nv && o < sizeof r->point; i++)
-        o += (size_t)snprintf(r->point + o, sizeof r->point - o, "%s%s=%s", i ? "," : "", ax[i]->shortname, vals[i]);
-    snprintf(r->name, sizeof r->name, "%s%sseed=%llu", r->point, nv ? "," : "", (unsigned long long)seed);
+        o += (size_t)snprintf(r->point + o, sizeof r->point - o, "%s%s=%s", o ? "," : "", ax[i]->shortname, vals[i]);
+    snprintf(r->name, sizeof r->name, "%s%sseed=%llu", r->point, r->point[0] ? "," : "", (unsigned long long)seed);
 }
 
 static int expand(exp_ctx *x, nnl_plan *plan, const nnl_override *ov, int nov) {
@@ -233,17 +305,21 @@ static int expand(exp_ctx *x, nnl_plan *plan, const nnl_override *ov, int nov) {
         if (points > NNL_MAX_PLAN) break;
     }
     if (!x->ngrid && x->samples) points = 0; /* random search alone */
-    total = (points + (size_t)x->samples) * (size_t)x->nseeds;
+    size_t nvar = x->nvar ? (size_t)x->nvar : 1;
+    total = (points + (size_t)x->samples) * (size_t)x->nseeds * nvar;
     if (points > NNL_MAX_PLAN || total > NNL_MAX_PLAN)
         return yt_fail(&x->y, NULL, "the plan has more than %d runs: make the grid smaller", NNL_MAX_PLAN);
-    if (!total) return yt_fail(&x->y, NULL, "the plan is empty: give a grid, random samples or seeds");
+    if (!total) return yt_fail(&x->y, NULL, "the plan is empty: give variants, a grid, random samples or seeds");
     plan->runs = calloc(total, sizeof *plan->runs);
     if (!plan->runs) return yt_fail(&x->y, NULL, "out of memory for %zu runs", total);
     const axis *ax[2 * NNL_MAX_GRID];
     const node *at[2 * NNL_MAX_GRID];
     char (*vals)[VAL_MAX] = calloc(2 * NNL_MAX_GRID, VAL_MAX);
     if (!vals) return yt_fail(&x->y, NULL, "out of memory");
-    int idx[NNL_MAX_GRID] = {0}, rc = 0;
+    int rc = 0;
+    for (size_t vi = 0; vi < nvar && !rc; vi++) {
+    const variant *var = x->nvar ? &x->var[vi] : NULL;
+    int idx[NNL_MAX_GRID] = {0};
     for (size_t p = 0; p < points && !rc; p++) {
         for (int i = 0; i < x->ngrid; i++) {
             ax[i] = &x->grid[i];
@@ -253,8 +329,8 @@ static int expand(exp_ctx *x, nnl_plan *plan, const nnl_override *ov, int nov) {
         for (int s = 0; s < x->nseeds && !rc; s++) {
             nnl_planned_run *r = &plan->runs[plan->nruns];
             r->seed = x->seeds[s];
-            name_run(r, ax, (const char (*)[VAL_MAX])vals, x->ngrid, r->seed);
-            rc = load_run(x, plan, r, ax, (const char (*)[VAL_MAX])vals, at, x->ngrid, r->seed, ov, nov);
+            name_run(r, var, ax, (const char (*)[VAL_MAX])vals, x->ngrid, r->seed);
+            rc = load_run(x, plan, r, var, ax, (const char (*)[VAL_MAX])vals, at, x->ngrid, r->seed, ov, nov);
             if (!rc) { nnl_config_key(&r->cfg, r->key); plan->nruns++; }
         }
         for (int i = x->ngrid - 1; i >= 0; i--) { /* the odometer: the last key turns fastest */
@@ -263,7 +339,7 @@ static int expand(exp_ctx *x, nnl_plan *plan, const nnl_override *ov, int nov) {
         }
     }
     nn_rng rng;
-    nn_rng_seed(&rng, plan->random_seed);
+    nn_rng_seed(&rng, plan->random_seed); /* the same samples for every variant */
     for (int smp = 0; smp < x->samples && !rc; smp++) {
         for (int i = 0; i < x->nrnd; i++) {
             axis *a = &x->rnd[i];
@@ -285,10 +361,11 @@ static int expand(exp_ctx *x, nnl_plan *plan, const nnl_override *ov, int nov) {
         for (int s = 0; s < x->nseeds && !rc; s++) {
             nnl_planned_run *r = &plan->runs[plan->nruns];
             r->seed = x->seeds[s];
-            name_run(r, ax, (const char (*)[VAL_MAX])vals, x->nrnd, r->seed);
-            rc = load_run(x, plan, r, ax, (const char (*)[VAL_MAX])vals, at, x->nrnd, r->seed, ov, nov);
+            name_run(r, var, ax, (const char (*)[VAL_MAX])vals, x->nrnd, r->seed);
+            rc = load_run(x, plan, r, var, ax, (const char (*)[VAL_MAX])vals, at, x->nrnd, r->seed, ov, nov);
             if (!rc) { nnl_config_key(&r->cfg, r->key); plan->nruns++; }
         }
+    }
     }
     free(vals);
     /* two points that resolve to one config would be one run twice */
@@ -343,18 +420,9 @@ int nnl_plan_load(const char *path, const nnl_override *ov, int nov, nnl_plan *p
         snprintf(tmp, sizeof tmp, "%s", path);
         snprintf(plan->base, sizeof plan->base, "%s/%s", dirname(tmp), v->text);
     }
-    if ((v = yt_map_get(root, "set", NULL)) && !yt_is_null(v)) {
-        if (v->type != N_MAP) { yt_fail(&x.y, v, "set: expected a mapping of config key -> value, got %s", yt_got(v, g, sizeof g)); goto out; }
-        x.nset = v->n / 2;
-        x.set = calloc((size_t)x.nset + 1, sizeof *x.set);
-        x.setvals = calloc((size_t)x.nset + 1, sizeof *x.setvals);
-        if (!x.set || !x.setvals) { yt_fail(&x.y, NULL, "out of memory"); goto out; }
-        for (int i = 0; i < x.nset; i++) {
-            if (check_dotted(&x, v->kid[2 * i])) goto out;
-            if (yt_flow(v->kid[2 * i + 1], x.setvals[i], VAL_MAX)) { yt_fail(&x.y, v->kid[2 * i + 1], "set: a value longer than %d characters", VAL_MAX); goto out; }
-            x.set[i] = (nnl_override){v->kid[2 * i]->text, x.setvals[i]};
-        }
-    }
+    if ((v = yt_map_get(root, "set", NULL)) && !yt_is_null(v) && read_sets(&x, v, "set", &x.set, &x.setvals, &x.nset))
+        goto out;
+    if ((v = yt_map_get(root, "variants", NULL)) && !yt_is_null(v) && read_variants(&x, v)) goto out;
     if ((v = yt_map_get(root, "grid", NULL)) && !yt_is_null(v) && read_grid(&x, v)) goto out;
     if ((v = yt_map_get(root, "random", NULL)) && !yt_is_null(v)) {
         if (read_random(&x, v)) goto out;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include "nnlab_bin.h"
 
 static char dir[64], out[1 << 16], errout[1 << 16], db[128];
 
@@ -35,12 +36,12 @@ static void slurp(const char *path, char *buf, size_t cap) {
     if (f) fclose(f);
 }
 
-/* runs ./nnlab with the shell words in args; returns its exit status */
+/* runs nnlab (NNLAB_BIN) with the shell words in args; returns its exit status */
 static int nnlab(const char *args) {
     char cmd[4096], o[128], e[128];
     snprintf(o, sizeof o, "%s/out", dir);
     snprintf(e, sizeof e, "%s/err", dir);
-    snprintf(cmd, sizeof cmd, "./nnlab %s >%s 2>%s </dev/null", args, o, e);
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s </dev/null", nnlab_bin(), args, o, e);
     int ws = system(cmd);
     slurp(o, out, sizeof out);
     slurp(e, errout, sizeof errout);
@@ -179,8 +180,8 @@ static void train_then_ls_show_test(void **state) {
 }
 
 int main(void) {
-    if (access("./nnlab", X_OK)) {
-        fprintf(stderr, "test_cli: ./nnlab is missing: run from the repository root after make\n");
+    if (access(nnlab_bin(), X_OK)) {
+        fprintf(stderr, "test_cli: %s is missing: run from the repository root after make\n", nnlab_bin());
         return 1;
     }
     const struct CMUnitTest tests[] = {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include "nnlab_bin.h"
 #include "../runner/experiment.h"
 #include "../runner/store.h"
 #include "../runner/sweep.h"
@@ -69,6 +70,35 @@ static void plan_expands_grid_times_seeds_with_names(void **state) {
     assert_string_equal(p.runs[2].name, "lr=0.0003,batch_size=128,seed=0");
     for (int i = 0; i < p.nruns; i++) assert_int_equal(p.runs[i].cfg.epochs, 3);
     nnl_plan_free(&p);
+}
+
+/* variants: named steps (not a product), each with its overrides, times the
+ * grid and the seeds */
+static void plan_variants_are_named_steps_times_grid_and_seeds(void **state) {
+    nnl_plan p;
+    if (nnl_plan_load("experiments/tutorial-improvements.yaml", NULL, 0, &p, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(p.nruns, 18);
+    assert_string_equal(p.runs[0].name, "variant=1-tutorial,seed=0");
+    assert_string_equal(p.runs[17].point, "variant=6-cosine");
+    assert_int_equal(p.runs[0].cfg.activation, NN_SIGMOID);
+    assert_int_equal(p.runs[3].cfg.activation, NN_RELU);
+    assert_int_equal(p.runs[3].cfg.pool, NN_AVGPOOL);
+    assert_int_equal(p.runs[6].cfg.pool, NN_MAXPOOL);
+    assert_int_equal(p.runs[9].cfg.nlayers, 16);            /* batch norm layers added */
+    assert_true(p.runs[9].cfg.augment.flip == 0);
+    assert_true(p.runs[12].cfg.augment.flip == 0.5);
+    assert_int_equal(p.runs[15].cfg.sched.kind, NN_SCHED_COSINE);
+    assert_int_equal(p.runs[12].cfg.sched.kind, NN_SCHED_CONSTANT);
+    assert_int_equal(p.runs[15].cfg.epochs, 20);
+    nnl_plan_free(&p);
+    const char *body = "variants:\n  - name: a\n  - name: b\n    set: {model.activation: swish}\n"
+                       "grid:\n  train.lr: [0.001, 0.002]\nseeds: [0]\n";
+    assert_int_equal(nnl_plan_load(write_exp("var", body), NULL, 0, &p, err, sizeof err), -1);
+    assert_non_null(strstr(err, "var.yaml:5:5: variant b: model.activation"));
+    assert_non_null(strstr(err, "swish"));
+    const char *twice = "variants:\n  - name: a\n  - name: a\n";
+    assert_int_equal(nnl_plan_load(write_exp("var", twice), NULL, 0, &p, err, sizeof err), -1);
+    assert_non_null(strstr(err, "used twice"));
 }
 
 static void plan_random_samples_are_reproducible_from_their_seed(void **state) {
@@ -191,7 +221,7 @@ static void sweep_runs_all_in_parallel_then_skips_on_rerun(void **state) {
     nnl_plan_free(&p);
 }
 
-/* runs ./nnlab with args in its own process group; returns its pid */
+/* runs nnlab (NNLAB_BIN) with args in its own process group; returns its pid */
 static pid_t spawn(char *const argv[], const char *log) {
     pid_t pid = fork();
     if (pid == 0) {
@@ -199,7 +229,7 @@ static pid_t spawn(char *const argv[], const char *log) {
         FILE *f = freopen(log, "w", stderr);
         (void)f;
         if (!freopen("/dev/null", "w", stdout)) _exit(127);
-        execv("./nnlab", argv);
+        execv(nnlab_bin(), argv);
         _exit(127);
     }
     return pid;
@@ -213,9 +243,15 @@ static int wait_exit(pid_t pid) {
 }
 
 static int64_t q1_retry(const char *db, const char *sql) {
-    /* the database may not exist yet while the sweep starts */
-    if (access(db, F_OK)) return 0;
-    return q1(db, sql);
+    /* the database may not exist, or not have its tables, while the sweep starts */
+    nnl_store *s = access(db, F_OK) ? NULL : nnl_store_open_readonly(db, err, sizeof err);
+    sqlite3_stmt *st = NULL;
+    int64_t v = 0;
+    if (s && sqlite3_prepare_v2(nnl_store_db(s), sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    nnl_store_close(s);
+    return v;
 }
 
 /* kill -9 of a sweep in the middle of its second run's epochs: rerunning
@@ -346,6 +382,7 @@ static void early_stopping_ends_a_run_after_patience_epochs(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(plan_expands_grid_times_seeds_with_names),
+        cmocka_unit_test(plan_variants_are_named_steps_times_grid_and_seeds),
         cmocka_unit_test(plan_random_samples_are_reproducible_from_their_seed),
         cmocka_unit_test(plan_rejects_bad_experiment_files),
         cmocka_unit_test(sweep_runs_all_in_parallel_then_skips_on_rerun),
