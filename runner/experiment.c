@@ -298,6 +298,20 @@ static void name_run(nnl_planned_run *r, const variant *var, const axis **ax, co
     snprintf(r->name, sizeof r->name, "%s%sseed=%llu", r->point, r->point[0] ? "," : "", (unsigned long long)seed);
 }
 
+/* One point of the plan (a variant and values of its keys), once per seed. */
+static int add_point(exp_ctx *x, nnl_plan *plan, const variant *var, const axis **ax, const char (*vals)[VAL_MAX],
+                     const node **at, int nv, const nnl_override *ov, int nov) {
+    for (int s = 0; s < x->nseeds; s++) {
+        nnl_planned_run *r = &plan->runs[plan->nruns];
+        r->seed = x->seeds[s];
+        name_run(r, var, ax, vals, nv, r->seed);
+        if (load_run(x, plan, r, var, ax, vals, at, nv, r->seed, ov, nov)) return -1;
+        nnl_config_key(&r->cfg, r->key);
+        plan->nruns++;
+    }
+    return 0;
+}
+
 static int expand(exp_ctx *x, nnl_plan *plan, const nnl_override *ov, int nov) {
     size_t points = 1, total;
     for (int i = 0; i < x->ngrid; i++) {
@@ -326,13 +340,7 @@ static int expand(exp_ctx *x, nnl_plan *plan, const nnl_override *ov, int nov) {
             at[i] = x->grid[i].valnode[idx[i]];
             memcpy(vals[i], x->grid[i].vals[idx[i]], VAL_MAX);
         }
-        for (int s = 0; s < x->nseeds && !rc; s++) {
-            nnl_planned_run *r = &plan->runs[plan->nruns];
-            r->seed = x->seeds[s];
-            name_run(r, var, ax, (const char (*)[VAL_MAX])vals, x->ngrid, r->seed);
-            rc = load_run(x, plan, r, var, ax, (const char (*)[VAL_MAX])vals, at, x->ngrid, r->seed, ov, nov);
-            if (!rc) { nnl_config_key(&r->cfg, r->key); plan->nruns++; }
-        }
+        rc = add_point(x, plan, var, ax, (const char (*)[VAL_MAX])vals, at, x->ngrid, ov, nov);
         for (int i = x->ngrid - 1; i >= 0; i--) { /* the odometer: the last key turns fastest */
             if (++idx[i] < x->grid[i].nvals) break;
             idx[i] = 0;
@@ -358,13 +366,7 @@ static int expand(exp_ctx *x, nnl_plan *plan, const nnl_override *ov, int nov) {
             default: snprintf(vals[i], VAL_MAX, "%.0f", a->lo + nn_rng_below(&rng, (uint32_t)(a->hi - a->lo + 1))); break;
             }
         }
-        for (int s = 0; s < x->nseeds && !rc; s++) {
-            nnl_planned_run *r = &plan->runs[plan->nruns];
-            r->seed = x->seeds[s];
-            name_run(r, var, ax, (const char (*)[VAL_MAX])vals, x->nrnd, r->seed);
-            rc = load_run(x, plan, r, var, ax, (const char (*)[VAL_MAX])vals, at, x->nrnd, r->seed, ov, nov);
-            if (!rc) { nnl_config_key(&r->cfg, r->key); plan->nruns++; }
-        }
+        rc = add_point(x, plan, var, ax, (const char (*)[VAL_MAX])vals, at, x->nrnd, ov, nov);
     }
     }
     free(vals);

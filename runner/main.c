@@ -411,29 +411,18 @@ static int cmd_test(int argc, char **argv) {
     {
         int nt = ds.test.n, NC = nn_net_nclasses(net), B = cfg.batch_size;
         int *labels = malloc(sizeof(int) * (size_t)B), *idx = malloc(sizeof(int) * (size_t)nt);
-        int64_t conf[NNL_CLASSES * NNL_CLASSES] = {0};
-        double total = 0;
-        long correct = 0;
+        int64_t *conf = calloc((size_t)NC * NC, sizeof *conf);
+        double loss, acc;
+        if (!labels || !idx || !conf) { snprintf(err, sizeof err, "out of memory"); free(labels); free(idx); free(conf); goto out; }
         for (int i = 0; i < nt; i++) idx[i] = i;
-        for (int b = 0; b < nt; b += B) {
-            int nb = nt - b < B ? nt - b : B;
-            nnl_batch_fill(&ds.test, idx + b, nb, nn_net_input(net), labels);
-            total += (double)nn_net_forward(net, nb, labels, 0) * nb;
-            correct += nn_net_correct(net, labels, nb);
-            const float *z = nn_net_logits(net);
-            for (int i = 0; i < nb && NC == NNL_CLASSES; i++) {
-                int best = 0;
-                for (int k = 1; k < NC; k++) if (z[i * NC + k] > z[i * NC + best]) best = k;
-                conf[labels[i] * NC + best]++;
-            }
-        }
-        printf("run %lld, %s: %d test images, loss %.4f, accuracy %.2f%%\n", (long long)id, ck, nt, total / nt,
-               100.0 * correct / nt);
-        for (int k = 0; k < NNL_CLASSES && NC == NNL_CLASSES; k++) {
+        nnl_evaluate(net, &ds.test, idx, nt, B, labels, &loss, &acc, conf);
+        printf("run %lld, %s: %d test images, loss %.4f, accuracy %.2f%%\n", (long long)id, ck, nt, loss, 100 * acc);
+        for (int k = 0; k < NC && NC == NNL_CLASSES; k++) {
             int64_t tot = 0;
             for (int j = 0; j < NC; j++) tot += conf[k * NC + j];
             printf("  %-12s %6.2f%%\n", class_names[k], tot ? 100.0 * conf[k * NC + k] / tot : NAN);
         }
+        free(conf);
         free(labels);
         free(idx);
     }

@@ -103,7 +103,7 @@ static void progress_clear(progress *p) {
 
 /* ---- evaluation: mean loss and accuracy over idx[0..n), eval mode */
 
-static void evaluate(nn_net *net, const nnl_images *im, const int *idx, int n, int B,
+void nnl_evaluate(nn_net *net, const nnl_images *im, const int *idx, int n, int B,
                      int *labels, double *loss, double *acc, int64_t *confusion) {
     double total = 0;
     long correct = 0;
@@ -322,7 +322,7 @@ nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err,
         progress_clear(&pg);
         nnl_epoch_row row = {.epoch = ep + 1, .train_loss = loss_sum / seen, .train_acc = (double)correct / seen,
                              .lr = lr};
-        evaluate(m.net, &m.ds.train, m.idx + ntrain, nval, B, m.labels, &row.val_loss, &row.val_acc, NULL);
+        nnl_evaluate(m.net, &m.ds.train, m.idx + ntrain, nval, B, m.labels, &row.val_loss, &row.val_acc, NULL);
         row.seconds = now() - t0;
         int improved = row.val_acc > best_val;
         if (improved) { best_val = row.val_acc; best_epoch = ep + 1; }
@@ -384,7 +384,7 @@ nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err,
             goto fail_run;
         }
         for (int i = 0; i < nt; i++) tidx[i] = i;
-        evaluate(m.net, &m.ds.test, tidx, nt, B, m.labels, &res->test_loss, &res->test_acc, conf);
+        nnl_evaluate(m.net, &m.ds.test, tidx, nt, B, m.labels, &res->test_loss, &res->test_acc, conf);
         for (int k = 0; k < NC; k++) {
             int64_t tot = 0;
             for (int j = 0; j < NC; j++) tot += conf[k * NC + j];

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include "config.h"
+#include "data.h"
 #include "store.h"
 
 /* Exit-like outcomes of a run */
@@ -53,6 +54,12 @@ typedef struct {
 /* Trains, recording everything in the store. Returns the outcome; on
  * NNL_RUN_FAILED err holds one line. The run's row says the same. */
 nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err, size_t errlen);
+
+/* Evaluates net (eval mode) on images idx[0..n) of im in batches of B:
+ * mean loss, accuracy and, when confusion is not NULL, adds the counts to
+ * the (nclasses, nclasses) [true][predicted] matrix. labels: B ints. */
+void nnl_evaluate(nn_net *net, const nnl_images *im, const int *idx, int n, int B, int *labels,
+                  double *loss, double *acc, int64_t *confusion);
 
 /* Where a run's checkpoints live: DIR/checkpoints/STEM/ID for the database
  * DIR/STEM.db (results/checkpoints/nnlab/12) */
