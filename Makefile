@@ -45,7 +45,7 @@ NN_OBJ     := $(NN_SRC:%.c=$(BUILD)/%.o)
 RUNNER_OBJ := $(RUNNER_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test bench install clean deps deps-check
+.PHONY: all test bench install clean deps deps-check test-asan valgrind fuzz fuzz-build kill-campaign test-slurm
 all: deps-check nnlab
 
 deps-check:
@@ -87,3 +87,72 @@ clean:
 	rm -rf $(BUILD) nnlab
 
 -include $(NN_OBJ:.o=.d) $(RUNNER_OBJ:.o=.d) $(BUILD)/runner/main.d
+
+# ---- hardening: sanitizers, valgrind, fuzzing, fault campaigns -------------
+#
+#   make test-asan      every test with AddressSanitizer + UBSan (gcc or clang),
+#                       in build-asan/, against build-asan/nnlab-bin
+#   make valgrind       a short training run under valgrind memcheck
+#   make fuzz           libFuzzer (clang) on the config, experiment and IDX
+#                       readers, FUZZ_TIME seconds each, one at a time
+#   make kill-campaign  kill -9 at random points, KILL_TRIALS times
+#
+# Tests run the binary NNLAB_BIN names (default ./nnlab), so these builds
+# keep to their own folders and leave ./nnlab alone.
+
+$(BUILD)/nnlab-bin: $(BUILD)/runner/main.o $(BUILD)/librunner.a $(BUILD)/libnn.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+SAN_BUILD  ?= build-asan
+SAN_CFLAGS ?= -O1 -g -march=native -fno-omit-frame-pointer -fsanitize=address,undefined \
+              -fno-sanitize-recover=undefined
+# Any report aborts the process, so a child nnlab's report fails its test.
+SAN_ENV := ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1:check_initialization_order=1 \
+           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1 \
+           LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
+SAN_TESTS := $(TEST_SRC:tests/%.c=$(SAN_BUILD)/tests/%)
+
+test-asan: deps-check
+	$(MAKE) BUILD=$(SAN_BUILD) CFLAGS="$(SAN_CFLAGS)" $(SAN_BUILD)/nnlab-bin $(SAN_TESTS)
+	@env NNLAB_BIN=$(SAN_BUILD)/nnlab-bin $(SAN_ENV) ./tests/run.sh $(SAN_TESTS)
+
+# valgrind 3.19 does not know AVX-512: the binary is built portable (-O2, no
+# -march=native) and OpenBLAS is told to use its AVX2 kernels.
+VG_BUILD ?= build-valgrind
+valgrind: deps-check
+	$(MAKE) BUILD=$(VG_BUILD) OPT="-O2" $(VG_BUILD)/nnlab-bin
+	./tests/valgrind.sh $(VG_BUILD)/nnlab-bin
+
+FUZZ_BUILD  ?= build-fuzz
+FUZZ_CC     ?= clang
+FUZZ_CFLAGS ?= -O1 -g -Wno-pass-failed -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+               -fno-sanitize-recover=undefined
+FUZZ_TIME   ?= 600
+FUZZ_TARGETS := config experiment idx checkpoint
+
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz.h $(BUILD)/librunner.a $(BUILD)/libnn.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/librunner.a $(BUILD)/libnn.a $(LDLIBS)
+
+fuzz-build: deps-check
+	$(MAKE) CC=$(FUZZ_CC) BUILD=$(FUZZ_BUILD) CFLAGS="$(FUZZ_CFLAGS)" \
+	  $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/fuzz_%)
+
+fuzz: fuzz-build
+	./fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZ_TARGETS)
+
+KILL_TRIALS ?= 40
+kill-campaign: all
+	NNLAB_KILL_TRIALS=$(KILL_TRIALS) $(BUILD)/tests/test_faults_kill
+
+# ---- Slurm: `nnlab sweep --slurm` against a real one-node cluster ----------
+#
+#   make test-slurm     starts munged, slurmctld and slurmd on this machine
+#                       (root; Debian's slurm-wlm and munge), runs a job-array
+#                       sweep with a cancelled task, resubmits and merges
+#                       (tests/test_slurm.sh, under a minute), then stops them
+
+SLURM_BUILD ?= build-slurm
+test-slurm: deps-check
+	$(MAKE) BUILD=$(SLURM_BUILD) $(SLURM_BUILD)/nnlab-bin
+	NNLAB_BIN=$(SLURM_BUILD)/nnlab-bin ./tests/test_slurm.sh

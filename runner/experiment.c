@@ -4,6 +4,7 @@
  * that a bad key or value is found before anything runs, and named after
  * the values that vary. Overrides apply in this order: the experiment's
  * `set`, the run's grid or sampled values, its seed, the command line's. */
+#include <errno.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
@@ -70,8 +71,11 @@ static int read_scalar_u64(exp_ctx *x, const node *v, const char *what, uint64_t
     char *end;
     if (v->type != N_SCALAR || !v->plain || !*v->text || v->text[0] == '-')
         return yt_fail(&x->y, v, "%s: expected a whole number, got %s", what, yt_got(v, g, sizeof g));
+    errno = 0;
     unsigned long long u = strtoull(v->text, &end, 10);
-    if (*end || u > max)
+    /* ERANGE: past 2^64 strtoull answers ULLONG_MAX, which passed as a seed
+     * (tests/bad/experiment/seeds-huge.yaml) */
+    if (*end || errno == ERANGE || u > max)
         return yt_fail(&x->y, v, "%s: expected a whole number from 0 to %llu, got %s", what,
                        (unsigned long long)max, yt_got(v, g, sizeof g));
     *out = u;

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "data.h"
 #include "experiment.h"
+#include "slurm.h"
 #include "store.h"
 #include "sweep.h"
 #include "train.h"
@@ -47,6 +48,8 @@ static const char usage_main[] =
     "  check FILE       validate a config or an experiment without running it\n"
     "  sweep EXPERIMENT run an experiment's runs, in parallel, resumably\n"
     "  compare EXPERIMENT  one row per grid point: mean +- std over seeds\n"
+    "  merge SHARD.db...   merge the shards of a Slurm sweep into the database\n"
+    "  status EXPERIMENT   a Slurm sweep's runs (done, running, queued) and tasks\n"
     "  bench [CONFIG]   time training epochs (default configs/lenet5.yaml)\n"
     "\n"
     "RUN is a run id or a unique prefix of its key (see 'nnlab ls').\n"
@@ -147,6 +150,7 @@ static const char usage_sweep[] =
     "  --db PATH        the database (default " DEFAULT_DB ")\n"
     "  --data DIR       the FashionMNIST folder (same as --set data.dir=DIR)\n"
     "  --dry-run        print the plan and each run's status; write nothing\n"
+    "  --slurm          run it as a Slurm job array instead (nnlab sweep x --slurm --help)\n"
     "\n"
     "exit status: 0 every run finished (or was pruned), 1 some failed or\n"
     "diverged, 2 bad input, 130 interrupted. Then: nnlab compare EXPERIMENT.\n";
@@ -603,6 +607,7 @@ static int cmd_bench(int argc, char **argv) {
 }
 
 static int cmd_sweep(int argc, char **argv) {
+    if (nnl_slurm_requested(argc, argv)) return nnl_slurm_sweep_cmd(argc, argv);
     cli c;
     int rc = parse_cli(argc, argv, "sweep", "sdDjn", 1, &c);
     if (rc || c.help) { if (c.help) fputs(usage_sweep, stdout); return rc; }
@@ -692,7 +697,8 @@ int main(int argc, char **argv) {
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"train", cmd_train}, {"test", cmd_test}, {"summary", cmd_summary},
         {"ls", cmd_ls}, {"show", cmd_show}, {"check", cmd_check}, {"bench", cmd_bench},
-        {"sweep", cmd_sweep}, {"compare", cmd_compare}};
+        {"sweep", cmd_sweep}, {"compare", cmd_compare},
+        {"merge", nnl_merge_cmd}, {"status", nnl_status_cmd}, {"worker", nnl_worker_cmd}};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         fputs(usage_main, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -703,7 +709,7 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "nnlab: unknown command '%s' (commands: train, test, summary, ls, show, check, sweep, compare, bench; see 'nnlab --help')\n",
+    fprintf(stderr, "nnlab: unknown command '%s' (commands: train, test, summary, ls, show, check, sweep, compare, merge, status, bench; see 'nnlab --help')\n",
             argv[1]);
     return 2;
 }

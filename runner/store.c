@@ -520,8 +520,13 @@ static int set_journal_wal(nnl_store *s, char *err, size_t errlen)
     return ok ? 0 : -1;
 }
 
-static nnl_store *store_open(const char *path, int readonly, char *err, size_t errlen)
+/* How store_open opens: read-write in WAL, read-only, or read-write with a
+ * rollback journal (nnl_store_open_shared). */
+enum { OPEN_WAL, OPEN_READONLY, OPEN_SHARED };
+
+static nnl_store *store_open(const char *path, int mode, char *err, size_t errlen)
 {
+    int readonly = mode == OPEN_READONLY;
     nnl_store *s = calloc(1, sizeof *s);
     if (s) s->path = strdup(path);
     if (!s || !s->path) {
@@ -580,11 +585,14 @@ static nnl_store *store_open(const char *path, int readonly, char *err, size_t e
         goto fail;
     }
 
-    if (!readonly && !memory && set_journal_wal(s, err, errlen) != 0) goto fail;
+    if (mode == OPEN_WAL && !memory && set_journal_wal(s, err, errlen) != 0) goto fail;
     /* Per connection, and only outside a transaction. NORMAL is safe in WAL:
-     * a power loss may drop the last commits but never corrupts. */
+     * a power loss may drop the last commits but never corrupts; a rollback
+     * journal needs FULL for that. */
     const char *pragmas = readonly ? "PRAGMA foreign_keys = ON"
-                                   : "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL";
+                          : mode == OPEN_SHARED ? "PRAGMA foreign_keys = ON; PRAGMA journal_mode = DELETE;"
+                                                  " PRAGMA synchronous = FULL"
+                                                : "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL";
     if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
         db_fail(s, err, errlen, "setting connection options");
         goto fail;
@@ -600,12 +608,17 @@ fail:
 
 nnl_store *nnl_store_open(const char *path, char *err, size_t errlen)
 {
-    return store_open(path, 0, err, errlen);
+    return store_open(path, OPEN_WAL, err, errlen);
+}
+
+nnl_store *nnl_store_open_shared(const char *path, char *err, size_t errlen)
+{
+    return store_open(path, OPEN_SHARED, err, errlen);
 }
 
 nnl_store *nnl_store_open_readonly(const char *path, char *err, size_t errlen)
 {
-    return store_open(path, 1, err, errlen);
+    return store_open(path, OPEN_READONLY, err, errlen);
 }
 
 void nnl_store_close(nnl_store *s)

@@ -112,6 +112,14 @@ typedef struct {
  * Safe to call from many processes at once on a new file. */
 nnl_store *nnl_store_open(const char *path, char *err, size_t errlen);
 
+/* Like nnl_store_open, but with a rollback journal (journal_mode DELETE,
+ * synchronous FULL) instead of WAL: for a database on a network file system
+ * that one host writes while others read it (the shards of `nnlab sweep
+ * --slurm`). WAL needs every reader on the writer's host; a rollback journal
+ * needs only working file locks. Writers take turns, so keep it to one
+ * writing process at a time. */
+nnl_store *nnl_store_open_shared(const char *path, char *err, size_t errlen);
+
 /* Opens an existing database for reading only (`nnlab ls`, reports): never
  * creates, migrates or writes; every write function fails with a clear
  * error. */

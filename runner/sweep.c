@@ -222,6 +222,10 @@ static const char *outcome_name(nnl_outcome o) {
     }
 }
 
+static nnl_store *open_rw(const nnl_sweep_opts *o, char *err, size_t errlen) {
+    return o->shared ? nnl_store_open_shared(o->db, err, errlen) : nnl_store_open(o->db, err, errlen);
+}
+
 /* A worker process: claims and trains runs until none is left. Exit status
  * 0 if all its runs ended as planned, 1 if one failed or diverged, 130 if
  * interrupted. */
@@ -229,7 +233,7 @@ static int worker(const nnl_sweep_opts *o, int threads) {
     char err[1024];
     const nnl_plan *plan = o->plan;
     omp_set_num_threads(threads);
-    nnl_store *s = nnl_store_open(o->db, err, sizeof err);
+    nnl_store *s = open_rw(o, err, sizeof err);
     if (!s) { fprintf(stderr, "%s\n", err); return 1; }
     pruner pr = {s, plan->name, plan->prune_after};
     int status = 0;
@@ -317,7 +321,7 @@ static int run_workers(const nnl_sweep_opts *o, int n, int t, char *err, size_t 
 int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen) {
     const nnl_plan *plan = o->plan;
     int jobs = o->jobs < 1 ? 1 : o->jobs > MAX_JOBS ? MAX_JOBS : o->jobs;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long cores = o->cores > 0 ? o->cores : sysconf(_SC_NPROCESSORS_ONLN);
     nnl_sweep_counts before, after;
     nnl_store *s;
 
@@ -349,7 +353,7 @@ int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen) {
      * it dies). Failed runs get one more try, in the first round only. */
     for (int round = 0;; round++) {
         int here, other;
-        s = nnl_store_open(o->db, err, errlen);
+        s = open_rw(o, err, errlen);
         if (!s) return 2;
         if ((!round && nnl_sweep_count(s, plan, &before, err, errlen)) ||
             enqueue(s, plan, round == 0, &here, &other, err, errlen) ||
@@ -385,7 +389,7 @@ int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen) {
         nanosleep(&nap, NULL);
     }
 
-    s = nnl_store_open(o->db, err, errlen);
+    s = open_rw(o, err, errlen);
     if (!s || nnl_sweep_count(s, plan, &after, err, errlen)) { nnl_store_close(s); return 2; }
     nnl_store_close(s);
     after.skipped = done_before;

@@ -15,6 +15,8 @@ typedef struct {
     int jobs;                 /* worker processes (>= 1) */
     int dry_run;              /* print the plan, write nothing */
     int progress;             /* a terminal: progress bars when jobs == 1 */
+    int cores;                /* the cores the workers share; 0: every online core */
+    int shared;               /* open db with nnl_store_open_shared (a Slurm shard) */
     volatile sig_atomic_t *stop;
 } nnl_sweep_opts;
 

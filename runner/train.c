@@ -126,6 +126,29 @@ void nnl_evaluate(nn_net *net, const nnl_images *im, const int *idx, int n, int 
     *acc = n ? (double)correct / n : NAN;
 }
 
+int nnl_train_check(const nnl_config *c, const nnl_images *train, char *err, size_t errlen) {
+    if (train->rows != c->input[1] || train->cols != c->input[2] || c->input[0] != 1) {
+        snprintf(err, errlen, "model.input is %dx%dx%d but the images are 1x%dx%d",
+                 c->input[0], c->input[1], c->input[2], train->rows, train->cols);
+        return -1;
+    }
+    /* The loss reads the score of every label: fewer scores than classes
+     * read past the logits, a heap overflow that tests/bad/config/
+     * wrong-class-count.yaml (dense: 7) found. */
+    nn_layer_spec specs[NN_MAX_LAYERS];
+    nn_shape out[NN_MAX_LAYERS];
+    nnl_config_layers(c, specs);
+    if (nn_infer(specs, c->nlayers, nn_shape3(c->input[0], c->input[1], c->input[2]), out, NULL, err, errlen))
+        return -1;
+    int nc = out[c->nlayers - 1].c * out[c->nlayers - 1].h * out[c->nlayers - 1].w;
+    if (nc < NNL_CLASSES) {
+        snprintf(err, errlen, "model.layers: the last layer gives %d class scores but the dataset has %d "
+                 "classes (end with dense: %d)", nc, NNL_CLASSES, NNL_CLASSES);
+        return -1;
+    }
+    return 0;
+}
+
 static void add_param(const char *key, const char *value, void *ud) {
     void **a = ud;
     nnl_store *s = a[0];
@@ -199,11 +222,7 @@ nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err,
     if (!m.net) goto fail_early;
     if (nnl_dataset_load(c->data_dir, c->train_limit, c->test_limit, &m.ds, err, errlen)) goto fail_early;
     m.have_ds = 1;
-    if (m.ds.train.rows != c->input[1] || m.ds.train.cols != c->input[2] || c->input[0] != 1) {
-        snprintf(err, errlen, "model.input is %dx%dx%d but the images are 1x%dx%d",
-                 c->input[0], c->input[1], c->input[2], m.ds.train.rows, m.ds.train.cols);
-        goto fail_early;
-    }
+    if (nnl_train_check(c, &m.ds.train, err, errlen)) goto fail_early;
     int n = m.ds.train.n, ntrain;
     m.idx = malloc(sizeof(int) * (size_t)n);
     m.labels = malloc(sizeof(int) * (size_t)B);

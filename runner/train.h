@@ -55,6 +55,13 @@ typedef struct {
  * NNL_RUN_FAILED err holds one line. The run's row says the same. */
 nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err, size_t errlen);
 
+/* Whether the config fits the data: its input is one image's shape and its
+ * last layer gives a score for every class (fewer would make the loss read
+ * past the scores). nnl_train checks it; a caller that wants bad input to
+ * touch no database checks it first, on the images of a probe load.
+ * Returns 0, or -1 with one line in err. */
+int nnl_train_check(const nnl_config *c, const nnl_images *train, char *err, size_t errlen);
+
 /* Evaluates net (eval mode) on images idx[0..n) of im in batches of B:
  * mean loss, accuracy and, when confusion is not NULL, adds the counts to
  * the (nclasses, nclasses) [true][predicted] matrix. labels: B ints. */
