@@ -325,7 +325,12 @@ static int cmd_train(int argc, char **argv) {
             fprintf(stderr, "%s\n", err);
             return 2;
         }
+        rc = nnl_train_check(&cfg, &probe.train, err, sizeof err);
         nnl_dataset_free(&probe);
+        if (rc) {
+            fprintf(stderr, "%s: %s\n", c.positional ? c.positional : c.resume, err);
+            return 2;
+        }
     }
     nnl_store *s = open_store(c.db, 0);
     if (!s) return 2;
@@ -623,7 +628,14 @@ static int cmd_sweep(int argc, char **argv) {
             nnl_plan_free(&plan);
             return 2;
         }
+        for (int i = 0; i < plan.nruns && !rc; i++)
+            if ((rc = nnl_train_check(&plan.runs[i].cfg, &probe.train, err, sizeof err)))
+                fprintf(stderr, "%s: run %s: %s\n", c.positional, plan.runs[i].name, err);
         nnl_dataset_free(&probe);
+        if (rc) {
+            nnl_plan_free(&plan);
+            return 2;
+        }
     }
     install_signals();
     nnl_sweep_opts o = {.plan = &plan, .db = c.db, .jobs = c.jobs, .dry_run = c.dry_run, .progress = isatty(2),
