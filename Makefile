@@ -82,6 +82,8 @@ bench: all
 install: nnlab
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 nnlab $(DESTDIR)$(PREFIX)/bin/nnlab
+	install -d $(DESTDIR)$(PREFIX)/share/nnlab/plots
+	install -m 644 plots/*.gp $(DESTDIR)$(PREFIX)/share/nnlab/plots
 
 clean:
 	rm -rf $(BUILD) nnlab
@@ -141,9 +143,16 @@ fuzz-build: deps-check
 fuzz: fuzz-build
 	./fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZ_TARGETS)
 
+# test_faults preloads this shim to kill nnlab inside checkpoint writes; it
+# is built plain (no sanitizer) so it can go first in an ASan process.
+$(BUILD)/tests/faultinject.so: tests/faultinject.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -fPIC -shared $(WARN) -o $@ $< -ldl
+$(BUILD)/tests/test_faults: | $(BUILD)/tests/faultinject.so
+
 KILL_TRIALS ?= 40
-kill-campaign: all
-	NNLAB_KILL_TRIALS=$(KILL_TRIALS) $(BUILD)/tests/test_faults_kill
+kill-campaign: all $(BUILD)/tests/test_faults
+	NNLAB_KILL_TRIALS=$(KILL_TRIALS) $(BUILD)/tests/test_faults
 
 # ---- Slurm: `nnlab sweep --slurm` against a real one-node cluster ----------
 #

@@ -8,6 +8,10 @@
  * buffer, so loading needs the dataset's bytes and 64 KB more.
  */
 #include "data.h"
+
+const char *const nnl_class_names[NNL_CLASSES] = {
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
 #include "../nn/nn.h"
 
 #include <errno.h>

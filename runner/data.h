@@ -31,6 +31,9 @@
 #include <stdint.h>
 
 #define NNL_CLASSES 10 /* FashionMNIST: T-shirt/top ... Ankle boot; labels are 0..9 */
+
+/* FashionMNIST's class names, by label */
+extern const char *const nnl_class_names[NNL_CLASSES];
 #define NNL_DATA_DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
 #define NNL_IDX_MAX_SIDE 4096 /* largest rows or cols accepted from a header */
 

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "data.h"
 #include "experiment.h"
+#include "report.h"
 #include "slurm.h"
 #include "store.h"
 #include "sweep.h"
@@ -28,9 +29,6 @@
 #define DEFAULT_DB "results/nnlab.db"
 #define MAX_SETS 256
 
-static const char *const class_names[NNL_CLASSES] = {
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
 
 static const char usage_main[] =
     "usage: nnlab COMMAND [OPTIONS]\n"
@@ -48,6 +46,7 @@ static const char usage_main[] =
     "  check FILE       validate a config or an experiment without running it\n"
     "  sweep EXPERIMENT run an experiment's runs, in parallel, resumably\n"
     "  compare EXPERIMENT  one row per grid point: mean +- std over seeds\n"
+    "  report RUN|EXPERIMENT  figures (PNG, SVG) and an index.html, in results/reports/NAME/\n"
     "  merge SHARD.db...   merge the shards of a Slurm sweep into the database\n"
     "  status EXPERIMENT   a Slurm sweep's runs (done, running, queued) and tasks\n"
     "  bench [CONFIG]   time training epochs (default configs/lenet5.yaml)\n"
@@ -429,7 +428,7 @@ static int cmd_test(int argc, char **argv) {
         for (int k = 0; k < NC && NC == NNL_CLASSES; k++) {
             int64_t tot = 0;
             for (int j = 0; j < NC; j++) tot += conf[k * NC + j];
-            printf("  %-12s %6.2f%%\n", class_names[k], tot ? 100.0 * conf[k * NC + k] / tot : NAN);
+            printf("  %-12s %6.2f%%\n", nnl_class_names[k], tot ? 100.0 * conf[k * NC + k] / tot : NAN);
         }
         free(conf);
         free(labels);
@@ -553,7 +552,7 @@ static int cmd_show(int argc, char **argv) {
         for (int j = 0; j < nc; j++) printf("%5d", j);
         printf("\n");
         for (int k = 0; k < nc; k++) {
-            printf("%d %-10s %7.2f%% ", k, class_names[k], 100 * cacc[k]);
+            printf("%d %-10s %7.2f%% ", k, nnl_class_names[k], 100 * cacc[k]);
             for (int j = 0; j < nc; j++) printf("%5lld", (long long)conf[k * nc + j]);
             printf("\n");
         }
@@ -710,7 +709,8 @@ int main(int argc, char **argv) {
         {"train", cmd_train}, {"test", cmd_test}, {"summary", cmd_summary},
         {"ls", cmd_ls}, {"show", cmd_show}, {"check", cmd_check}, {"bench", cmd_bench},
         {"sweep", cmd_sweep}, {"compare", cmd_compare},
-        {"merge", nnl_merge_cmd}, {"status", nnl_status_cmd}, {"worker", nnl_worker_cmd}};
+        {"merge", nnl_merge_cmd}, {"status", nnl_status_cmd}, {"worker", nnl_worker_cmd},
+        {"report", nnl_report_cmd}};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         fputs(usage_main, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -721,7 +721,7 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "nnlab: unknown command '%s' (commands: train, test, summary, ls, show, check, sweep, compare, merge, status, bench; see 'nnlab --help')\n",
+    fprintf(stderr, "nnlab: unknown command '%s' (commands: train, test, summary, ls, show, check, sweep, compare, report, merge, status, bench; see 'nnlab --help')\n",
             argv[1]);
     return 2;
 }

@@ -1,0 +1,425 @@
+/* test_report.c -- `nnlab report` on small real runs (the first images of
+ * FashionMNIST, Debian's dataset-fashion-mnist): every figure of a run and
+ * of an experiment exists as a real PNG and SVG with its data and script,
+ * index.html links only to files that exist, a sweep in progress says so,
+ * and the two ways gnuplot can let a user down -- not installed, or a
+ * template with a mistake -- are one clear line each. The templates come
+ * from plots/ of the repository (NNLAB_PLOTS), as the test binary does not
+ * sit beside them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+#include "../runner/config.h"
+#include "../runner/experiment.h"
+#include "../runner/report.h"
+#include "../runner/store.h"
+#include "../runner/sweep.h"
+#include "../runner/train.h"
+
+static char dir[64], db[128], plots[1024], err[2048];
+static int64_t lone_run;
+static volatile sig_atomic_t no_stop;
+static const nnl_override small[] = {
+    {"data.train_limit", "600"}, {"data.test_limit", "200"}, {"train.epochs", "2"}};
+
+static int have_data(void) { return access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) == 0; }
+
+static char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) n = 0;
+    buf[n] = 0;
+    fclose(f);
+    if (len) *len = (size_t)n;
+    return buf;
+}
+
+/* The small real sweep and lone run every report test reads, made once. */
+static int group_setup(void **state) {
+    strcpy(dir, "/tmp/nnlab-report-XXXXXX");
+    if (!mkdtemp(dir) || !getcwd(plots, sizeof plots - 8)) return -1;
+    strcat(plots, "/plots");
+    setenv("NNLAB_PLOTS", plots, 1);
+    snprintf(db, sizeof db, "%s/nnlab.db", dir);
+    if (!have_data()) return 0;
+    nnl_plan p;
+    if (nnl_plan_load("experiments/act-pool.yaml", small, 3, &p, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    nnl_sweep_opts o = {.plan = &p, .db = db, .jobs = 1, .stop = &no_stop};
+    int rc = nnl_sweep(&o, err, sizeof err);
+    nnl_plan_free(&p);
+    if (rc) { fprintf(stderr, "sweep: %s\n", err); return -1; }
+    /* a grid of two numeric keys: lr spans 10x (a log axis), batch size 2x */
+    char exp[128], cwd[512], text[1024];
+    snprintf(exp, sizeof exp, "%s/lr-bs.yaml", dir);
+    snprintf(text, sizeof text,
+             "name: lr-bs\nbase: %s/configs/lenet5-relu-max.yaml\n"
+             "grid:\n  train.lr: [0.001, 0.01]\n  train.batch_size: [32, 64]\nseeds: [0]\n",
+             getcwd(cwd, sizeof cwd));
+    FILE *f = fopen(exp, "w");
+    if (!f) return -1;
+    fputs(text, f);
+    fclose(f);
+    if (nnl_plan_load(exp, small, 3, &p, err, sizeof err)) { fprintf(stderr, "%s\n", err); return -1; }
+    rc = nnl_sweep(&o, err, sizeof err);
+    nnl_plan_free(&p);
+    if (rc) { fprintf(stderr, "sweep: %s\n", err); return -1; }
+
+    /* last: training in this process starts OpenMP's threads, and a sweep
+     * worker forked after that would hang in libgomp */
+
+    /* seed 5: seed 0 would be the sweep's relu/max run again, with its key */
+    const nnl_override lone[] = {small[0], small[1], small[2], {"train.seed", "5"}};
+    nnl_config cfg;
+    if (nnl_config_load("configs/lenet5-relu-max.yaml", lone, 4, &cfg, err, sizeof err)) return -1;
+    nnl_store *s = nnl_store_open(db, err, sizeof err);
+    if (!s) return -1;
+    nnl_train_opts to = {.cfg = &cfg, .store = s, .quiet = 1, .stop = &no_stop};
+    nnl_train_result r;
+    nnl_outcome out = nnl_train(&to, &r, err, sizeof err);
+    lone_run = r.run;
+    nnl_store_close(s);
+    return out == NNL_RUN_FINISHED ? 0 : -1;
+}
+
+static int group_teardown(void **state) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A real PNG: the 8-byte signature, an IHDR chunk first, at least
+ * min_w x min_h pixels, and more than 5 KB (a blank image compresses to less). */
+static void check_png(const char *path, uint32_t min_w, uint32_t min_h) {
+    size_t n;
+    unsigned char *b = (unsigned char *)slurp(path, &n);
+    if (!b) fail_msg("%s: missing", path);
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (n < 33 || memcmp(b, sig, 8) || memcmp(b + 12, "IHDR", 4)) fail_msg("%s: not a PNG", path);
+    uint32_t w = (uint32_t)b[16] << 24 | (uint32_t)b[17] << 16 | (uint32_t)b[18] << 8 | b[19];
+    uint32_t h = (uint32_t)b[20] << 24 | (uint32_t)b[21] << 16 | (uint32_t)b[22] << 8 | b[23];
+    if (w < min_w || h < min_h || n <= 5000) fail_msg("%s: %ux%u, %zu bytes", path, w, h, n);
+    free(b);
+}
+
+static void check_svg(const char *path) {
+    size_t n;
+    char *b = slurp(path, &n);
+    if (!b) fail_msg("%s: missing", path);
+    if (n < 5000 || !strstr(b, "<svg") || !strstr(b, "</svg>")) fail_msg("%s: not a drawn SVG (%zu bytes)", path, n);
+    free(b);
+}
+
+/* Every figure of kind in folder: PNG, SVG, its data with a header comment
+ * and its script, which names the template and sets the values it uses. */
+static void check_figure(const char *folder, const char *kind, uint32_t min_w, uint32_t min_h) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s.png", folder, kind);
+    check_png(p, min_w, min_h);
+    snprintf(p, sizeof p, "%s/%s.svg", folder, kind);
+    check_svg(p);
+    snprintf(p, sizeof p, "%s/%s.dat", folder, kind);
+    char *dat = slurp(p, NULL);
+    if (!dat || dat[0] != '#') fail_msg("%s: missing or no header comment", p);
+    free(dat);
+    snprintf(p, sizeof p, "%s/%s.gp", folder, kind);
+    char *gp = slurp(p, NULL), tmpl[1100];
+    snprintf(tmpl, sizeof tmpl, "# --- %s/%s.gp ---", plots, kind);
+    if (!gp || !strstr(gp, tmpl) || !strstr(gp, "datafile = \"") || !strstr(gp, "title_text = \""))
+        fail_msg("%s: not the script of template %s", p, tmpl);
+    free(gp);
+}
+
+/* index.html links (src= and href=) only to files in its folder that exist;
+ * returns how many links it has. */
+static int check_html(const char *folder) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/index.html", folder);
+    char *html = slurp(p, NULL);
+    if (!html) fail_msg("%s: missing", p);
+    assert_null(strstr(html, "<script"));
+    int links = 0;
+    for (const char *q = html; (q = strpbrk(q, "sh"));) {
+        const char *v = !strncmp(q, "src=\"", 5) ? q + 5 : !strncmp(q, "href=\"", 6) ? q + 6 : NULL;
+        q++;
+        if (!v) continue;
+        int len = (int)strcspn(v, "\"");
+        char target[512];
+        snprintf(target, sizeof target, "%s/%.*s", folder, len, v);
+        if (strstr(target, "://") || v[0] == '/' || access(target, R_OK))
+            fail_msg("%s links to %.*s, which is not a file beside it", p, len, v);
+        links++;
+    }
+    free(html);
+    return links;
+}
+
+static void report_experiment_draws_every_figure(void **state) {
+    if (!have_data()) skip();
+    char out[128];
+    snprintf(out, sizeof out, "%s/exp", dir);
+    nnl_store *s = nnl_store_open_readonly(db, err, sizeof err);
+    assert_non_null(s);
+    nnl_report_opts o = {.outdir = out};
+    nnl_report_result res;
+    if (nnl_report_experiment(s, "act-pool", &o, &res, err, sizeof err)) fail_msg("%s", err);
+    nnl_store_close(s);
+    assert_int_equal(res.runs, 12);
+    assert_int_equal(res.finished, 12);
+    assert_int_equal(res.in_progress, 0);
+    assert_string_equal(res.warnings, "");
+    assert_int_equal(res.nfigs, 4);
+    check_figure(out, "exp-curves", 1000, 500);
+    check_figure(out, "exp-bars", 800, 500);
+    /* activation x pool is a two-key grid: a heat map with text axes */
+    check_figure(out, "exp-heatmap", 800, 600);
+    check_figure(out, "exp-seconds", 800, 500);
+    assert_true(check_html(out) >= 4 * 5);
+    char *html = slurp(res.index, NULL);
+    assert_non_null(html);
+    assert_non_null(strstr(html, "<td class=\"k\">relu</td><td class=\"k\">avg</td><td>3 of 3</td>"));
+    assert_null(strstr(html, "in progress"));
+    free(html);
+    /* a figure's script redraws it from the report folder alone */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "cd %s && rm exp-bars.png && gnuplot exp-bars.gp 2>/dev/null", out);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/exp-bars.png", out);
+    check_png(cmd, 800, 500);
+}
+
+static void report_run_draws_curves_and_confusion(void **state) {
+    if (!have_data()) skip();
+    char out[128];
+    snprintf(out, sizeof out, "%s/run", dir);
+    nnl_store *s = nnl_store_open_readonly(db, err, sizeof err);
+    assert_non_null(s);
+    nnl_report_opts o = {.outdir = out};
+    nnl_report_result res;
+    if (nnl_report_run(s, lone_run, &o, &res, err, sizeof err)) fail_msg("%s", err);
+    nnl_store_close(s);
+    assert_int_equal(res.nfigs, 2);
+    check_figure(out, "run-curves", 1000, 500);
+    check_figure(out, "confusion", 800, 700);
+    assert_true(check_html(out) >= 2 * 5);
+    /* the class names label the matrix, and the counts are the 200 test images */
+    char p[256];
+    snprintf(p, sizeof p, "%s/confusion.gp", out);
+    char *gp = slurp(p, NULL);
+    assert_non_null(strstr(gp, "\"T-shirt/top\", \"Trouser\""));
+    assert_non_null(strstr(gp, "\"Ankle boot\"]"));
+    free(gp);
+    snprintf(p, sizeof p, "%s/confusion.dat", out);
+    FILE *f = fopen(p, "r");
+    char line[512];
+    long total = 0, v;
+    while (fgets(line, sizeof line, f))
+        for (char *q = line, *end; *q != '#' && (v = strtol(q, &end, 10), end != q); q = end) total += v;
+    fclose(f);
+    assert_int_equal(total, 200);
+}
+
+/* The axis of a grid key is logarithmic when its values are spaced so. */
+static void log_axis_for_log_spaced_values(void **state) {
+    const double lr[] = {0.0003, 0.001, 0.003, 0.01}, batch[] = {512, 32, 128}, lin[] = {1, 2, 3, 4},
+                 tenfold_lin[] = {0.1, 0.5, 1}, narrow[] = {32, 64, 128}, pair[] = {0.001, 0.01},
+                 neg[] = {-1, 1, 100};
+    assert_true(nnl_report_log_spaced(lr, 4));
+    assert_true(nnl_report_log_spaced(batch, 3));
+    assert_true(nnl_report_log_spaced(pair, 2));
+    assert_false(nnl_report_log_spaced(lin, 4));
+    assert_false(nnl_report_log_spaced(tenfold_lin, 3));
+    assert_false(nnl_report_log_spaced(narrow, 3)); /* max/min < 10 */
+    assert_false(nnl_report_log_spaced(neg, 3));
+    assert_false(nnl_report_log_spaced(lr, 1));
+}
+
+/* A grid of two numeric keys: value axes, log where log-spaced, numbers in
+ * the cells. */
+static void report_heatmap_of_numeric_grid_uses_log_axis(void **state) {
+    if (!have_data()) skip();
+    char text[256], out[128];
+    snprintf(out, sizeof out, "%s/lr-bs", dir);
+    nnl_store *s = nnl_store_open_readonly(db, err, sizeof err);
+    nnl_report_opts o = {.outdir = out};
+    nnl_report_result res;
+    if (nnl_report_experiment(s, "lr-bs", &o, &res, err, sizeof err)) fail_msg("%s", err);
+    nnl_store_close(s);
+    check_figure(out, "exp-heatmap", 800, 600);
+    snprintf(text, sizeof text, "%s/exp-heatmap.gp", out);
+    char *gp = slurp(text, NULL);
+    /* lr spans 10x: log; batch size 32..64 does not */
+    assert_non_null(strstr(gp, "xkey = \"lr\"\nlogx = 1\n"));
+    assert_non_null(strstr(gp, "ykey = \"batch_size\"\nlogy = 0\n"));
+    assert_non_null(strstr(gp, "array xtic_label[2] = [\"0.001\", \"0.01\"]"));
+    free(gp);
+}
+
+/* A run left running makes the report say how far the sweep has got, in
+ * every figure's title and on the page. */
+static void report_marks_a_sweep_in_progress(void **state) {
+    if (!have_data()) skip();
+    nnl_store *w = nnl_store_open(db, err, sizeof err);
+    assert_non_null(w);
+    if (nnl_store_run_status(w, 12, "running", NULL, err, sizeof err)) fail_msg("%s", err);
+    char out[128];
+    snprintf(out, sizeof out, "%s/progress", dir);
+    nnl_report_opts o = {.outdir = out, .planned_runs = 12};
+    nnl_report_result res;
+    int rc = nnl_report_experiment(w, "act-pool", &o, &res, err, sizeof err);
+    if (nnl_store_run_status(w, 12, "finished", NULL, err, sizeof err)) fail_msg("%s", err);
+    nnl_store_close(w);
+    if (rc) fail_msg("%s", err);
+    assert_int_equal(res.in_progress, 1);
+    assert_int_equal(res.finished, 11);
+    char p[256];
+    snprintf(p, sizeof p, "%s/index.html", out);
+    char *html = slurp(p, NULL);
+    assert_non_null(strstr(html, "(sweep in progress: 11 of 12 runs finished)"));
+    free(html);
+    snprintf(p, sizeof p, "%s/exp-bars.gp", out);
+    char *gp = slurp(p, NULL);
+    assert_non_null(strstr(gp, "title_note = \"(sweep in progress: 11 of 12 runs finished)\""));
+    free(gp);
+    check_figure(out, "exp-bars", 800, 500);
+}
+
+/* Without gnuplot, one line names the package to install, nothing is
+ * written, and the command exits 2. */
+static void report_without_gnuplot_names_the_package(void **state) {
+    char empty[128], out[128], path[4096];
+    snprintf(empty, sizeof empty, "%s/empty-bin", dir);
+    snprintf(out, sizeof out, "%s/no-gnuplot", dir);
+    mkdir(empty, 0755);
+    snprintf(path, sizeof path, "%s", getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    nnl_store *s = nnl_store_open(db, err, sizeof err);
+    assert_non_null(s);
+    setenv("PATH", empty, 1);
+    nnl_report_opts o = {.outdir = out};
+    nnl_report_result res;
+    int rc = nnl_report_run(s, 1, &o, &res, err, sizeof err);
+    char *argv[] = {"report", "act-pool", "--db", db, "--out", out, NULL};
+    int cmd = nnl_report_cmd(6, argv);
+    setenv("PATH", path, 1);
+    nnl_store_close(s);
+    assert_int_equal(rc, NNL_REPORT_EINPUT);
+    if (!strstr(err, "gnuplot not found") || !strstr(err, "gnuplot-nox") || strchr(err, '\n'))
+        fail_msg("got: %s", err);
+    assert_int_equal(cmd, 2);
+    assert_int_not_equal(access(out, F_OK), 0);
+    /* an explicit path that is not gnuplot says the same */
+    o.gnuplot = "/nonexistent/gnuplot";
+    s = nnl_store_open(db, err, sizeof err);
+    assert_int_equal(nnl_report_run(s, 1, &o, &res, err, sizeof err), NNL_REPORT_EINPUT);
+    nnl_store_close(s);
+    assert_non_null(strstr(err, "gnuplot-nox"));
+}
+
+/* A template with a mistake: the error names that template and its line
+ * (not the generated script's), and the command exits 1. */
+static void report_names_the_broken_template(void **state) {
+    if (!have_data()) skip();
+    char bad[128], cmd[4096], out[128];
+    snprintf(bad, sizeof bad, "%s/badplots", dir);
+    snprintf(out, sizeof out, "%s/broken", dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s/*.gp %s/ && echo 'set nosuchoption 1' >> %s/exp-bars.gp", bad,
+             plots, bad, bad);
+    assert_int_equal(system(cmd), 0);
+    char tpath[256];
+    snprintf(tpath, sizeof tpath, "%s/exp-bars.gp", bad);
+    char *t = slurp(tpath, NULL);
+    int lines = 0;
+    for (char *q = t; *q; q++) lines += *q == '\n';
+    free(t);
+    setenv("NNLAB_PLOTS", bad, 1);
+    nnl_store *s = nnl_store_open_readonly(db, err, sizeof err);
+    nnl_report_opts o = {.outdir = out};
+    nnl_report_result res;
+    int rc = nnl_report_experiment(s, "act-pool", &o, &res, err, sizeof err);
+    nnl_store_close(s);
+    char *argv[] = {"report", "act-pool", "--db", db, "--out", out, NULL};
+    int status = nnl_report_cmd(6, argv);
+    setenv("NNLAB_PLOTS", plots, 1);
+    assert_int_equal(rc, NNL_REPORT_EPLOT);
+    char want[300];
+    snprintf(want, sizeof want, "%s:%d: gnuplot: ", tpath, lines);
+    if (!strstr(err, want) || strchr(err, '\n')) fail_msg("want %s in: %s", want, err);
+    assert_int_equal(status, 1);
+    /* NNLAB_PLOTS naming a folder without templates is an error of its own */
+    setenv("NNLAB_PLOTS", dir, 1);
+    char found[1024];
+    rc = nnl_report_plots_dir(found, sizeof found, err, sizeof err);
+    setenv("NNLAB_PLOTS", plots, 1);
+    assert_int_equal(rc, NNL_REPORT_EINPUT);
+    assert_non_null(strstr(err, "NNLAB_PLOTS="));
+}
+
+/* The command: an experiment file, an experiment name, a run id, a key
+ * prefix; the default folder beside the database; bad input exits 2. */
+static void report_cmd_resolves_file_name_and_run(void **state) {
+    if (!have_data()) skip();
+    char out[128], idx[256], id[32];
+    snprintf(out, sizeof out, "%s/cmd", dir);
+    char *by_file[] = {"report", "experiments/act-pool.yaml", "--db", db, NULL};
+    assert_int_equal(nnl_report_cmd(4, by_file), 0);
+    snprintf(idx, sizeof idx, "%s/reports/act-pool/index.html", dir);
+    assert_int_equal(access(idx, R_OK), 0);
+    char *by_name[] = {"report", "act-pool", "--db", db, "--out", out, NULL};
+    assert_int_equal(nnl_report_cmd(6, by_name), 0);
+    snprintf(idx, sizeof idx, "%s/exp-heatmap.png", out);
+    assert_int_equal(access(idx, R_OK), 0);
+    snprintf(id, sizeof id, "%lld", (long long)lone_run);
+    char *by_id[] = {"report", id, "--db", db, NULL};
+    assert_int_equal(nnl_report_cmd(4, by_id), 0);
+    snprintf(idx, sizeof idx, "%s/reports/run-%s/confusion.png", dir, id);
+    assert_int_equal(access(idx, R_OK), 0);
+    /* a key prefix */
+    nnl_store *s = nnl_store_open_readonly(db, err, sizeof err);
+    nnl_run_row r;
+    assert_int_equal(nnl_store_run_get(s, lone_run, &r, err, sizeof err), 0);
+    char key[17];
+    snprintf(key, sizeof key, "%.10s", r.key);
+    nnl_run_row_free(&r);
+    nnl_store_close(s);
+    char *by_key[] = {"report", key, "--db", db, "--out", out, NULL};
+    assert_int_equal(nnl_report_cmd(6, by_key), 0);
+
+    char *nothing[] = {"report", "no-such-thing", "--db", db, NULL};
+    assert_int_equal(nnl_report_cmd(4, nothing), 2);
+    char *bad_opt[] = {"report", "act-pool", "--bogus", NULL};
+    assert_int_equal(nnl_report_cmd(3, bad_opt), 2);
+    char *no_arg[] = {"report", "--db", db, NULL};
+    assert_int_equal(nnl_report_cmd(3, no_arg), 2);
+    char *no_value[] = {"report", "act-pool", "--db", NULL};
+    assert_int_equal(nnl_report_cmd(3, no_value), 2);
+    char *help[] = {"report", "--help", NULL};
+    assert_int_equal(nnl_report_cmd(2, help), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(log_axis_for_log_spaced_values),
+        cmocka_unit_test(report_experiment_draws_every_figure),
+        cmocka_unit_test(report_run_draws_curves_and_confusion),
+        cmocka_unit_test(report_heatmap_of_numeric_grid_uses_log_axis),
+        cmocka_unit_test(report_marks_a_sweep_in_progress),
+        cmocka_unit_test(report_without_gnuplot_names_the_package),
+        cmocka_unit_test(report_names_the_broken_template),
+        cmocka_unit_test(report_cmd_resolves_file_name_and_run),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
