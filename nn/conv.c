@@ -475,11 +475,24 @@ static void conv5_backward(float *dinp, float *dw, float *db, const float *dout,
 }
 #endif
 
+size_t conv2d_scratch_size(const nn_conv_geom *g, int nthreads) {
+    /* the im2col path: a column matrix and its gradient per thread */
+    size_t need = (size_t)nthreads * 2 * g->C * g->K * g->K * g->OH * g->OW;
+#ifdef __AVX512F__
+    if (fast_geom(g)) {
+        size_t f = fwd_shared(g) + (size_t)nthreads * fwd_per_thread(g);
+        size_t b = bwd_shared(g) + (size_t)nthreads * bwd_per_thread(g);
+        if (f > need) need = f;
+        if (b > need) need = b;
+    }
+#endif
+    return need;
+}
+
 void conv2d_forward(float *out, const float *inp, const float *w, const float *b,
                     int B, const nn_conv_geom *g, float *scratch, int nthreads) {
 #ifdef __AVX512F__
-    const size_t colsz = (size_t)g->C * g->K * g->K * g->OH * g->OW;
-    if (fast_geom(g) && fwd_shared(g) + nthreads * fwd_per_thread(g) <= nthreads * colsz) {
+    if (fast_geom(g) && fwd_shared(g) + nthreads * fwd_per_thread(g) <= conv2d_scratch_size(g, nthreads)) {
         conv5_forward(out, inp, w, b, B, g, scratch, nthreads);
         return;
     }
@@ -491,10 +504,9 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
                      const float *inp, const float *w, int B, const nn_conv_geom *g,
                      float *scratch, float *part, int nthreads) {
 #ifdef __AVX512F__
-    const size_t colsz = (size_t)g->C * g->K * g->K * g->OH * g->OW;
     int nt = nthreads < B ? nthreads : B;
     if (nt < 1) nt = 1;
-    if (fast_geom(g) && bwd_shared(g) + nt * bwd_per_thread(g) <= nthreads * 2 * colsz) {
+    if (fast_geom(g) && bwd_shared(g) + nt * bwd_per_thread(g) <= conv2d_scratch_size(g, nthreads)) {
         conv5_backward(dinp, dw, db, dout, inp, w, B, g, scratch, part, nt);
         return;
     }

@@ -44,7 +44,7 @@ struct nn_net {
     float *x;        /* (max_batch, insz) */
     float *probs;    /* (max_batch, nclasses) */
     int *labels;     /* (max_batch): labels of the last forward */
-    float *scratch;  /* conv im2col: nthreads * 2 * largest column matrix */
+    float *scratch;  /* conv: the largest conv2d_scratch_size of the layers */
     float *part;     /* conv per-thread partial weight gradients */
     int last_B, last_train;
     nn_rng rng;      /* dropout masks */
@@ -91,6 +91,9 @@ nn_net *nn_net_create(const nn_layer_spec *layers, int n, nn_shape input,
     net->insz = nn_shape_size(input);
     net->max_batch = max_batch;
     net->nthreads = nthreads < 1 ? 1 : nthreads;
+    /* OpenBLAS (its OpenMP build) sizes its own teams from this: one team of
+     * nthreads, never a second team spinning against ours */
+    omp_set_num_threads(net->nthreads);
     net->nclasses = last.c;
     nn_rng_seed(&net->rng, 0);
 
@@ -114,7 +117,7 @@ nn_net *nn_net_create(const nn_layer_spec *layers, int n, nn_shape input,
             l->g = (nn_conv_geom){in.c, in.h, in.w, l->out.c, l->spec.kernel, l->spec.stride,
                                   l->spec.padding, l->out.h, l->out.w};
             if (conv) {
-                size_t col = (size_t)in.c * l->g.K * l->g.K * l->g.OH * l->g.OW;
+                size_t col = conv2d_scratch_size(&l->g, net->nthreads);
                 if (col > colmax) colmax = col;
                 if (l->np > partmax) partmax = l->np;
             }
@@ -142,7 +145,7 @@ nn_net *nn_net_create(const nn_layer_spec *layers, int n, nn_shape input,
     net->x = xcalloc(B * net->insz, sizeof(float), &failed);
     net->probs = xcalloc(B * net->nclasses, sizeof(float), &failed);
     net->labels = xcalloc(B, sizeof(int), &failed);
-    net->scratch = xcalloc((size_t)net->nthreads * 2 * colmax, sizeof(float), &failed);
+    net->scratch = xcalloc(colmax, sizeof(float), &failed);
     net->part = xcalloc((size_t)net->nthreads * partmax, sizeof(float), &failed);
     for (int i = 0; i < n && !failed; i++) {
         layer *l = &net->L[i];

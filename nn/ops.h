@@ -20,6 +20,10 @@ typedef struct {
     int OH, OW;      /* output */
 } nn_conv_geom;
 
+/* floats of scratch conv2d_forward and conv2d_backward need for g with
+ * nthreads threads (the fastest path this build has for g) */
+size_t conv2d_scratch_size(const nn_conv_geom *g, int nthreads);
+
 /* y = conv(x, w) + b (cross-correlation)
  * out: (B, OC, OH, OW)  inp: (B, C, H, W)  w: (OC, C, K, K)  b: (OC)
  * scratch: nthreads * C*K*K*OH*OW floats (im2col of one image per thread) */
