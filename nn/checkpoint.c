@@ -76,6 +76,16 @@ int nn_checkpoint_save(const char *path, nn_net *net, const nn_optim *opt,
         unlink(tmp);
     } else {
         rc = 0;
+        /* the rename itself is durable only once the folder is on disk */
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = 0;
+        int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
     }
     free(b.p);
     return rc;

@@ -446,7 +446,13 @@ int nnl_plan_load(const char *path, const nnl_override *ov, int nov, nnl_plan *p
     } else {
         /* no seeds: each run once, with the base config's seed */
         nnl_config base;
-        if (nnl_config_load(plan->base, x.set, x.nset, &base, err, errlen)) goto out;
+        char e[768];
+        if (nnl_config_load(plan->base, x.set, x.nset, &base, e, sizeof e)) {
+            /* "--set KEY=VALUE: ..." is one of this file's set: lines */
+            const char *msg = !strncmp(e, "--set ", 6) ? e + 6 : e;
+            yt_fail(&x.y, yt_map_get(root, "set", NULL), "set: %s", msg);
+            goto out;
+        }
         x.seeds[0] = base.seed;
         x.nseeds = 1;
     }

@@ -290,7 +290,9 @@ static int resume_config(cli *c, nnl_config *cfg, int64_t *run) {
     *run = nnl_store_find_run(s, c->resume, err, sizeof err);
     int rc = *run < 0 ? (fprintf(stderr, "%s\n", err), 2) : stored_config(s, *run, &row, cfg, c->data);
     if (!rc) {
-        if (!strcmp(row.status, "finished") || !strcmp(row.status, "running") || !strcmp(row.status, "queued")) {
+        /* running under a process that is gone (kill -9, power loss) is as interrupted */
+        int stale = !strcmp(row.status, "running") && nnl_run_is_stale(&row);
+        if (!stale && (!strcmp(row.status, "finished") || !strcmp(row.status, "running") || !strcmp(row.status, "queued"))) {
             fprintf(stderr, "run %lld is %s: only an interrupted, failed, diverged or pruned run can be resumed\n",
                     (long long)*run, row.status);
             rc = 2;

@@ -30,7 +30,7 @@ static int is_final(const char *st) {
 
 /* a run marked running whose process is gone from this host: no such
  * process, or a zombie (killed, not yet reaped) */
-static int is_stale(const nnl_run_row *r) {
+int nnl_run_is_stale(const nnl_run_row *r) {
     char host[256], path[64], stat[512];
     if (gethostname(host, sizeof host) || !r->host || strcmp(host, r->host) || r->pid <= 0) return 0;
     if (kill((pid_t)r->pid, 0) != 0) return errno == ESRCH;
@@ -139,7 +139,7 @@ static int enqueue(nnl_store *s, const nnl_plan *plan, int requeue_failed, int *
         if (!id) { rc = create_queued(s, plan, r, err, errlen) < 0; continue; }
         nnl_run_row row;
         if (nnl_store_run_get(s, id, &row, err, errlen)) { rc = -1; break; }
-        if (!strcmp(row.status, "running") && !is_stale(&row)) {
+        if (!strcmp(row.status, "running") && !nnl_run_is_stale(&row)) {
             if (on_this_host(&row)) (*busy_here)++;
             else (*busy_other)++;
         } else if (!is_final(row.status) && strcmp(row.status, "queued") &&
@@ -287,6 +287,35 @@ static void print_counts(FILE *f, const nnl_sweep_counts *c) {
     if (c->queued + c->missing) fprintf(f, ", %d not run", c->queued + c->missing);
 }
 
+/* A worker killed by a signal (the OOM killer, a crash, kill -9 of it
+ * alone) cannot record it: its run stayed "running" with a dead pid, so
+ * every round requeued it and a run that always killed its worker made the
+ * sweep loop forever (found with tests/faultinject.so). Its runs become
+ * failed with the reason; the next sweep retries them once, from their last
+ * checkpoint. */
+static void worker_died(const nnl_sweep_opts *o, pid_t pid, int sig) {
+    char err[512], msg[160], host[256];
+    int64_t ids[16];
+    int n = 0;
+    sqlite3_stmt *st;
+    nnl_store *s = nnl_store_open(o->db, err, sizeof err);
+    if (!s) { fprintf(stderr, "%s\n", err); return; }
+    if (gethostname(host, sizeof host)) host[0] = 0;
+    if (sqlite3_prepare_v2(nnl_store_db(s), "SELECT id FROM runs WHERE status = 'running' AND pid = ?1 AND host = ?2",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, pid);
+        sqlite3_bind_text(st, 2, host, -1, SQLITE_STATIC);
+        while (n < 16 && sqlite3_step(st) == SQLITE_ROW) ids[n++] = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    snprintf(msg, sizeof msg, "its worker process %d died of signal %d (%s)", (int)pid, sig, strsignal(sig));
+    for (int i = 0; i < n; i++) {
+        if (nnl_store_run_status(s, ids[i], "failed", msg, err, sizeof err)) fprintf(stderr, "%s\n", err);
+        else fprintf(stderr, "run %lld failed: %s\n", (long long)ids[i], msg);
+    }
+    nnl_store_close(s);
+}
+
 /* forks n workers of t threads and waits for them; their worst status */
 static int run_workers(const nnl_sweep_opts *o, int n, int t, char *err, size_t errlen) {
     pid_t kids[MAX_JOBS];
@@ -311,6 +340,7 @@ static int run_workers(const nnl_sweep_opts *o, int n, int t, char *err, size_t 
             continue;
         }
         left--;
+        if (WIFSIGNALED(ws)) worker_died(o, p, WTERMSIG(ws));
         int rc = WIFEXITED(ws) ? WEXITSTATUS(ws) : 1;
         if (rc == 130 || status == 130) status = 130;
         else if (rc) status = 1;

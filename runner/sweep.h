@@ -31,6 +31,10 @@ typedef struct {
  * bad input or a database that cannot be opened, 130 when interrupted. */
 int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen);
 
+/* A run marked running whose process is gone from this host (kill -9, a
+ * crash, a power loss): it can be resumed. */
+int nnl_run_is_stale(const nnl_run_row *r);
+
 /* The plan's runs counted by status (nothing written). */
 int nnl_sweep_count(nnl_store *s, const nnl_plan *plan, nnl_sweep_counts *c, char *err, size_t errlen);
 
