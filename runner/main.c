@@ -15,6 +15,7 @@
 #include "experiment.h"
 #include "report.h"
 #include "slurm.h"
+#include "signals.h"
 #include "store.h"
 #include "sweep.h"
 #include "train.h"
@@ -162,22 +163,6 @@ static const char usage_compare[] =
     "test accuracy and of the best validation accuracy, best first.\n"
     "  --csv   comma-separated, for spreadsheets\n";
 
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig) {
-    stop_flag = 1;
-    /* a second Ctrl-C ends the process at once */
-    signal(sig, SIG_DFL);
-}
-
-static void install_signals(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
 
 /* Options shared by the commands; each command accepts the ones it uses. */
 typedef struct {
@@ -335,8 +320,8 @@ static int cmd_train(int argc, char **argv) {
     }
     nnl_store *s = open_store(c.db, 0);
     if (!s) return 2;
-    install_signals();
-    nnl_train_opts o = {.cfg = &cfg, .store = s, .progress = isatty(2), .quiet = c.quiet, .stop = &stop_flag,
+    nnl_signals_install();
+    nnl_train_opts o = {.cfg = &cfg, .store = s, .progress = isatty(2), .quiet = c.quiet, .stop = &nnl_stop,
                         .resume_run = resume};
     nnl_train_result r;
     char key[17];
@@ -581,8 +566,8 @@ static int cmd_bench(int argc, char **argv) {
     snprintf(db, sizeof db, "%s/bench.db", dir);
     nnl_store *s = open_store(db, 0);
     if (!s) return 2;
-    install_signals();
-    nnl_train_opts o = {.cfg = &cfg, .store = s, .progress = isatty(2), .stop = &stop_flag};
+    nnl_signals_install();
+    nnl_train_opts o = {.cfg = &cfg, .store = s, .progress = isatty(2), .stop = &nnl_stop};
     static nnl_train_result r;
     nnl_outcome out = nnl_train(&o, &r, err, sizeof err);
     nnl_epoch_row *rows = NULL;
@@ -638,9 +623,9 @@ static int cmd_sweep(int argc, char **argv) {
             return 2;
         }
     }
-    install_signals();
+    nnl_signals_install();
     nnl_sweep_opts o = {.plan = &plan, .db = c.db, .jobs = c.jobs, .dry_run = c.dry_run, .progress = isatty(2),
-                        .stop = &stop_flag};
+                        .stop = &nnl_stop};
     rc = nnl_sweep(&o, err, sizeof err);
     if (rc == 2) fprintf(stderr, "%s\n", err);
     nnl_plan_free(&plan);

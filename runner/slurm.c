@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include "data.h"
 #include "experiment.h"
+#include "signals.h"
 #include "slurm.h"
 #include "sweep.h"
 #include "train.h"
@@ -108,21 +109,6 @@ static const char usage_status[] =
     "database and the shards, and its array tasks from squeue. Give the same\n"
     "--set options as to the sweep.\n";
 
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig) {
-    stop_flag = 1;
-    signal(sig, SIG_DFL);
-}
-
-static void install_signals(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
 
 /* ---- options */
 
@@ -644,9 +630,9 @@ int nnl_worker_cmd(int argc, char **argv) {
         fprintf(stderr, "%s\n", err);
         rc = 2;
     } else {
-        install_signals();
+        nnl_signals_install();
         nnl_sweep_opts so = {.plan = &sub, .db = shard, .jobs = 1, .cores = task_cores(), .shared = 1,
-                             .stop = &stop_flag};
+                             .stop = &nnl_stop};
         rc = nnl_sweep(&so, err, sizeof err);
         if (rc == 2) fprintf(stderr, "%s\n", err);
     }
@@ -1098,11 +1084,11 @@ static int wait_job(const opts *o, const nnl_plan *plan, const char *dir, const 
                 last = q;
             }
         }
-        for (int s = 0; s < o->poll * 10 && !stop_flag; s++) {
+        for (int s = 0; s < o->poll * 10 && !nnl_stop; s++) {
             struct timespec nap = {0, 100000000};
             nanosleep(&nap, NULL);
         }
-        if (stop_flag) {
+        if (nnl_stop) {
             fprintf(stderr, "nnlab sweep: stopped waiting; job %s goes on (nnlab status %s)\n", job, o->positional);
             return 130;
         }
@@ -1140,7 +1126,7 @@ int nnl_slurm_sweep_cmd(int argc, char **argv) {
         }
         nnl_dataset_free(&probe);
     }
-    install_signals();
+    nnl_signals_install();
     for (int attempt = 0;; attempt++) {
         char job[64];
         int submitted;
