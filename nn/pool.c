@@ -120,6 +120,30 @@ void avgpool_backward(float *dinp, const float *dout, int B, const nn_conv_geom 
 /* first maximum in scan order wins, and NaN propagates, as in PyTorch */
 void maxpool_forward(float *out, int *argmax, const float *inp, int B, const nn_conv_geom *g, int nthreads) {
     const int HW = g->H * g->W, OHW = g->OH * g->OW;
+    if (g->K == 2 && g->S == 2 && g->P == 0) {
+        /* the LeNet case, unrolled: the first maximum of the 2x2 window in
+         * scan order; "v > m || v != v" lets a NaN in and never out */
+        PLANES_PARALLEL
+        for (int p = 0; p < B * g->C; p++) {
+            const float *x = inp + (size_t)p * HW;
+            float *o = out + (size_t)p * OHW;
+            int *am = argmax + (size_t)p * OHW;
+            for (int oh = 0; oh < g->OH; oh++) {
+                const float *r0 = x + 2 * oh * g->W, *r1 = r0 + g->W;
+                for (int ow = 0; ow < g->OW; ow++) {
+                    int i = 2 * oh * g->W + 2 * ow;
+                    float m = r0[2 * ow], v;
+                    int best = i;
+                    v = r0[2 * ow + 1]; if (v > m || v != v) { m = v; best = i + 1; }
+                    v = r1[2 * ow];     if (v > m || v != v) { m = v; best = i + g->W; }
+                    v = r1[2 * ow + 1]; if (v > m || v != v) { m = v; best = i + g->W + 1; }
+                    o[oh * g->OW + ow] = m;
+                    am[oh * g->OW + ow] = best;
+                }
+            }
+        }
+        return;
+    }
     PLANES_PARALLEL
     for (int p = 0; p < B * g->C; p++) {
         const float *x = inp + (size_t)p * HW;
