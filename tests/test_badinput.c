@@ -30,23 +30,21 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include "tmpdir.h"
 #include "nnlab_bin.h"
 
 static char dir[64], db[128], errout[1 << 14];
 static int ncases;
 
 static int setup(void **state) {
-    strcpy(dir, "/tmp/nnlab-bad-XXXXXX");
-    if (!mkdtemp(dir)) return -1;
+    if (tmpdir_make(dir, "bad")) return -1;
     snprintf(db, sizeof db, "%s/r/nnlab.db", dir);
     return 0;
 }
 
 static int teardown(void **state) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     printf("badinput: %d command runs on malformed input\n", ncases);
-    return system(cmd) == 0 ? 0 : -1;
+    return tmpdir_remove(dir);
 }
 
 /* runs nnlab CMD PATH [--db DB] under `timeout`; its exit status, -1 if it

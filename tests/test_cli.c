@@ -12,22 +12,18 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include "tmpdir.h"
 #include "nnlab_bin.h"
 
 static char dir[64], out[1 << 16], errout[1 << 16], db[128];
 
 static int setup(void **state) {
-    strcpy(dir, "/tmp/nnlab-cli-XXXXXX");
-    if (!mkdtemp(dir)) return -1;
+    if (tmpdir_make(dir, "cli")) return -1;
     snprintf(db, sizeof db, "%s/r/nnlab.db", dir);
     return 0;
 }
 
-static int teardown(void **state) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+static int teardown(void **state) { return tmpdir_remove(dir); }
 
 static void slurp(const char *path, char *buf, size_t cap) {
     FILE *f = fopen(path, "r");

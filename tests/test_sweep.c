@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include "tmpdir.h"
 #include "nnlab_bin.h"
 #include "../runner/experiment.h"
 #include "../runner/store.h"
@@ -27,16 +28,8 @@ static char err[1024];
 
 static int have_data(void) { return access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) == 0; }
 
-static int setup(void **state) {
-    strcpy(dir, "/tmp/nnlab-sweep-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+static int setup(void **state) { return tmpdir_make(dir, "sweep"); }
+static int teardown(void **state) { return tmpdir_remove(dir); }
 
 /* writes an experiment file in the temp dir; base is relative to the repo */
 static const char *write_exp(const char *name, const char *body) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <cmocka.h>
+#include "tmpdir.h"
 #include "../runner/config.h"
 #include "../runner/store.h"
 #include "../runner/train.h"
@@ -42,16 +43,8 @@ static char dir[64];
 
 static int have_data(void) { return access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) == 0; }
 
-static int setup(void **state) {
-    strcpy(dir, "/tmp/nnlab-train-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+static int setup(void **state) { return tmpdir_make(dir, "train"); }
+static int teardown(void **state) { return tmpdir_remove(dir); }
 
 static void load(nnl_config *c, const nnl_override *ov, int nov) {
     char err[512];
