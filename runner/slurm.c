@@ -698,6 +698,20 @@ static void merge_row_free(merge_row *r) {
     free(r->ckdir);
 }
 
+/* a row of the runs queries below: id, key, status, experiment, finished,
+ * error, epochs_done, has a test result [, checkpoint_dir] */
+static void merge_row_read(sqlite3_stmt *q, merge_row *r) {
+    r->id = sqlite3_column_int64(q, 0);
+    snprintf(r->key, sizeof r->key, "%s", (const char *)sqlite3_column_text(q, 1));
+    snprintf(r->status, sizeof r->status, "%s", (const char *)sqlite3_column_text(q, 2));
+    r->experiment = dup_col(q, 3);
+    r->finished = dup_col(q, 4);
+    r->error = dup_col(q, 5);
+    r->epochs = sqlite3_column_int(q, 6);
+    r->has_test = sqlite3_column_int(q, 7);
+    if (sqlite3_column_count(q) > 8) r->ckdir = dup_col(q, 8);
+}
+
 static int same_text(const char *a, const char *b) { return (!a && !b) || (a && b && !strcmp(a, b)); }
 
 static int merge_runs(nnl_store *shard, sqlite3 *db, nnl_merge_counts *c) {
@@ -715,14 +729,7 @@ static int merge_runs(nnl_store *shard, sqlite3 *db, nnl_merge_counts *c) {
     int rc = 0, r;
     while (!rc && (r = sqlite3_step(ls)) == SQLITE_ROW) {
         merge_row s = {0}, m = {0};
-        s.id = sqlite3_column_int64(ls, 0);
-        snprintf(s.key, sizeof s.key, "%s", (const char *)sqlite3_column_text(ls, 1));
-        snprintf(s.status, sizeof s.status, "%s", (const char *)sqlite3_column_text(ls, 2));
-        s.experiment = dup_col(ls, 3);
-        s.finished = dup_col(ls, 4);
-        s.error = dup_col(ls, 5);
-        s.epochs = sqlite3_column_int(ls, 6);
-        s.has_test = sqlite3_column_int(ls, 7);
+        merge_row_read(ls, &s);
         char ck[NNL_PATH_MAX];
         nnl_checkpoint_dir(shard, s.id, ck, sizeof ck);
         sqlite3_bind_text(find, 1, s.key, -1, SQLITE_STATIC);
@@ -730,13 +737,7 @@ static int merge_runs(nnl_store *shard, sqlite3 *db, nnl_merge_counts *c) {
         else sqlite3_bind_null(find, 2);
         int fr = sqlite3_step(find);
         if (fr == SQLITE_ROW) {
-            m.id = sqlite3_column_int64(find, 0);
-            snprintf(m.status, sizeof m.status, "%s", (const char *)sqlite3_column_text(find, 2));
-            m.finished = dup_col(find, 4);
-            m.error = dup_col(find, 5);
-            m.epochs = sqlite3_column_int(find, 6);
-            m.has_test = sqlite3_column_int(find, 7);
-            m.ckdir = dup_col(find, 8);
+            merge_row_read(find, &m);
         } else if (fr != SQLITE_DONE) rc = -1;
         sqlite3_reset(find);
         if (!rc && !m.id) {
