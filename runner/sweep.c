@@ -309,9 +309,12 @@ static void worker_died(const nnl_sweep_opts *o, pid_t pid, int sig) {
         sqlite3_finalize(st);
     }
     snprintf(msg, sizeof msg, "its worker process %d died of signal %d (%s)", (int)pid, sig, strsignal(sig));
+    /* killed while the sweep was being stopped (a second Ctrl-C): the user's
+     * doing, not the run's; it resumes from its checkpoint like any other */
+    const char *why = *o->stop && (sig == SIGINT || sig == SIGTERM) ? "interrupted" : "failed";
     for (int i = 0; i < n; i++) {
-        if (nnl_store_run_status(s, ids[i], "failed", msg, err, sizeof err)) fprintf(stderr, "%s\n", err);
-        else fprintf(stderr, "run %lld failed: %s\n", (long long)ids[i], msg);
+        if (nnl_store_run_status(s, ids[i], why, msg, err, sizeof err)) fprintf(stderr, "%s\n", err);
+        else fprintf(stderr, "run %lld %s: %s\n", (long long)ids[i], why, msg);
     }
     nnl_store_close(s);
 }

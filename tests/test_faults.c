@@ -9,8 +9,9 @@
  *     sets the number of trials (default 3; `make kill-campaign` runs 40);
  *   - kill -9 at exact steps of checkpoint writes (tests/faultinject.so,
  *     an LD_PRELOAD shim): after a torn fsync, before and after the rename;
- *   - SIGINT to the sweep's process group and SIGTERM to the sweep alone:
- *     exit 130, runs interrupted (none left running), a rerun finishes them;
+ *   - SIGINT to the sweep's process group, SIGTERM to the sweep alone and
+ *     to its whole group (what scancel does): exit 130, runs interrupted
+ *     (none left running or failed), a rerun finishes them;
  *   - -j 8 on two cores, one database: every run and epoch row, no
  *     "database is locked";
  *   - a database that is not SQLite, one from a newer schema, a read-only
@@ -357,16 +358,22 @@ static void sigint_and_sigterm_stop_a_sweep_cleanly(void **state) {
     const char *exp = write_exp("sig", "seeds: [1, 2]\n"
                                        "set: {train.epochs: 3, data.train_limit: 1500, data.test_limit: 100}\n");
     const char *db = path_in("sig.db");
-    for (int round = 0; round < 2; round++) {
+    for (int round = 0; round < 3; round++) {
+        int64_t before = round ? q1(db, "SELECT count(*) FROM epochs") : 0;
         pid_t pid = spawn_sweep(exp, db, "2");
         struct timespec nap = {0, 20 * 1000 * 1000};
-        for (int i = 0; i < 6000 && q1(db, "SELECT count(*) FROM epochs") < 1 + round * 2; i++) nanosleep(&nap, NULL);
-        if (round == 0) kill(-pid, SIGINT); /* Ctrl-C: the whole process group */
-        else kill(pid, SIGTERM);           /* SIGTERM to the sweep alone: it tells its workers */
+        for (int i = 0; i < 6000 && q1(db, "SELECT count(*) FROM epochs") <= before; i++) nanosleep(&nap, NULL);
+        if (round == 0) kill(-pid, SIGINT);       /* Ctrl-C: the whole process group */
+        else if (round == 1) kill(pid, SIGTERM); /* SIGTERM to the sweep alone: it tells its workers */
+        else kill(-pid, SIGTERM);                /* scancel, systemd, timeout: everyone at once */
         int rc = wait_exit(pid);
         if (q1(db, "SELECT count(*) FROM runs WHERE status = 'finished'") == 2) continue; /* too late to tell */
-        assert_int_equal(rc, 130);
-        assert_int_equal(q1(db, "SELECT count(*) FROM runs WHERE status NOT IN ('finished', 'interrupted')"), 0);
+        if (rc != 130 || q1(db, "SELECT count(*) FROM runs WHERE status NOT IN ('finished', 'interrupted')"))
+            fail_msg("round %d: exit %d, %lld finished, %lld interrupted, %lld failed, %lld running", round, rc,
+                     (long long)q1(db, "SELECT count(*) FROM runs WHERE status = 'finished'"),
+                     (long long)q1(db, "SELECT count(*) FROM runs WHERE status = 'interrupted'"),
+                     (long long)q1(db, "SELECT count(*) FROM runs WHERE status = 'failed'"),
+                     (long long)q1(db, "SELECT count(*) FROM runs WHERE status = 'running'"));
         assert_true(q1(db, "SELECT count(*) FROM runs WHERE status = 'interrupted'") >= 1);
         check_consistent(db);
     }
