@@ -525,6 +525,29 @@ static int draw(rctx *c, const char *kind, const char *title, const char *vals, 
     return 0;
 }
 
+/* Every figure a report can draw. One drawn last time but not this time
+ * (the heat map of a grid that lost its second key, the confusion matrix of
+ * a folder reused for a run still in progress) would stay beside an index
+ * that no longer shows it, out of date and easy to paste into a paper by
+ * mistake. Only these names are removed, and only once the report is whole. */
+static const char *const all_kinds[] = {"run-curves", "confusion", "exp-curves", "exp-bars", "exp-seconds",
+                                        "exp-heatmap"};
+
+static void drop_stale(rctx *c) {
+    static const char *const ext[] = {"png", "svg", "dat", "gp"};
+    for (size_t k = 0; k < sizeof all_kinds / sizeof all_kinds[0]; k++) {
+        int drawn = 0;
+        for (int i = 0; i < c->nfigs; i++) drawn |= !strcmp(c->figs[i].kind, all_kinds[k]);
+        if (drawn) continue;
+        for (size_t e = 0; e < sizeof ext / sizeof ext[0]; e++) {
+            char p[NNL_PATH_MAX + 64];
+            snprintf(p, sizeof p, "%s/%s.%s", c->outdir, all_kinds[k], ext[e]);
+            if (unlink(p) && errno != ENOENT) fprintf(stderr, "nnlab report: %s: cannot remove the old figure: %s\n",
+                                                      p, strerror(errno));
+        }
+    }
+}
+
 /* --- index.html ----------------------------------------------------------- */
 
 static const char html_style[] =
@@ -758,7 +781,7 @@ int nnl_report_run(nnl_store *s, int64_t run, const nnl_report_opts *o, nnl_repo
     FILE *f;
     if ((rc = html_open(&c, &f, path, sizeof path))) goto out;
     html_run(f, &c, &r, ep, nep, nnl_store_path(s));
-    rc = close_out(&c, f, path);
+    if (!(rc = close_out(&c, f, path))) drop_stale(&c);
 out:
     free(conf);
     free(ep);
@@ -1472,7 +1495,7 @@ int nnl_report_experiment(nnl_store *s, const char *experiment, const nnl_report
     FILE *f;
     if ((rc = html_open(&c, &f, path, sizeof path))) goto out;
     html_experiment(f, &c, s, &x, notes);
-    rc = close_out(&c, f, path);
+    if (!(rc = close_out(&c, f, path))) drop_stale(&c);
 out:
     xdata_free(&x);
     return rc;

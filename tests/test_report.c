@@ -233,6 +233,38 @@ static void report_run_draws_curves_and_confusion(void **state) {
     assert_int_equal(total, 200);
 }
 
+/* A folder reused for another report keeps no figure of the old one: the
+ * index shows every figure there is, and a user's own files are left. */
+static void report_in_a_used_folder_drops_the_old_figures(void **state) {
+    if (!have_data()) skip();
+    char out[128], p[256];
+    snprintf(out, sizeof out, "%s/reused", dir);
+    nnl_store *s = nnl_store_open_readonly(db, err, sizeof err);
+    assert_non_null(s);
+    nnl_report_opts o = {.outdir = out};
+    nnl_report_result res;
+    if (nnl_report_experiment(s, "act-pool", &o, &res, err, sizeof err)) fail_msg("%s", err);
+    snprintf(p, sizeof p, "%s/my-notes.png", out);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("mine\n", f);
+    fclose(f);
+    if (nnl_report_run(s, lone_run, &o, &res, err, sizeof err)) fail_msg("%s", err);
+    nnl_store_close(s);
+    static const char *const gone[] = {"exp-curves", "exp-bars", "exp-heatmap", "exp-seconds"};
+    static const char *const ext[] = {"png", "svg", "dat", "gp"};
+    for (int k = 0; k < 4; k++)
+        for (int e = 0; e < 4; e++) {
+            snprintf(p, sizeof p, "%s/%s.%s", out, gone[k], ext[e]);
+            if (!access(p, F_OK)) fail_msg("%s: a figure of the old report is still there", p);
+        }
+    check_figure(out, "run-curves", 1000, 500);
+    check_figure(out, "confusion", 800, 700);
+    snprintf(p, sizeof p, "%s/my-notes.png", out);
+    assert_int_equal(access(p, F_OK), 0);
+    assert_true(check_html(out) >= 2 * 5);
+}
+
 /* The axis of a grid key is logarithmic when its values are spaced so. */
 static void log_axis_for_log_spaced_values(void **state) {
     const double lr[] = {0.0003, 0.001, 0.003, 0.01}, batch[] = {512, 32, 128}, lin[] = {1, 2, 3, 4},
@@ -415,6 +447,7 @@ int main(void) {
         cmocka_unit_test(log_axis_for_log_spaced_values),
         cmocka_unit_test(report_experiment_draws_every_figure),
         cmocka_unit_test(report_run_draws_curves_and_confusion),
+        cmocka_unit_test(report_in_a_used_folder_drops_the_old_figures),
         cmocka_unit_test(report_heatmap_of_numeric_grid_uses_log_axis),
         cmocka_unit_test(report_marks_a_sweep_in_progress),
         cmocka_unit_test(report_without_gnuplot_names_the_package),
