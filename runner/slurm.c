@@ -631,8 +631,11 @@ int nnl_worker_cmd(int argc, char **argv) {
         rc = 2;
     } else {
         nnl_signals_install();
+        /* a shard holds one task's runs: the whole sweep is seen through status */
+        char hint[NNL_PATH_MAX + 128];
+        snprintf(hint, sizeof hint, "the whole sweep, and how to merge its shards: nnlab status %s", o.positional);
         nnl_sweep_opts so = {.plan = &sub, .db = shard, .jobs = 1, .cores = task_cores(), .shared = 1,
-                             .stop = &nnl_stop};
+                             .stop = &nnl_stop, .hint = hint};
         rc = nnl_sweep(&so, err, sizeof err);
         if (rc == 2) fprintf(stderr, "%s\n", err);
     }

@@ -429,7 +429,8 @@ int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen) {
     printf("%s: ", plan->name);
     print_counts(stdout, &after);
     printf(" (%d of them done before this sweep)\n", done_before);
-    printf("compare them: nnlab compare %s --db %s\n", plan->path, o->db);
+    if (o->hint) printf("%s\n", o->hint);
+    else printf("compare them: nnlab compare %s --db %s\n", plan->path, o->db);
     if (status == 130 || *o->stop) return 130;
     if (after.failed || after.diverged || after.interrupted || after.queued || after.missing || after.running)
         return 1;

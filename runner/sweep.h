@@ -18,6 +18,7 @@ typedef struct {
     int cores;                /* the cores the workers share; 0: every online core */
     int shared;               /* open db with nnl_store_open_shared (a Slurm shard) */
     volatile sig_atomic_t *stop;
+    const char *hint;         /* the closing "what next" line; NULL: how to compare the runs */
 } nnl_sweep_opts;
 
 /* Counts of a plan's runs by their status in the database. */
