@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "experiment.h"
 #include "yamltree.h"
 
@@ -51,6 +52,7 @@ typedef struct {
     nnl_override *set;      /* the experiment's own overrides */
     char (*setvals)[VAL_MAX];
     int nset;
+    const node *base_at;    /* the base: value, where errors of the base config point */
 } exp_ctx;
 
 static const char *const top_keys[] = {"name", "base", "set", "variants", "grid", "seeds", "random", "prune"};
@@ -426,6 +428,13 @@ int nnl_plan_load(const char *path, const nnl_override *ov, int nov, nnl_plan *p
         snprintf(tmp, sizeof tmp, "%s", path);
         snprintf(plan->base, sizeof plan->base, "%s/%s", dirname(tmp), v->text);
     }
+    x.base_at = v;
+    struct stat bst;
+    if (stat(plan->base, &bst)) { yt_fail(&x.y, v, "base: %s: %s", plan->base, strerror(errno)); goto out; }
+    if (!S_ISREG(bst.st_mode)) {
+        yt_fail(&x.y, v, "base: %s: %s", plan->base, S_ISDIR(bst.st_mode) ? "is a directory, not a config file" : "not a regular file");
+        goto out;
+    }
     if ((v = yt_map_get(root, "set", NULL)) && !yt_is_null(v) && read_sets(&x, v, "set", &x.set, &x.setvals, &x.nset))
         goto out;
     if ((v = yt_map_get(root, "variants", NULL)) && !yt_is_null(v) && read_variants(&x, v)) goto out;
@@ -434,6 +443,15 @@ int nnl_plan_load(const char *path, const nnl_override *ov, int nov, nnl_plan *p
         if (read_random(&x, v)) goto out;
         node *sv = yt_map_get(v, "seed", NULL);
         if (sv && read_scalar_u64(&x, sv, "random.seed", UINT64_MAX, &plan->random_seed)) goto out;
+    }
+    /* the base config with this file's set:, alone: its own errors point at
+     * base: (or at the set: line), before any run mixes in grid values */
+    nnl_config base;
+    char berr[768];
+    if (nnl_config_load(plan->base, x.set, x.nset, &base, berr, sizeof berr)) {
+        if (!strncmp(berr, "--set ", 6)) yt_fail(&x.y, yt_map_get(root, "set", NULL), "set: %s", berr + 6);
+        else yt_fail(&x.y, x.base_at, "base: %s", berr);
+        goto out;
     }
     if ((v = yt_map_get(root, "seeds", NULL)) && !yt_is_null(v)) {
         if (v->type != N_SEQ || !v->n || v->n > 1024) { yt_fail(&x.y, v, "seeds: expected a list of 1 to 1024 whole numbers, got %s", yt_got(v, g, sizeof g)); goto out; }
@@ -445,14 +463,6 @@ int nnl_plan_load(const char *path, const nnl_override *ov, int nov, nnl_plan *p
         x.nseeds = v->n;
     } else {
         /* no seeds: each run once, with the base config's seed */
-        nnl_config base;
-        char e[768];
-        if (nnl_config_load(plan->base, x.set, x.nset, &base, e, sizeof e)) {
-            /* "--set KEY=VALUE: ..." is one of this file's set: lines */
-            const char *msg = !strncmp(e, "--set ", 6) ? e + 6 : e;
-            yt_fail(&x.y, yt_map_get(root, "set", NULL), "set: %s", msg);
-            goto out;
-        }
         x.seeds[0] = base.seed;
         x.nseeds = 1;
     }
