@@ -635,7 +635,7 @@ int nnl_worker_cmd(int argc, char **argv) {
         char hint[NNL_PATH_MAX + 128];
         snprintf(hint, sizeof hint, "the whole sweep, and how to merge its shards: nnlab status %s", o.positional);
         nnl_sweep_opts so = {.plan = &sub, .db = shard, .jobs = 1, .cores = task_cores(), .shared = 1,
-                             .stop = &nnl_stop, .hint = hint};
+                             .stop = &nnl_stop, .hint = hint, .peers = o.shards};
         rc = nnl_sweep(&so, err, sizeof err);
         if (rc == 2) fprintf(stderr, "%s\n", err);
     }

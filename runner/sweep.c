@@ -9,6 +9,7 @@
  * a time in a transaction, so two sweeps started at once on one database
  * never run the same run twice, and a run that had epochs resumes from its
  * last checkpoint with its data order and optimizer state. */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -182,6 +183,7 @@ typedef struct {
     nnl_store *s;
     const char *experiment;
     int prune_after;
+    const char *peers;        /* a folder of other databases to count in, or NULL */
 } pruner;
 
 static int cmp_double(const void *a, const void *b) {
@@ -189,27 +191,82 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+#define PRUNE_MAX 4096   /* finished runs the median is taken over */
+
+typedef struct {
+    int n;
+    double v[PRUNE_MAX];
+    char key[PRUNE_MAX][17];
+} prune_vals;
+
+/* Adds the validation accuracy at this epoch of every finished run of the
+ * experiment in db that is not in pv yet (the same run can sit in a shard
+ * and in a copy of it). Returns -1 when db cannot be asked. */
+static int prune_collect(sqlite3 *db, const char *experiment, int epoch, prune_vals *pv) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT r.key, e.val_acc FROM epochs e JOIN runs r ON r.id = e.run_id WHERE r.experiment = ?1"
+                           " AND r.status = 'finished' AND e.epoch = ?2 AND e.val_acc IS NOT NULL",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, experiment, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, epoch);
+    while (pv->n < PRUNE_MAX && sqlite3_step(st) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(st, 0);
+        int seen = 0;
+        for (int i = 0; k && i < pv->n && !seen; i++) seen = !strcmp(pv->key[i], k);
+        if (seen) continue;
+        snprintf(pv->key[pv->n], sizeof pv->key[0], "%s", k ? k : "");
+        pv->v[pv->n++] = sqlite3_column_double(st, 1);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* The other shards of a Slurm sweep, read-only: the finished runs of the
+ * other array tasks count toward the median too, or a task with one run
+ * would never have anything to compare with. A shard that cannot be read
+ * at the moment (being written on another node) is left out this time. */
+static void prune_collect_peers(const char *dir, const char *own, const char *experiment, int epoch,
+                                prune_vals *pv) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    const char *own_base = strrchr(own, '/') ? strrchr(own, '/') + 1 : own;
+    struct dirent *de;
+    while ((de = readdir(d)) && pv->n < PRUNE_MAX) {
+        size_t len = strlen(de->d_name);
+        if (len < 4 || strcmp(de->d_name + len - 3, ".db") || !strcmp(de->d_name, own_base)) continue;
+        char path[NNL_PATH_MAX + 300];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        sqlite3 *db = NULL;
+        if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+            sqlite3_busy_timeout(db, 2000);
+            prune_collect(db, experiment, epoch, pv);
+        }
+        sqlite3_close(db);
+    }
+    closedir(d);
+}
+
 /* Median pruner: a run whose validation accuracy at an epoch is below the
  * median of the finished runs at that epoch stops as pruned. */
 static const char *prune_check(int64_t run, const nnl_epoch_row *row, void *ud) {
     pruner *p = ud;
     if (!p->prune_after || row->epoch < p->prune_after || isnan(row->val_acc)) return NULL;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(nnl_store_db(p->s),
-                           "SELECT e.val_acc FROM epochs e JOIN runs r ON r.id = e.run_id WHERE r.experiment = ?1"
-                           " AND r.status = 'finished' AND e.epoch = ?2 AND e.val_acc IS NOT NULL",
-                           -1, &st, NULL) != SQLITE_OK)
-        return NULL; /* a pruner that cannot ask lets the run go on */
-    sqlite3_bind_text(st, 1, p->experiment, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, row->epoch);
-    double v[4096];
-    int n = 0;
-    while (n < 4096 && sqlite3_step(st) == SQLITE_ROW) v[n++] = sqlite3_column_double(st, 0);
-    sqlite3_finalize(st);
-    if (!n) return NULL;
-    qsort(v, (size_t)n, sizeof v[0], cmp_double);
-    double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-    return row->val_acc < median ? "pruned" : NULL;
+    prune_vals *pv = malloc(sizeof *pv);
+    if (!pv) return NULL; /* a pruner that cannot ask lets the run go on */
+    pv->n = 0;
+    if (prune_collect(nnl_store_db(p->s), p->experiment, row->epoch, pv)) { free(pv); return NULL; }
+    if (p->peers) prune_collect_peers(p->peers, nnl_store_path(p->s), p->experiment, row->epoch, pv);
+    int n = pv->n;
+    const char *verdict = NULL;
+    if (n) {
+        qsort(pv->v, (size_t)n, sizeof pv->v[0], cmp_double);
+        double median = n % 2 ? pv->v[n / 2] : (pv->v[n / 2 - 1] + pv->v[n / 2]) / 2;
+        verdict = row->val_acc < median ? "pruned" : NULL;
+    }
+    free(pv);
+    return verdict;
 }
 
 static const char *outcome_name(nnl_outcome o) {
@@ -235,7 +292,7 @@ static int worker(const nnl_sweep_opts *o, int threads) {
     omp_set_num_threads(threads);
     nnl_store *s = open_rw(o, err, sizeof err);
     if (!s) { fprintf(stderr, "%s\n", err); return 1; }
-    pruner pr = {s, plan->name, plan->prune_after};
+    pruner pr = {s, plan->name, plan->prune_after, o->peers};
     int status = 0;
     while (!*o->stop) {
         int64_t id = nnl_store_claim_queued(s, plan->name, err, sizeof err);

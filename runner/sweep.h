@@ -19,6 +19,8 @@ typedef struct {
     int shared;               /* open db with nnl_store_open_shared (a Slurm shard) */
     volatile sig_atomic_t *stop;
     const char *hint;         /* the closing "what next" line; NULL: how to compare the runs */
+    const char *peers;        /* a folder of other databases (*.db, read-only) whose finished runs
+                               * the median pruner counts too: a Slurm sweep's other shards */
 } nnl_sweep_opts;
 
 /* Counts of a plan's runs by their status in the database. */

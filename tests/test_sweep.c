@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -352,6 +353,41 @@ static void median_pruner_stops_runs_below_the_median(void **state) {
     nnl_plan_free(&p);
 }
 
+/* A Slurm sweep's array tasks each write their own shard: one task's
+ * pruner counts the finished runs in the other shards too, or a task with a
+ * single run would never have anything to compare with. */
+static void pruner_counts_the_finished_runs_of_other_shards(void **state) {
+    if (!have_data()) skip();
+    const char *exp = write_exp("shardprune", "grid:\n  train.lr: [0.003, 0.0000001]\nseeds: [3]\n"
+                                              "prune: {after_epoch: 1}\n"
+                                              "set: {train.epochs: 3, data.train_limit: 1500, data.test_limit: 100}\n");
+    nnl_plan p;
+    if (nnl_plan_load(exp, NULL, 0, &p, err, sizeof err)) fail_msg("%s", err);
+    assert_non_null(strstr(p.runs[0].name, "lr=0.003"));
+    char shards[128], task0[160], task1[160], alone[160];
+    snprintf(shards, sizeof shards, "%s/shards", dir);
+    assert_int_equal(mkdir(shards, 0777), 0);
+    snprintf(task0, sizeof task0, "%s/task-0.db", shards);
+    snprintf(task1, sizeof task1, "%s/task-1.db", shards);
+    snprintf(alone, sizeof alone, "%s/alone.db", dir);
+    nnl_plan good = p, poor = p;
+    good.runs = &p.runs[0];
+    poor.runs = &p.runs[1];
+    good.nruns = poor.nruns = 1;
+    nnl_sweep_opts o = {.plan = &good, .db = task0, .jobs = 1, .shared = 1, .stop = &no_stop, .peers = shards};
+    assert_int_equal(nnl_sweep(&o, err, sizeof err), 0);
+    assert_int_equal(q1(task0, "SELECT count(*) FROM runs WHERE status = 'finished'"), 1);
+    /* alone, the poor run has nothing to be compared with and runs to the end */
+    o = (nnl_sweep_opts){.plan = &poor, .db = alone, .jobs = 1, .shared = 1, .stop = &no_stop};
+    assert_int_equal(nnl_sweep(&o, err, sizeof err), 0);
+    assert_int_equal(q1(alone, "SELECT epochs_done FROM runs WHERE status = 'finished'"), 3);
+    /* beside task 0's shard, it is pruned at epoch 1 */
+    o = (nnl_sweep_opts){.plan = &poor, .db = task1, .jobs = 1, .shared = 1, .stop = &no_stop, .peers = shards};
+    assert_int_equal(nnl_sweep(&o, err, sizeof err), 0);
+    assert_int_equal(q1(task1, "SELECT epochs_done FROM runs WHERE status = 'pruned'"), 1);
+    nnl_plan_free(&p);
+}
+
 /* Validation loss that never improves by min_delta stops the run after
  * patience epochs; the run still gets its test result. */
 static void early_stopping_ends_a_run_after_patience_epochs(void **state) {
@@ -382,6 +418,7 @@ int main(void) {
         cmocka_unit_test(sweep_resumes_after_kill9_like_an_uninterrupted_sweep),
         cmocka_unit_test(two_sweeps_at_once_never_run_a_run_twice),
         cmocka_unit_test(median_pruner_stops_runs_below_the_median),
+        cmocka_unit_test(pruner_counts_the_finished_runs_of_other_shards),
         cmocka_unit_test(early_stopping_ends_a_run_after_patience_epochs),
     };
     return cmocka_run_group_tests_name("sweep", tests, setup, teardown);
