@@ -3,8 +3,10 @@
 #include <math.h>
 #include <stdint.h>
 #include "ops.h"
+#include "par.h"
 
-#define EW_PARALLEL _Pragma("omp parallel for simd schedule(static) num_threads(nthreads) if (n >= 32768)")
+/* over n values, split over threads from 32768 values up */
+#define EW_FOR(...) NN_PAR_SIMD(nthreads, n >= 32768, size_t, i, n, __VA_ARGS__)
 
 /* exp(v) = 2^k * e^r with k = round(v / ln 2), r = v - k ln 2 in [-ln2/2, ln2/2],
  * e^r by its degree-7 Taylor polynomial (truncation < 2e-9 relative); within
@@ -31,37 +33,29 @@ static inline float exp_fast(float v) {
 }
 
 void sigmoid_forward(float *out, const float *inp, size_t n, int nthreads) {
-    EW_PARALLEL
-    for (size_t i = 0; i < n; i++) out[i] = 1.f / (1.f + exp_fast(-inp[i]));
+    EW_FOR(out[i] = 1.f / (1.f + exp_fast(-inp[i])););
 }
 void sigmoid_backward(float *dinp, const float *dout, const float *out, size_t n, int nthreads) {
-    EW_PARALLEL
-    for (size_t i = 0; i < n; i++) dinp[i] = dout[i] * out[i] * (1.f - out[i]);
+    EW_FOR(dinp[i] = dout[i] * out[i] * (1.f - out[i]););
 }
 
 void relu_forward(float *out, const float *inp, size_t n, int nthreads) {
-    EW_PARALLEL
-    for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.f ? inp[i] : (inp[i] != inp[i] ? inp[i] : 0.f);
+    EW_FOR(out[i] = inp[i] > 0.f ? inp[i] : (inp[i] != inp[i] ? inp[i] : 0.f););
 }
 void relu_backward(float *dinp, const float *dout, const float *out, size_t n, int nthreads) {
-    EW_PARALLEL
-    for (size_t i = 0; i < n; i++) dinp[i] = out[i] > 0.f ? dout[i] : 0.f;
+    EW_FOR(dinp[i] = out[i] > 0.f ? dout[i] : 0.f;);
 }
 
 void tanh_forward(float *out, const float *inp, size_t n, int nthreads) {
-    EW_PARALLEL
-    for (size_t i = 0; i < n; i++) out[i] = tanhf(inp[i]);
+    EW_FOR(out[i] = tanhf(inp[i]););
 }
 void tanh_backward(float *dinp, const float *dout, const float *out, size_t n, int nthreads) {
-    EW_PARALLEL
-    for (size_t i = 0; i < n; i++) dinp[i] = dout[i] * (1.f - out[i] * out[i]);
+    EW_FOR(dinp[i] = dout[i] * (1.f - out[i] * out[i]););
 }
 
 void leaky_relu_forward(float *out, const float *inp, float a, size_t n, int nthreads) {
-    EW_PARALLEL
-    for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.f ? inp[i] : a * inp[i];
+    EW_FOR(out[i] = inp[i] > 0.f ? inp[i] : a * inp[i];);
 }
 void leaky_relu_backward(float *dinp, const float *dout, const float *out, float a, size_t n, int nthreads) {
-    EW_PARALLEL
-    for (size_t i = 0; i < n; i++) dinp[i] = out[i] > 0.f ? dout[i] : a * dout[i];
+    EW_FOR(dinp[i] = out[i] > 0.f ? dout[i] : a * dout[i];);
 }

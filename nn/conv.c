@@ -1,6 +1,7 @@
 /* conv.c -- 2-D convolution (cross-correlation, PyTorch's Conv2d), images
- * spread over threads, per-thread weight-gradient partials summed in thread
- * order (bitwise reproducible for a thread count).
+ * spread over nthreads threads, per-thread weight-gradient partials summed
+ * in thread order (bitwise reproducible for a thread count). The network
+ * calls it with one thread per slice of a batch (net.c).
  *
  * Two paths. 5x5 kernels at stride 1 (both LeNet layers) on an AVX-512
  * build take hand-tiled direct kernels (below "the fast path"), which beat
@@ -11,8 +12,8 @@
  * parallel region). The plain loops at the end are the test oracle. */
 #include <string.h>
 #include <cblas.h>
-#include <omp.h>
 #include "ops.h"
+#include "par.h"
 
 /* col: (C*K*K, OH*OW)  img: (C, H, W); zeros where the window hits padding */
 static void im2col(float *col, const float *img, const nn_conv_geom *g) {
@@ -72,11 +73,11 @@ static void conv2d_forward_gemm(float *out, const float *inp, const float *w, co
                     int B, const nn_conv_geom *g, float *scratch, int nthreads) {
     const int CKK = g->C * g->K * g->K, OHW = g->OH * g->OW;
     const size_t colsz = (size_t)CKK * OHW;
-#pragma omp parallel num_threads(nthreads)
-    {
-        float *col = scratch + (size_t)omp_get_thread_num() * colsz;
-#pragma omp for schedule(static)
-        for (int n = 0; n < B; n++) {
+    NN_PAR(nthreads,
+        float *col = scratch + (size_t)nn_t * colsz;
+        int n0, n1;
+        nn_split(B, nn_t, nn_nt, &n0, &n1);
+        for (int n = n0; n < n1; n++) {
             const float *img = inp + (size_t)n * g->C * g->H * g->W;
             float *o = out + (size_t)n * g->OC * OHW;
             const float *cm = img;
@@ -87,7 +88,7 @@ static void conv2d_forward_gemm(float *out, const float *inp, const float *w, co
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->OC, OHW, CKK,
                         1.f, w, CKK, cm, OHW, 1.f, o, OHW);
         }
-    }
+    );
 }
 
 static void conv2d_backward_gemm(float *dinp, float *dw, float *db, const float *dout,
@@ -98,14 +99,14 @@ static void conv2d_backward_gemm(float *dinp, float *dw, float *db, const float 
     const size_t isz = (size_t)g->C * g->H * g->W;
     int nt = nthreads < B ? nthreads : B;
     if (nt < 1) nt = 1;
-#pragma omp parallel num_threads(nt)
-    {
-        int t = omp_get_thread_num();
+    NN_PAR(nt,
+        int t = nn_t;
         float *col = scratch + (size_t)t * 2 * colsz, *dcol = col + colsz;
         float *pdw = part + (size_t)t * partsz, *pdb = pdw + nw;
         memset(pdw, 0, sizeof(float) * partsz);
-#pragma omp for schedule(static)
-        for (int n = 0; n < B; n++) {
+        int n0, n1;
+        nn_split(B, nn_t, nn_nt, &n0, &n1);
+        for (int n = n0; n < n1; n++) {
             const float *img = inp + (size_t)n * isz;
             const float *d = dout + (size_t)n * OC * OHW;
             const float *cm = img;
@@ -133,7 +134,7 @@ static void conv2d_backward_gemm(float *dinp, float *dw, float *db, const float 
                 }
             }
         }
-    }
+    );
     /* sum the partials in thread order: same thread count, same bits */
     for (int t = 0; t < nt; t++) {
         const float *pdw = part + (size_t)t * partsz;
@@ -385,17 +386,17 @@ static void conv5_forward(float *out, const float *inp, const float *w, const fl
     memset(wt, 0, sizeof(float) * (size_t)CKK * OCP);
     for (int oc = 0; oc < OC; oc++)
         for (int t = 0; t < CKK; t++) wt[(size_t)t * OCP + oc] = w[(size_t)oc * CKK + t];
-#pragma omp parallel num_threads(nthreads)
-    {
-        float *xp = scratch + fwd_shared(g) + (size_t)omp_get_thread_num() * fwd_per_thread(g);
-#pragma omp for schedule(static)
-        for (int n = 0; n < B; n++) {
+    NN_PAR(nthreads,
+        float *xp = scratch + fwd_shared(g) + (size_t)nn_t * fwd_per_thread(g);
+        int n0, n1;
+        nn_split(B, nn_t, nn_nt, &n0, &n1);
+        for (int n = n0; n < n1; n++) {
             const float *x = inp + n * isz;
             if (g->P) { pad_planes(xp, x, C, g->H, g->W, g->P); x = xp; }
             if (ocv) conv5_oc(out + n * osz, x, wt, b, C, Hp, Wp, OC, g->OH, g->OW);
             else conv5_direct(out + n * osz, x, wt, b, C, Hp, Wp, g->P, g->P + g->H, OC, OCP, g->OH, g->OW);
         }
-    }
+    );
 }
 
 /* scratch of the fast backward: shared wf (OC*25, CP) when dinp is wanted,
@@ -430,16 +431,16 @@ static void conv5_backward(float *dinp, float *dw, float *db, const float *dout,
                 for (int k = 0; k < FK * FK; k++)
                     wf[((size_t)oc * FK * FK + k) * CP + c] = w[((size_t)oc * C + c) * FK * FK + FK * FK - 1 - k];
     }
-#pragma omp parallel num_threads(nt)
-    {
-        int t = omp_get_thread_num();
+    NN_PAR(nt,
+        int t = nn_t;
         float *dT = scratch + bwd_shared(g) + (size_t)t * bwd_per_thread(g);
         float *xp = dT + bwd_dT(g), *dwT = xp + fwd_per_thread(g), *dp = dwT + bwd_dw(g);
         float *pdw = part + (size_t)t * (nw + OC), *pdb = pdw + nw;
         __m512 dbv = _mm512_setzero_ps(); /* channel vectors: db */
         memset(dwT, 0, sizeof(float) * bwd_dw(g));
-#pragma omp for schedule(static)
-        for (int n = 0; n < B; n++) {
+        int n0, n1;
+        nn_split(B, nn_t, nn_nt, &n0, &n1);
+        for (int n = n0; n < n1; n++) {
             const float *x = inp + n * isz, *d = dout + (size_t)n * OC * OHW;
             if (g->P) { pad_planes(xp, x, C, g->H, g->W, g->P); x = xp; }
             /* dw[oc][c][ki][kj] += sum_p x[c][p + (ki, kj)] * d[oc][p];  db[oc] += sum_p d[oc][p] */
@@ -465,7 +466,7 @@ static void conv5_backward(float *dinp, float *dw, float *db, const float *dout,
         } else {
             for (size_t i = 0; i < nw + OC; i++) pdw[i] = _mm512_reduce_add_ps(_mm512_loadu_ps(dwT + 16 * i));
         }
-    }
+    );
     /* sum the partials in thread order: same thread count, same bits */
     for (int t = 0; t < nt; t++) {
         const float *pdw = part + (size_t)t * (nw + OC);

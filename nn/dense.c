@@ -7,8 +7,8 @@
  * Without AVX-512 the products go to sgemm. The plain loops are the oracle. */
 #include <string.h>
 #include <cblas.h>
-#include <omp.h>
 #include "ops.h"
+#include "par.h"
 
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -75,10 +75,9 @@ static void gemm_rows(float *C, int ldc, const float *A, int sam, int sak, const
 
 void dense_forward_mt(float *out, const float *inp, const float *w, const float *b,
                       int B, int nin, int nout, int nthreads) {
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && DENSE_PARALLEL(B, nin, nout))
-    {
-        int nt = omp_get_num_threads(), t = omp_get_thread_num();
-        int n0 = (int)((long)B * t / nt), n1 = (int)((long)B * (t + 1) / nt);
+    NN_PAR(DENSE_PARALLEL(B, nin, nout) ? nthreads : 1,
+        int n0, n1;
+        nn_split(B, nn_t, nn_nt, &n0, &n1);
         float wt[FW_K * FW_COLS];
         for (int n = n0; n < n1; n++) memcpy(out + (size_t)n * nout, b, sizeof(float) * nout);
         for (int o0 = 0; o0 < nout; o0 += FW_COLS) {
@@ -93,16 +92,21 @@ void dense_forward_mt(float *out, const float *inp, const float *w, const float 
                     gemm_tile(12, 2, out + o0, nout, inp + k0, nin, 1, wt, FW_COLS, n1, no, nk, n, 0, 1);
             }
         }
-    }
+    );
+}
+
+void dense_forward_packed(float *out, const float *inp, const float *wt, const float *b,
+                          int B, int nin, int nout) {
+    for (int n = 0; n < B; n++) memcpy(out + (size_t)n * nout, b, sizeof(float) * nout);
+    /* out (B, nout) += inp (B, nin) . wt (nin, nout) */
+    gemm_rows(out, nout, inp, nin, 1, wt, nout, B, nout, nin, 0, B, 1);
 }
 
 void dense_backward_mt(float *dinp, float *dw, float *db, const float *dout,
                        const float *inp, const float *w, int B, int nin, int nout, int nthreads) {
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && DENSE_PARALLEL(B, nin, nout))
-    {
-        int nt = omp_get_num_threads(), t = omp_get_thread_num();
+    NN_PAR(DENSE_PARALLEL(B, nin, nout) ? nthreads : 1,
         /* this thread's output units, in whole tiles of 4 */
-        int o0 = (nout + 3) / 4 * t / nt * 4, o1 = (nout + 3) / 4 * (t + 1) / nt * 4;
+        int o0 = (nout + 3) / 4 * nn_t / nn_nt * 4, o1 = (nout + 3) / 4 * (nn_t + 1) / nn_nt * 4;
         if (o1 > nout) o1 = nout;
         /* dw (nout, nin) += dout^T (nout, B) . inp (B, nin) */
         gemm_rows(dw, nin, dout, 1, nout, inp, nin, nout, nin, B, o0, o1, 1);
@@ -114,10 +118,11 @@ void dense_backward_mt(float *dinp, float *dw, float *db, const float *dout,
         }
         /* dinp (B, nin) = dout (B, nout) . w (nout, nin) */
         if (dinp) {
-            int n0 = (int)((long)B * t / nt), n1 = (int)((long)B * (t + 1) / nt);
+            int n0, n1;
+            nn_split(B, nn_t, nn_nt, &n0, &n1);
             gemm_rows(dinp, nin, dout, nout, 1, w, nin, B, nin, nout, n0, n1, 0);
         }
-    }
+    );
 }
 
 #else
@@ -127,6 +132,13 @@ void dense_forward_mt(float *out, const float *inp, const float *w, const float 
     for (int n = 0; n < B; n++) memcpy(out + (size_t)n * nout, b, sizeof(float) * nout);
     /* out (B, nout) += inp (B, nin) . w^T (nin, nout) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, nout, nin, 1.f, inp, nin, w, nin, 1.f, out, nout);
+}
+
+void dense_forward_packed(float *out, const float *inp, const float *wt, const float *b,
+                          int B, int nin, int nout) {
+    for (int n = 0; n < B; n++) memcpy(out + (size_t)n * nout, b, sizeof(float) * nout);
+    /* out (B, nout) += inp (B, nin) . wt (nin, nout) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, nout, nin, 1.f, inp, nin, wt, nout, 1.f, out, nout);
 }
 
 void dense_backward_mt(float *dinp, float *dw, float *db, const float *dout,
@@ -144,6 +156,11 @@ void dense_backward_mt(float *dinp, float *dw, float *db, const float *dout,
 }
 
 #endif
+
+void dense_pack(float *wt, const float *w, int nin, int nout) {
+    for (int o = 0; o < nout; o++)
+        for (int k = 0; k < nin; k++) wt[(size_t)k * nout + o] = w[(size_t)o * nin + k];
+}
 
 void dense_forward(float *out, const float *inp, const float *w, const float *b,
                    int B, int nin, int nout) {

@@ -7,9 +7,11 @@
 #include <math.h>
 #include <string.h>
 #include "ops.h"
+#include "par.h"
 
-/* a plane is one (image, channel) pair: B*C of them, independent */
-#define PLANES_PARALLEL _Pragma("omp parallel for schedule(static) num_threads(nthreads) if (B * g->C >= 64)")
+/* over the planes p, (image, channel) pairs: B*C of them, independent;
+ * split over threads from 64 planes up */
+#define PLANES_FOR(...) NN_PAR_FOR(nthreads, B * g->C >= 64, int, p, B * g->C, __VA_ARGS__)
 
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -68,28 +70,25 @@ static void avgpool_plane(float *o, const float *x, const nn_conv_geom *g) {
         }
 }
 
+/* the LeNet case, 2x2 at stride 2, unrolled: y = ((a + b) + (c + d)) * 0.25 */
+static void avgpool2_plane_any(float *o, const float *x, const nn_conv_geom *g) {
+#ifdef __AVX512F__
+    avgpool2_plane(o, x, g);
+#else
+    for (int oh = 0; oh < g->OH; oh++) {
+        const float *r0 = x + 2 * oh * g->W, *r1 = r0 + g->W;
+        for (int ow = 0; ow < g->OW; ow++)
+            o[oh * g->OW + ow] = ((r0[2 * ow] + r0[2 * ow + 1]) + (r1[2 * ow] + r1[2 * ow + 1])) * 0.25f;
+    }
+#endif
+}
+
 void avgpool_forward(float *out, const float *inp, int B, const nn_conv_geom *g, int nthreads) {
     const int HW = g->H * g->W, OHW = g->OH * g->OW;
-    if (g->K == 2 && g->S == 2 && g->P == 0) {
-        /* the LeNet case, unrolled: y = ((a + b) + (c + d)) * 0.25 */
-        PLANES_PARALLEL
-        for (int p = 0; p < B * g->C; p++) {
-            const float *x = inp + (size_t)p * HW;
-            float *o = out + (size_t)p * OHW;
-#ifdef __AVX512F__
-            avgpool2_plane(o, x, g);
-#else
-            for (int oh = 0; oh < g->OH; oh++) {
-                const float *r0 = x + 2 * oh * g->W, *r1 = r0 + g->W;
-                for (int ow = 0; ow < g->OW; ow++)
-                    o[oh * g->OW + ow] = ((r0[2 * ow] + r0[2 * ow + 1]) + (r1[2 * ow] + r1[2 * ow + 1])) * 0.25f;
-            }
-#endif
-        }
-        return;
-    }
-    PLANES_PARALLEL
-    for (int p = 0; p < B * g->C; p++) avgpool_plane(out + (size_t)p * OHW, inp + (size_t)p * HW, g);
+    if (g->K == 2 && g->S == 2 && g->P == 0)
+        PLANES_FOR(avgpool2_plane_any(out + (size_t)p * OHW, inp + (size_t)p * HW, g););
+    else
+        PLANES_FOR(avgpool_plane(out + (size_t)p * OHW, inp + (size_t)p * HW, g););
 }
 
 void avgpool_backward(float *dinp, const float *dout, int B, const nn_conv_geom *g, int nthreads) {
@@ -97,13 +96,11 @@ void avgpool_backward(float *dinp, const float *dout, int B, const nn_conv_geom 
     const float inv = 1.f / (float)(g->K * g->K);
 #ifdef __AVX512F__
     if (g->K == 2 && g->S == 2 && g->P == 0 && g->H % 2 == 0 && g->W % 2 == 0) {
-        PLANES_PARALLEL
-        for (int p = 0; p < B * g->C; p++) avgpool2_plane_backward(dinp + (size_t)p * HW, dout + (size_t)p * OHW, g);
+        PLANES_FOR(avgpool2_plane_backward(dinp + (size_t)p * HW, dout + (size_t)p * OHW, g););
         return;
     }
 #endif
-    PLANES_PARALLEL
-    for (int p = 0; p < B * g->C; p++) {
+    PLANES_FOR(
         float *dx = dinp + (size_t)p * HW;
         const float *dy = dout + (size_t)p * OHW;
         memset(dx, 0, sizeof(float) * HW);
@@ -114,69 +111,63 @@ void avgpool_backward(float *dinp, const float *dout, int B, const nn_conv_geom 
                 for (int i = h0 < 0 ? 0 : h0; i < h0 + g->K && i < g->H; i++)
                     for (int j = w0 < 0 ? 0 : w0; j < w0 + g->K && j < g->W; j++) dx[i * g->W + j] += d;
             }
+    );
+}
+
+/* the LeNet case, 2x2 at stride 2, unrolled: the first maximum of the
+ * window in scan order; "v > m || v != v" lets a NaN in and never out */
+static void maxpool2_plane(float *o, int *am, const float *x, const nn_conv_geom *g) {
+    for (int oh = 0; oh < g->OH; oh++) {
+        const float *r0 = x + 2 * oh * g->W, *r1 = r0 + g->W;
+        for (int ow = 0; ow < g->OW; ow++) {
+            int i = 2 * oh * g->W + 2 * ow;
+            float m = r0[2 * ow], v;
+            int best = i;
+            v = r0[2 * ow + 1]; if (v > m || v != v) { m = v; best = i + 1; }
+            v = r1[2 * ow];     if (v > m || v != v) { m = v; best = i + g->W; }
+            v = r1[2 * ow + 1]; if (v > m || v != v) { m = v; best = i + g->W + 1; }
+            o[oh * g->OW + ow] = m;
+            am[oh * g->OW + ow] = best;
+        }
     }
 }
 
 /* first maximum in scan order wins, and NaN propagates, as in PyTorch */
+static void maxpool_plane(float *o, int *am, const float *x, const nn_conv_geom *g) {
+    for (int oh = 0; oh < g->OH; oh++)
+        for (int ow = 0; ow < g->OW; ow++) {
+            int h0 = oh * g->S - g->P, w0 = ow * g->S - g->P, best = -1;
+            float m = -INFINITY;
+            for (int i = h0 < 0 ? 0 : h0; i < h0 + g->K && i < g->H; i++)
+                for (int j = w0 < 0 ? 0 : w0; j < w0 + g->K && j < g->W; j++) {
+                    float v = x[i * g->W + j];
+                    if (v > m || isnan(v) || best < 0) { m = v; best = i * g->W + j; if (isnan(v)) goto done; }
+                }
+        done:
+            o[oh * g->OW + ow] = m;
+            am[oh * g->OW + ow] = best;
+        }
+}
+
 void maxpool_forward(float *out, int *argmax, const float *inp, int B, const nn_conv_geom *g, int nthreads) {
     const int HW = g->H * g->W, OHW = g->OH * g->OW;
-    if (g->K == 2 && g->S == 2 && g->P == 0) {
-        /* the LeNet case, unrolled: the first maximum of the 2x2 window in
-         * scan order; "v > m || v != v" lets a NaN in and never out */
-        PLANES_PARALLEL
-        for (int p = 0; p < B * g->C; p++) {
-            const float *x = inp + (size_t)p * HW;
-            float *o = out + (size_t)p * OHW;
-            int *am = argmax + (size_t)p * OHW;
-            for (int oh = 0; oh < g->OH; oh++) {
-                const float *r0 = x + 2 * oh * g->W, *r1 = r0 + g->W;
-                for (int ow = 0; ow < g->OW; ow++) {
-                    int i = 2 * oh * g->W + 2 * ow;
-                    float m = r0[2 * ow], v;
-                    int best = i;
-                    v = r0[2 * ow + 1]; if (v > m || v != v) { m = v; best = i + 1; }
-                    v = r1[2 * ow];     if (v > m || v != v) { m = v; best = i + g->W; }
-                    v = r1[2 * ow + 1]; if (v > m || v != v) { m = v; best = i + g->W + 1; }
-                    o[oh * g->OW + ow] = m;
-                    am[oh * g->OW + ow] = best;
-                }
-            }
-        }
-        return;
-    }
-    PLANES_PARALLEL
-    for (int p = 0; p < B * g->C; p++) {
-        const float *x = inp + (size_t)p * HW;
-        float *o = out + (size_t)p * OHW;
-        int *am = argmax + (size_t)p * OHW;
-        for (int oh = 0; oh < g->OH; oh++)
-            for (int ow = 0; ow < g->OW; ow++) {
-                int h0 = oh * g->S - g->P, w0 = ow * g->S - g->P, best = -1;
-                float m = -INFINITY;
-                for (int i = h0 < 0 ? 0 : h0; i < h0 + g->K && i < g->H; i++)
-                    for (int j = w0 < 0 ? 0 : w0; j < w0 + g->K && j < g->W; j++) {
-                        float v = x[i * g->W + j];
-                        if (v > m || isnan(v) || best < 0) { m = v; best = i * g->W + j; if (isnan(v)) goto done; }
-                    }
-            done:
-                o[oh * g->OW + ow] = m;
-                am[oh * g->OW + ow] = best;
-            }
-    }
+    if (g->K == 2 && g->S == 2 && g->P == 0)
+        PLANES_FOR(maxpool2_plane(out + (size_t)p * OHW, argmax + (size_t)p * OHW, inp + (size_t)p * HW, g););
+    else
+        PLANES_FOR(maxpool_plane(out + (size_t)p * OHW, argmax + (size_t)p * OHW, inp + (size_t)p * HW, g););
 }
 
 void maxpool_backward(float *dinp, const float *dout, const int *argmax, int B,
                       const nn_conv_geom *g, int nthreads) {
     const int HW = g->H * g->W, OHW = g->OH * g->OW;
-    PLANES_PARALLEL
-    for (int p = 0; p < B * g->C; p++) {
+    PLANES_FOR(
         float *dx = dinp + (size_t)p * HW;
         const float *dy = dout + (size_t)p * OHW;
         const int *am = argmax + (size_t)p * OHW;
         memset(dx, 0, sizeof(float) * HW);
         for (int i = 0; i < OHW; i++)
             if (am[i] >= 0) dx[am[i]] += dy[i];
-    }
+    );
 }
 
 /* ---- plain loops: the oracle (backward is checked by finite differences) */
