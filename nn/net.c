@@ -6,7 +6,22 @@
  * respect to y), both (max_batch, out size). Flatten owns nothing: it is a
  * view of its input. Activations and dropout run in place on the output of a
  * conv, dense, pooling or batch-norm layer (none of which reads its own output
- * in backward), which halves activation memory in the usual stacks. */
+ * in backward), which halves activation memory in the usual stacks.
+ *
+ * Threads: a batch is cut into slices (16 images, at most 16 slices) that
+ * depend only on the batch size. Each slice goes through every layer up to
+ * the next batch norm on whichever thread takes it, with every kernel called
+ * single-threaded; a slice's weight gradients go to its own block, and the
+ * blocks are summed in slice order. So the bits of every result depend on
+ * the batch size alone, never on the thread count, and the threads meet
+ * about twice per batch (once more per batch norm, which needs the whole
+ * batch and runs over channels) instead of at every layer, and slices are
+ * handed out one at a time so a faster thread takes more of them.
+ *
+ * Since the thread count cannot change a result, the network also chooses
+ * it as it goes (see adapt below): when another program holds a core, a
+ * thread sharing that core keeps the other waiting at every meeting, and
+ * one thread is faster than two. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -14,9 +29,21 @@
 #include <string.h>
 #include "nn.h"
 #include "ops.h"
+#include "par.h"
 
 #define BN_MOMENTUM 0.1f
 #define BN_EPS 1e-5f
+#define SLICE 16       /* images per slice of a batch ... */
+#define MAX_SLICES 16  /* ... and at most this many slices */
+
+#define ADAPT_MIN_PERIOD 32   /* training batches between trials of the other thread count ... */
+#define ADAPT_MAX_PERIOD 1024 /* ... growing to this while the trials keep losing */
+#define ADAPT_TRIAL 4         /* batches per trial; the first of them warms up and is not counted */
+
+static int nslices(int B) {
+    int n = (B + SLICE - 1) / SLICE;
+    return n < 1 ? 1 : n > MAX_SLICES ? MAX_SLICES : n;
+}
 
 typedef struct {
     nn_layer_spec spec;
@@ -44,8 +71,21 @@ struct nn_net {
     float *x;        /* (max_batch, insz) */
     float *probs;    /* (max_batch, nclasses) */
     int *labels;     /* (max_batch): labels of the last forward */
-    float *scratch;  /* conv: the largest conv2d_scratch_size of the layers */
-    float *part;     /* conv per-thread partial weight gradients */
+    float *scratch;  /* conv: per thread, the largest conv2d_scratch_size(g, 1) */
+    size_t scr1;     /* floats of scratch per thread */
+    float *part;     /* conv: per thread, partial weight gradients */
+    size_t partmax;  /* floats of part per thread */
+    float *gslice;   /* (slices, nparams): each slice's conv and dense gradients */
+    float *wpack;    /* (nparams): dense weights transposed for the forward, at their offsets */
+    double *tt;      /* (nthreads, layers, 2): seconds each thread spent per layer */
+    struct {
+        int cur;         /* threads the slices run on now: 1 or nthreads */
+        int probe_left;  /* training batches left in a trial of the other count; 0: none */
+        int until_probe; /* training batches before the next trial */
+        int period;      /* batches between trials: doubled each time a trial loses */
+        double cost[2];  /* recent seconds per image: [0] one thread, [1] nthreads */
+        double t0;       /* when this training batch's forward began */
+    } adapt;
     int last_B, last_train;
     nn_rng rng;      /* dropout masks */
     uint64_t arch_hash;
@@ -91,9 +131,13 @@ nn_net *nn_net_create(const nn_layer_spec *layers, int n, nn_shape input,
     net->insz = nn_shape_size(input);
     net->max_batch = max_batch;
     net->nthreads = nthreads < 1 ? 1 : nthreads;
-    /* OpenBLAS (its OpenMP build) sizes its own teams from this: one team of
-     * nthreads, never a second team spinning against ours */
-    omp_set_num_threads(net->nthreads);
+    net->adapt.cur = net->nthreads;
+    net->adapt.period = net->adapt.until_probe = ADAPT_MIN_PERIOD;
+    /* OpenBLAS (its OpenMP build) sizes its own teams from this, and a
+     * product split over a team does not always sum in the same order: our
+     * regions name their thread counts, and OpenBLAS stays on one thread,
+     * inside them or not, so a slice's sums are the same on any thread */
+    omp_set_num_threads(1);
     net->nclasses = last.c;
     nn_rng_seed(&net->rng, 0);
 
@@ -117,7 +161,7 @@ nn_net *nn_net_create(const nn_layer_spec *layers, int n, nn_shape input,
             l->g = (nn_conv_geom){in.c, in.h, in.w, l->out.c, l->spec.kernel, l->spec.stride,
                                   l->spec.padding, l->out.h, l->out.w};
             if (conv) {
-                size_t col = conv2d_scratch_size(&l->g, net->nthreads);
+                size_t col = conv2d_scratch_size(&l->g, 1);
                 if (col > colmax) colmax = col;
                 if (l->np > partmax) partmax = l->np;
             }
@@ -145,8 +189,13 @@ nn_net *nn_net_create(const nn_layer_spec *layers, int n, nn_shape input,
     net->x = xcalloc(B * net->insz, sizeof(float), &failed);
     net->probs = xcalloc(B * net->nclasses, sizeof(float), &failed);
     net->labels = xcalloc(B, sizeof(int), &failed);
-    net->scratch = xcalloc(colmax, sizeof(float), &failed);
+    net->scr1 = colmax;
+    net->partmax = partmax;
+    net->scratch = xcalloc((size_t)net->nthreads * colmax, sizeof(float), &failed);
     net->part = xcalloc((size_t)net->nthreads * partmax, sizeof(float), &failed);
+    net->gslice = xcalloc((size_t)nslices(max_batch) * net->nparams, sizeof(float), &failed);
+    net->wpack = xcalloc(net->nparams, sizeof(float), &failed);
+    net->tt = xcalloc((size_t)net->nthreads * NN_MAX_LAYERS * 2, sizeof(double), &failed);
     for (int i = 0; i < n && !failed; i++) {
         layer *l = &net->L[i];
         nn_kind k = l->spec.kind;
@@ -195,6 +244,7 @@ void nn_net_free(nn_net *net) {
     }
     free(net->params); free(net->grads); free(net->buffers); free(net->x);
     free(net->probs); free(net->labels); free(net->scratch); free(net->part);
+    free(net->gslice); free(net->wpack); free(net->tt);
     free(net);
 }
 
@@ -238,60 +288,158 @@ void nn_net_init(nn_net *net, nn_rng *r) {
     }
 }
 
+/* per-sample input size of layer i */
+static size_t in_size(const nn_net *net, int i) { return i ? net->L[i - 1].outsz : net->insz; }
+
+/* layer i forward on the nb images from n0, single-threaded, on thread t's scratch */
+static void layer_forward(nn_net *net, int i, int n0, int nb, int train, int t) {
+    layer *l = &net->L[i];
+    const float *x = (i ? net->L[i - 1].y : net->x) + (size_t)n0 * in_size(net, i);
+    const float *w = net->params + l->p_off;
+    float *y = l->y + (size_t)n0 * l->outsz;
+    size_t nel = (size_t)nb * l->outsz;
+    switch (l->spec.kind) {
+    case NN_CONV2D:
+        conv2d_forward(y, x, w, w + (l->np - l->g.OC), nb, &l->g, net->scratch + (size_t)t * net->scr1, 1);
+        break;
+    case NN_AVGPOOL: avgpool_forward(y, x, nb, &l->g, 1); break;
+    case NN_MAXPOOL: maxpool_forward(y, l->argmax + (size_t)n0 * l->outsz, x, nb, &l->g, 1); break;
+    case NN_DENSE:
+        dense_forward_packed(y, x, net->wpack + l->p_off, w + (size_t)l->spec.out * l->in.c, nb, l->in.c,
+                             l->spec.out);
+        break;
+    case NN_SIGMOID: sigmoid_forward(y, x, nel, 1); break;
+    case NN_RELU: relu_forward(y, x, nel, 1); break;
+    case NN_TANH: tanh_forward(y, x, nel, 1); break;
+    case NN_LEAKY_RELU: leaky_relu_forward(y, x, l->spec.alpha, nel, 1); break;
+    case NN_DROPOUT:
+        if (train) {
+            const float *mask = l->aux + (size_t)n0 * l->outsz;
+            for (size_t j = 0; j < nel; j++) y[j] = x[j] * mask[j];
+        } else if (y != x) {
+            memcpy(y, x, sizeof(float) * nel);
+        }
+        break;
+    default: break; /* flatten: a view; batch norm runs on the whole batch */
+    }
+}
+
+/* layer i backward on the nb images from n0 of slice s: conv and dense
+ * weight gradients into the slice's block */
+static void layer_backward(nn_net *net, int i, int n0, int nb, int s, int t) {
+    layer *l = &net->L[i];
+    const size_t isz = in_size(net, i);
+    const float *x = (i ? net->L[i - 1].y : net->x) + (size_t)n0 * isz;
+    float *dx = i && net->L[i - 1].dy ? net->L[i - 1].dy + (size_t)n0 * isz : NULL; /* NULL: a flatten of the input */
+    const float *w = net->params + l->p_off;
+    const float *y = l->y + (size_t)n0 * l->outsz, *dy = l->dy + (size_t)n0 * l->outsz;
+    float *dw = net->gslice + (size_t)s * net->nparams + l->p_off;
+    size_t nel = (size_t)nb * l->outsz;
+    switch (l->spec.kind) {
+    case NN_CONV2D:
+        memset(dw, 0, sizeof(float) * l->np);
+        conv2d_backward(dx, dw, dw + (l->np - l->g.OC), dy, x, w, nb, &l->g, net->scratch + (size_t)t * net->scr1,
+                        net->part + (size_t)t * net->partmax, 1);
+        break;
+    case NN_AVGPOOL: if (dx) avgpool_backward(dx, dy, nb, &l->g, 1); break;
+    case NN_MAXPOOL: if (dx) maxpool_backward(dx, dy, l->argmax + (size_t)n0 * l->outsz, nb, &l->g, 1); break;
+    case NN_DENSE:
+        memset(dw, 0, sizeof(float) * l->np);
+        dense_backward_mt(dx, dw, dw + (size_t)l->spec.out * l->in.c, dy, x, w, nb, l->in.c, l->spec.out, 1);
+        break;
+    case NN_SIGMOID: if (dx) sigmoid_backward(dx, dy, y, nel, 1); break;
+    case NN_RELU: if (dx) relu_backward(dx, dy, y, nel, 1); break;
+    case NN_TANH: if (dx) tanh_backward(dx, dy, y, nel, 1); break;
+    case NN_LEAKY_RELU: if (dx) leaky_relu_backward(dx, dy, y, l->spec.alpha, nel, 1); break;
+    case NN_DROPOUT:
+        if (dx) {
+            const float *mask = l->aux + (size_t)n0 * l->outsz;
+            for (size_t j = 0; j < nel; j++) dx[j] = dy[j] * mask[j];
+        }
+        break;
+    default: break;
+    }
+}
+
+/* slice s of B images through layers [lo, hi) (backward: from hi - 1 down to lo) */
+static void run_slice(nn_net *net, int lo, int hi, int B, int s, int train, int bwd, int t) {
+    const int ns = nslices(B);
+    const int n0 = (int)((long)B * s / ns), nb = (int)((long)B * (s + 1) / ns) - n0;
+    double *tt = net->tt + (size_t)t * NN_MAX_LAYERS * 2;
+    for (int k = 0; k < hi - lo; k++) {
+        int i = bwd ? hi - 1 - k : lo + k;
+        double t0 = omp_get_wtime();
+        if (bwd) layer_backward(net, i, n0, nb, s, t);
+        else layer_forward(net, i, n0, nb, train, t);
+        tt[2 * i + bwd] += omp_get_wtime() - t0;
+    }
+}
+
+/* every slice through layers [lo, hi), slices handed to the threads one at a time */
+static void run_slices(nn_net *net, int lo, int hi, int B, int train, int bwd) {
+    const int ns = nslices(B), nt = net->adapt.cur < ns ? net->adapt.cur : ns;
+    if (nt <= 1) {
+        for (int s = 0; s < ns; s++) run_slice(net, lo, hi, B, s, train, bwd, 0);
+    } else {
+#pragma omp parallel num_threads(nt)
+        {
+            const int t = omp_get_thread_num();
+#pragma omp for schedule(dynamic, 1)
+            for (int s = 0; s < ns; s++) run_slice(net, lo, hi, B, s, train, bwd, t);
+        }
+    }
+    /* per-layer time: thread-seconds over the threads, about the wall time */
+    for (int t = 0; t < net->nthreads; t++) {
+        double *tt = net->tt + (size_t)t * NN_MAX_LAYERS * 2;
+        for (int i = lo; i < hi; i++) {
+            *(bwd ? &net->L[i].t_bwd : &net->L[i].t_fwd) += tt[2 * i + bwd] / net->nthreads;
+            tt[2 * i + bwd] = 0;
+        }
+    }
+}
+
 float nn_net_forward(nn_net *net, int B, const int *labels, int train) {
-    const int nt = net->nthreads;
-    const float *x = net->x;
     if (B > net->max_batch) B = net->max_batch;
+    if (train) net->adapt.t0 = omp_get_wtime();
+    /* dropout masks first, layer by layer, for the whole batch: one stream
+     * of random numbers in one order, however the slices are run.
+     * inverted dropout: keep with probability 1 - p, scale by 1 / (1 - p) */
+    for (int i = 0; train && i < net->n; i++) {
+        layer *l = &net->L[i];
+        if (l->spec.kind != NN_DROPOUT) continue;
+        float p = l->spec.alpha, keep = 1.f / (1.f - p);
+        for (size_t j = 0; j < (size_t)B * l->outsz; j++) l->aux[j] = nn_rng_uniform(&net->rng) < p ? 0.f : keep;
+    }
+    /* dense weights transposed once for all the slices */
     for (int i = 0; i < net->n; i++) {
         layer *l = &net->L[i];
-        double t0 = omp_get_wtime();
-        const float *w = net->params + l->p_off;
-        size_t nel = (size_t)B * l->outsz;
-        switch (l->spec.kind) {
-        case NN_CONV2D:
-            conv2d_forward(l->y, x, w, w + (l->np - l->g.OC), B, &l->g, net->scratch, nt);
-            break;
-        case NN_AVGPOOL: avgpool_forward(l->y, x, B, &l->g, nt); break;
-        case NN_MAXPOOL: maxpool_forward(l->y, l->argmax, x, B, &l->g, nt); break;
-        case NN_DENSE:
-            dense_forward_mt(l->y, x, w, w + (size_t)l->spec.out * l->in.c, B, l->in.c, l->spec.out, nt);
-            break;
-        case NN_FLATTEN: break;
-        case NN_SIGMOID: sigmoid_forward(l->y, x, nel, nt); break;
-        case NN_RELU: relu_forward(l->y, x, nel, nt); break;
-        case NN_TANH: tanh_forward(l->y, x, nel, nt); break;
-        case NN_LEAKY_RELU: leaky_relu_forward(l->y, x, l->spec.alpha, nel, nt); break;
-        case NN_BATCHNORM: {
+        if (l->spec.kind == NN_DENSE) dense_pack(net->wpack + l->p_off, net->params + l->p_off, l->in.c, l->spec.out);
+    }
+    for (int i = 0; i < net->n;) {
+        int j = i;
+        while (j < net->n && net->L[j].spec.kind != NN_BATCHNORM) j++;
+        if (j > i) run_slices(net, i, j, B, train, 0);
+        if (j < net->n) {
+            /* batch norm: statistics over the whole batch, channels over the threads */
+            layer *l = &net->L[j];
+            double t0 = omp_get_wtime();
+            const float *x = j ? net->L[j - 1].y : net->x, *w = net->params + l->p_off;
             int C = l->in.c, HW = l->in.h * l->in.w;
             float *rm = net->buffers + l->b_off, *rv = rm + C;
             if (train)
-                batchnorm_forward_train(l->y, l->aux, l->invstd, rm, rv, x, w, w + C, B, C, HW,
-                                        BN_MOMENTUM, BN_EPS, nt);
+                batchnorm_forward_train(l->y, l->aux, l->invstd, rm, rv, x, w, w + C, B, C, HW, BN_MOMENTUM, BN_EPS,
+                                        net->adapt.cur);
             else
-                batchnorm_forward_eval(l->y, x, w, w + C, rm, rv, B, C, HW, BN_EPS, nt);
-            break;
+                batchnorm_forward_eval(l->y, x, w, w + C, rm, rv, B, C, HW, BN_EPS, net->adapt.cur);
+            l->t_fwd += omp_get_wtime() - t0;
+            j++;
         }
-        case NN_DROPOUT:
-            if (train) {
-                /* inverted dropout: keep with probability 1 - p, scale by 1 / (1 - p) */
-                float p = l->spec.alpha, keep = 1.f / (1.f - p);
-                for (size_t j = 0; j < nel; j++) {
-                    l->aux[j] = nn_rng_uniform(&net->rng) < p ? 0.f : keep;
-                    l->y[j] = x[j] * l->aux[j];
-                }
-            } else if (l->y != x) {
-                memcpy(l->y, x, sizeof(float) * nel);
-            }
-            break;
-        default: break;
-        }
-        l->t_fwd += omp_get_wtime() - t0;
-        x = l->y;
+        i = j;
     }
     net->last_B = B;
     net->last_train = train;
     if (labels) memcpy(net->labels, labels, sizeof(int) * B);
-    return softmax_ce_forward(net->probs, x, labels, B, net->nclasses);
+    return softmax_ce_forward(net->probs, net->L[net->n - 1].y, labels, B, net->nclasses);
 }
 
 int nn_net_correct(const nn_net *net, const int *labels, int B) {
@@ -305,48 +453,75 @@ int nn_net_correct(const nn_net *net, const int *labels, int B) {
     return correct;
 }
 
+/* After each training batch: keep the recent cost per image of the thread
+ * count in use, and now and then try the other one for a few batches;
+ * switch when it was at least 5% faster. A trial that loses waits twice as
+ * long for the next, so a machine that stays busy (or idle) costs little. */
+static void adapt(nn_net *net, int B) {
+    if (net->nthreads < 2 || B < 1) return;
+    double c = (omp_get_wtime() - net->adapt.t0) / B;
+    int m = net->adapt.cur > 1, other = net->nthreads + 1 - net->adapt.cur;
+    if (net->adapt.probe_left > 0) {
+        /* in a trial: skip its first batch, then average the rest */
+        int seen = ADAPT_TRIAL - net->adapt.probe_left;
+        if (seen == 1) net->adapt.cost[m] = c;
+        else if (seen > 1) net->adapt.cost[m] += (c - net->adapt.cost[m]) / seen;
+        if (--net->adapt.probe_left > 0) return;
+        double trial = net->adapt.cost[m], kept = net->adapt.cost[!m];
+        if (trial < 0.95 * kept) {
+            net->adapt.period = ADAPT_MIN_PERIOD;
+        } else {
+            net->adapt.cur = other;
+            net->adapt.period = net->adapt.period * 2 < ADAPT_MAX_PERIOD ? net->adapt.period * 2 : ADAPT_MAX_PERIOD;
+        }
+        net->adapt.until_probe = net->adapt.period;
+        return;
+    }
+    net->adapt.cost[m] = net->adapt.cost[m] > 0 ? 0.8 * net->adapt.cost[m] + 0.2 * c : c;
+    if (--net->adapt.until_probe > 0) return;
+    net->adapt.cur = other;
+    net->adapt.probe_left = ADAPT_TRIAL;
+}
+
+int nn_net_threads_in_use(const nn_net *net) { return net->adapt.cur; }
+
 void nn_net_backward(nn_net *net) {
-    const int nt = net->nthreads, B = net->last_B;
+    const int B = net->last_B;
     memset(net->grads, 0, sizeof(float) * net->nparams);
     if (!net->last_train || B < 1) return; /* gradients exist only for a training forward */
     layer *top = &net->L[net->n - 1];
     softmax_ce_backward(top->dy, net->probs, net->labels, B, net->nclasses);
-    for (int i = net->n - 1; i >= 0; i--) {
-        layer *l = &net->L[i];
-        double t0 = omp_get_wtime();
-        const float *x = i > 0 ? net->L[i - 1].y : net->x;
-        float *dx = i > 0 ? net->L[i - 1].dy : NULL;
-        const float *w = net->params + l->p_off;
-        float *dw = net->grads + l->p_off;
-        size_t nel = (size_t)B * l->outsz;
-        switch (l->spec.kind) {
-        case NN_CONV2D:
-            conv2d_backward(dx, dw, dw + (l->np - l->g.OC), l->dy, x, w, B, &l->g,
-                            net->scratch, net->part, nt);
-            break;
-        case NN_AVGPOOL: if (dx) avgpool_backward(dx, l->dy, B, &l->g, nt); break;
-        case NN_MAXPOOL: if (dx) maxpool_backward(dx, l->dy, l->argmax, B, &l->g, nt); break;
-        case NN_DENSE:
-            dense_backward_mt(dx, dw, dw + (size_t)l->spec.out * l->in.c, l->dy, x, w, B,
-                              l->in.c, l->spec.out, nt);
-            break;
-        case NN_FLATTEN: break;
-        case NN_SIGMOID: if (dx) sigmoid_backward(dx, l->dy, l->y, nel, nt); break;
-        case NN_RELU: if (dx) relu_backward(dx, l->dy, l->y, nel, nt); break;
-        case NN_TANH: if (dx) tanh_backward(dx, l->dy, l->y, nel, nt); break;
-        case NN_LEAKY_RELU: if (dx) leaky_relu_backward(dx, l->dy, l->y, l->spec.alpha, nel, nt); break;
-        case NN_BATCHNORM: {
+    for (int i = net->n - 1; i >= 0;) {
+        int j = i;
+        while (j >= 0 && net->L[j].spec.kind != NN_BATCHNORM) j--;
+        if (j < i) run_slices(net, j + 1, i + 1, B, 1, 1);
+        if (j >= 0) {
+            layer *l = &net->L[j];
+            double t0 = omp_get_wtime();
             int C = l->in.c, HW = l->in.h * l->in.w;
-            batchnorm_backward(dx, dw, dw + C, l->dy, l->aux, l->invstd, w, B, C, HW, nt);
-            break;
+            float *dw = net->grads + l->p_off;
+            batchnorm_backward(j ? net->L[j - 1].dy : NULL, dw, dw + C, l->dy, l->aux, l->invstd,
+                               net->params + l->p_off, B, C, HW, net->adapt.cur);
+            l->t_bwd += omp_get_wtime() - t0;
+            j--;
         }
-        case NN_DROPOUT:
-            if (dx) for (size_t j = 0; j < nel; j++) dx[j] = l->dy[j] * l->aux[j];
-            break;
-        default: break;
-        }
-        l->t_bwd += omp_get_wtime() - t0;
+        i = j;
     }
+    /* the slices' conv and dense gradients, summed in slice order */
+    const int ns = nslices(B);
+    for (int i = 0; i < net->n; i++) {
+        layer *l = &net->L[i];
+        if (l->spec.kind != NN_CONV2D && l->spec.kind != NN_DENSE) continue;
+        float *g = net->grads + l->p_off;
+        const float *gs = net->gslice + l->p_off;
+        const size_t np = l->np, stride = net->nparams;
+        NN_PAR_FOR(net->adapt.cur, np >= 32768, size_t, k, np,
+            float a = gs[k];
+            for (int s = 1; s < ns; s++) a += gs[(size_t)s * stride + k];
+            g[k] = a;
+        );
+    }
+    adapt(net, B);
 }
 
 void nn_net_timing(const nn_net *net, int i, double *fwd, double *bwd) {

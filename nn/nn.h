@@ -93,8 +93,12 @@ int nn_infer(const nn_layer_spec *layers, int n, nn_shape input,
 /* ---------------------------------------------------------------- network */
 typedef struct nn_net nn_net;
 
-/* Builds the network for batches of up to max_batch samples, using nthreads
- * threads (1 or more; results are bitwise reproducible for a given count).
+/* Builds the network for batches of up to max_batch samples, using up to
+ * nthreads threads. Results are bitwise the same whatever the thread count:
+ * a batch is cut into slices by its size alone, and gradients are summed
+ * slice by slice in order. So while training, the network times one thread
+ * against nthreads now and then and runs on whichever is faster (one,
+ * when another program holds a core).
  * The last layer's output is the logits, fed to softmax cross-entropy. */
 nn_net *nn_net_create(const nn_layer_spec *layers, int n, nn_shape input,
                       int max_batch, int nthreads, char *err, size_t errlen);
@@ -107,6 +111,8 @@ size_t nn_net_nparams(const nn_net *net);
 int nn_net_nclasses(const nn_net *net);
 int nn_net_max_batch(const nn_net *net);
 int nn_net_nthreads(const nn_net *net);
+/* the thread count the network runs on at the moment: 1 or nn_net_nthreads */
+int nn_net_threads_in_use(const nn_net *net);
 /* FNV-1a hash of the layer list and input shape: identifies the architecture */
 uint64_t nn_net_arch_hash(const nn_net *net);
 

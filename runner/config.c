@@ -1320,8 +1320,9 @@ void nnl_config_key(const nnl_config *c, char out[17]) {
     collect(c, &s);
     for (int i = 0; i < s.n; i++) {
         /* what a run computes, not what it is called, where its data lives or
-         * how many cores it had: a sweep resumed with another -j must find
-         * its runs (the thread count a run used is recorded as run.threads) */
+         * how many cores it had (the thread count changes no bit): a sweep
+         * resumed with another -j finds its runs and continues them exactly
+         * (the thread count a run used is recorded as run.threads) */
         if (!strcmp(s.e[i].key, "name") || !strcmp(s.e[i].key, "data.dir") ||
             !strcmp(s.e[i].key, "train.threads"))
             continue;

@@ -251,6 +251,25 @@ static void same_seed_gives_bitwise_identical_losses(void **s) {
         }
 }
 
+/* The thread count never changes a bit: the same training on 1, 2 and 3
+ * threads gives the same losses. 80 steps take the 2- and 3-thread nets
+ * through their trials of one thread (they switch as they go), and dropout
+ * and batch norm are in the "bn" variant. */
+static void thread_count_changes_no_bit(void **s) {
+    const char *variants[] = {"sigmoid_avg", "relu_max", "bn"};
+    enum { STEPS = 80 };
+    for (int v = 0; v < 3; v++) {
+        float ref[STEPS], got[STEPS];
+        train_steps(variants[v], 1, ref, STEPS);
+        for (int nt = 2; nt <= 3; nt++) {
+            train_steps(variants[v], nt, got, STEPS);
+            for (int i = 0; i < STEPS; i++)
+                if (memcmp(&ref[i], &got[i], sizeof ref[i]))
+                    fail_msg("%s, %d threads: step %d loss %.9g, one thread %.9g", variants[v], nt, i, got[i], ref[i]);
+        }
+    }
+}
+
 static char tmpdir[64];
 static int mk_tmp(void **s) { strcpy(tmpdir, "/tmp/nnlab-ck-XXXXXX"); return mkdtemp(tmpdir) ? 0 : -1; }
 
@@ -445,6 +464,7 @@ int main(void) {
         cmocka_unit_test(init_uses_pytorch_bounds),
         cmocka_unit_test(dropout_masks_scales_and_passes_gradients),
         cmocka_unit_test(same_seed_gives_bitwise_identical_losses),
+        cmocka_unit_test(thread_count_changes_no_bit),
         cmocka_unit_test_setup(checkpoint_resume_is_exact, mk_tmp),
         cmocka_unit_test(checkpoint_rejects_truncated_foreign_and_corrupt_files),
     };
