@@ -157,8 +157,8 @@ void dense_backward_mt(float *dinp, float *dw, float *db, const float *dout,
 
 #endif
 
-void dense_pack(float *wt, const float *w, int nin, int nout) {
-    for (int o = 0; o < nout; o++)
+void dense_pack(float *wt, const float *w, int nin, int nout, int o0, int o1) {
+    for (int o = o0; o < o1; o++)
         for (int k = 0; k < nin; k++) wt[(size_t)k * nout + o] = w[(size_t)o * nin + k];
 }
 

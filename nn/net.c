@@ -8,7 +8,7 @@
  * conv, dense, pooling or batch-norm layer (none of which reads its own output
  * in backward), which halves activation memory in the usual stacks.
  *
- * Threads: a batch is cut into slices (16 images, at most 16 slices) that
+ * Threads: a batch is cut into slices (32 images; 4 to 16 slices) that
  * depend only on the batch size. Each slice goes through every layer up to
  * the next batch norm on whichever thread takes it, with every kernel called
  * single-threaded; a slice's weight gradients go to its own block, and the
@@ -33,16 +33,17 @@
 
 #define BN_MOMENTUM 0.1f
 #define BN_EPS 1e-5f
-#define SLICE 16       /* images per slice of a batch ... */
-#define MAX_SLICES 16  /* ... and at most this many slices */
-
 #define ADAPT_MIN_PERIOD 32   /* training batches between trials of the other thread count ... */
 #define ADAPT_MAX_PERIOD 1024 /* ... growing to this while the trials keep losing */
 #define ADAPT_TRIAL 4         /* batches per trial; the first of them warms up and is not counted */
 
+/* slices of a batch of B: of 32 images, but at least 4 (small batches
+ * still split over threads) and at most 16 (each slice keeps a block of
+ * gradients); a function of B alone */
 static int nslices(int B) {
-    int n = (B + SLICE - 1) / SLICE;
-    return n < 1 ? 1 : n > MAX_SLICES ? MAX_SLICES : n;
+    int n = (B + 31) / 32;
+    n = n < 4 ? 4 : n > 16 ? 16 : n;
+    return n < B ? n : B > 1 ? B : 1;
 }
 
 typedef struct {
@@ -75,7 +76,7 @@ struct nn_net {
     size_t scr1;     /* floats of scratch per thread */
     float *part;     /* conv: per thread, partial weight gradients */
     size_t partmax;  /* floats of part per thread */
-    float *gslice;   /* (slices, nparams): each slice's conv and dense gradients */
+    float *gslice;   /* (slices, nparams): each slice's gradients (batch norm's: all in slice 0) */
     float *wpack;    /* (nparams): dense weights transposed for the forward, at their offsets */
     double *tt;      /* (nthreads, layers, 2): seconds each thread spent per layer */
     struct {
@@ -410,11 +411,16 @@ float nn_net_forward(nn_net *net, int B, const int *labels, int train) {
         float p = l->spec.alpha, keep = 1.f / (1.f - p);
         for (size_t j = 0; j < (size_t)B * l->outsz; j++) l->aux[j] = nn_rng_uniform(&net->rng) < p ? 0.f : keep;
     }
-    /* dense weights transposed once for all the slices */
-    for (int i = 0; i < net->n; i++) {
-        layer *l = &net->L[i];
-        if (l->spec.kind == NN_DENSE) dense_pack(net->wpack + l->p_off, net->params + l->p_off, l->in.c, l->spec.out);
-    }
+    /* dense weights transposed once for all the slices, output units over the threads */
+    NN_PAR(net->adapt.cur,
+        for (int i = 0; i < net->n; i++) {
+            layer *l = &net->L[i];
+            if (l->spec.kind != NN_DENSE) continue;
+            int o0, o1;
+            nn_split(l->spec.out, nn_t, nn_nt, &o0, &o1);
+            dense_pack(net->wpack + l->p_off, net->params + l->p_off, l->in.c, l->spec.out, o0, o1);
+        }
+    );
     for (int i = 0; i < net->n;) {
         int j = i;
         while (j < net->n && net->L[j].spec.kind != NN_BATCHNORM) j++;
@@ -487,8 +493,10 @@ int nn_net_threads_in_use(const nn_net *net) { return net->adapt.cur; }
 
 void nn_net_backward(nn_net *net) {
     const int B = net->last_B;
-    memset(net->grads, 0, sizeof(float) * net->nparams);
-    if (!net->last_train || B < 1) return; /* gradients exist only for a training forward */
+    if (!net->last_train || B < 1) { /* gradients exist only for a training forward */
+        memset(net->grads, 0, sizeof(float) * net->nparams);
+        return;
+    }
     layer *top = &net->L[net->n - 1];
     softmax_ce_backward(top->dy, net->probs, net->labels, B, net->nclasses);
     for (int i = net->n - 1; i >= 0;) {
@@ -499,7 +507,9 @@ void nn_net_backward(nn_net *net) {
             layer *l = &net->L[j];
             double t0 = omp_get_wtime();
             int C = l->in.c, HW = l->in.h * l->in.w;
-            float *dw = net->grads + l->p_off;
+            /* into slice 0's block; the other slices' blocks stay zero there */
+            float *dw = net->gslice + l->p_off;
+            memset(dw, 0, sizeof(float) * l->np);
             batchnorm_backward(j ? net->L[j - 1].dy : NULL, dw, dw + C, l->dy, l->aux, l->invstd,
                                net->params + l->p_off, B, C, HW, net->adapt.cur);
             l->t_bwd += omp_get_wtime() - t0;
@@ -507,20 +517,16 @@ void nn_net_backward(nn_net *net) {
         }
         i = j;
     }
-    /* the slices' conv and dense gradients, summed in slice order */
+    /* the slices' gradients, summed in slice order (batch norm's are whole in slice 0) */
     const int ns = nslices(B);
-    for (int i = 0; i < net->n; i++) {
-        layer *l = &net->L[i];
-        if (l->spec.kind != NN_CONV2D && l->spec.kind != NN_DENSE) continue;
-        float *g = net->grads + l->p_off;
-        const float *gs = net->gslice + l->p_off;
-        const size_t np = l->np, stride = net->nparams;
-        NN_PAR_FOR(net->adapt.cur, np >= 32768, size_t, k, np,
-            float a = gs[k];
-            for (int s = 1; s < ns; s++) a += gs[(size_t)s * stride + k];
-            g[k] = a;
-        );
-    }
+    const size_t np = net->nparams;
+    const float *gs = net->gslice;
+    float *g = net->grads;
+    NN_PAR_FOR(net->adapt.cur, np >= 16384, size_t, k, np,
+        float a = gs[k];
+        for (int s = 1; s < ns; s++) a += gs[(size_t)s * np + k];
+        g[k] = a;
+    );
     adapt(net, B);
 }
 

@@ -57,8 +57,9 @@ void dense_forward_mt(float *out, const float *inp, const float *w, const float 
 void dense_backward_mt(float *dinp, float *dw, float *db, const float *dout,
                        const float *inp, const float *w, int B, int nin, int nout, int nthreads);
 /* The forward with w transposed once beforehand (the network packs each
- * dense layer once per batch, then runs its slices): wt: (nin, nout) */
-void dense_pack(float *wt, const float *w, int nin, int nout);
+ * dense layer once per batch, then runs its slices): wt: (nin, nout);
+ * dense_pack fills the columns of the output units [o0, o1) */
+void dense_pack(float *wt, const float *w, int nin, int nout, int o0, int o1);
 void dense_forward_packed(float *out, const float *inp, const float *wt, const float *b,
                           int B, int nin, int nout);
 void dense_forward_ref(float *out, const float *inp, const float *w, const float *b,

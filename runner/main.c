@@ -592,6 +592,9 @@ static int cmd_bench(int argc, char **argv) {
                100 * (r.t_fwd[i] + r.t_bwd[i]) / layer_total);
     printf("layers %.3f s/epoch; the rest (data, optimizer, loss, bookkeeping) %.3f s/epoch\n", layer_total / n,
            total / n - layer_total / n);
+    if (r.threads > 1)
+        printf("threads: up to %d; on %d at the end (nnlab times 1 against %d now and then and keeps the faster)\n",
+               r.threads, r.threads_at_end, r.threads);
     printf("RESULT nnlab threads=%d epochs=%d median_epoch_s=%.3f gflops=%.1f test_acc=%.4f peak_rss_mb=%.1f\n",
            r.threads, n, median, r.flops_per_epoch / median * 1e-9, r.test_acc, ru.ru_maxrss / 1024.0);
     return 0;

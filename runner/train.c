@@ -381,6 +381,7 @@ nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err,
     res->early_stop_epoch = stopped_early;
     /* the epochs' timing, before the test pass adds to it */
     res->nlayers = nn_net_nlayers(m.net);
+    res->threads_at_end = nn_net_threads_in_use(m.net);
     res->flops_per_epoch = 0;
     for (int i = 0; i < res->nlayers; i++) {
         res->kind[i] = specs[i].kind;

@@ -43,6 +43,7 @@ typedef struct {
     double seconds;
     size_t nparams;
     int threads;
+    int threads_at_end;       /* the count the network had chosen by the end: 1 or threads */
     /* where the time went, for `nnlab bench`: per layer, summed over the
      * run's epochs (training forward + validation forward, and backward) */
     int nlayers;
