@@ -34,7 +34,9 @@
 #define BN_MOMENTUM 0.1f
 #define BN_EPS 1e-5f
 #define ADAPT_MIN_PERIOD 32   /* training batches between trials of the other thread count ... */
-#define ADAPT_MAX_PERIOD 1024 /* ... growing to this while the trials keep losing */
+#define ADAPT_MAX_PERIOD 256  /* ... growing to this while the trials keep losing (under an
+                               * epoch of LeNet-5, so a sweep worker whose neighbour has
+                               * ended takes its core soon) */
 #define ADAPT_TRIAL 4         /* batches per trial; the first of them warms up and is not counted */
 
 /* slices of a batch of B: of 32 images, but at least 4 (small batches
@@ -80,7 +82,8 @@ struct nn_net {
     float *wpack;    /* (nparams): dense weights transposed for the forward, at their offsets */
     double *tt;      /* (nthreads, layers, 2): seconds each thread spent per layer */
     struct {
-        int cur;         /* threads the slices run on now: 1 or nthreads */
+        int cur;         /* threads the slices run on now: base or nthreads */
+        int base;        /* the smaller count tried: 1, or nn_net_set_base_threads's */
         int probe_left;  /* training batches left in a trial of the other count; 0: none */
         int until_probe; /* training batches before the next trial */
         int period;      /* batches between trials: doubled each time a trial loses */
@@ -133,6 +136,7 @@ nn_net *nn_net_create(const nn_layer_spec *layers, int n, nn_shape input,
     net->max_batch = max_batch;
     net->nthreads = nthreads < 1 ? 1 : nthreads;
     net->adapt.cur = net->nthreads;
+    net->adapt.base = 1;
     net->adapt.period = net->adapt.until_probe = ADAPT_MIN_PERIOD;
     /* OpenBLAS (its OpenMP build) sizes its own teams from this, and a
      * product split over a team does not always sum in the same order: our
@@ -464,9 +468,9 @@ int nn_net_correct(const nn_net *net, const int *labels, int B) {
  * switch when it was at least 5% faster. A trial that loses waits twice as
  * long for the next, so a machine that stays busy (or idle) costs little. */
 static void adapt(nn_net *net, int B) {
-    if (net->nthreads < 2 || B < 1) return;
+    if (net->adapt.base >= net->nthreads || B < 1) return;
     double c = (omp_get_wtime() - net->adapt.t0) / B;
-    int m = net->adapt.cur > 1, other = net->nthreads + 1 - net->adapt.cur;
+    int m = net->adapt.cur == net->nthreads, other = m ? net->adapt.base : net->nthreads;
     if (net->adapt.probe_left > 0) {
         /* in a trial: skip its first batch, then average the rest */
         int seen = ADAPT_TRIAL - net->adapt.probe_left;
@@ -490,6 +494,14 @@ static void adapt(nn_net *net, int B) {
 }
 
 int nn_net_threads_in_use(const nn_net *net) { return net->adapt.cur; }
+
+void nn_net_set_base_threads(nn_net *net, int n) {
+    net->adapt.base = n < 1 ? 1 : n > net->nthreads ? net->nthreads : n;
+    net->adapt.cur = net->adapt.base;
+    net->adapt.probe_left = 0;
+    net->adapt.cost[0] = net->adapt.cost[1] = 0;
+    net->adapt.period = net->adapt.until_probe = ADAPT_MIN_PERIOD;
+}
 
 void nn_net_backward(nn_net *net) {
     const int B = net->last_B;

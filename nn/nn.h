@@ -98,7 +98,7 @@ typedef struct nn_net nn_net;
  * a batch is cut into slices by its size alone, and gradients are summed
  * slice by slice in order. So while training, the network times one thread
  * against nthreads now and then and runs on whichever is faster (one,
- * when another program holds a core).
+ * when another program holds a core). It starts on nthreads.
  * The last layer's output is the logits, fed to softmax cross-entropy. */
 nn_net *nn_net_create(const nn_layer_spec *layers, int n, nn_shape input,
                       int max_batch, int nthreads, char *err, size_t errlen);
@@ -111,8 +111,13 @@ size_t nn_net_nparams(const nn_net *net);
 int nn_net_nclasses(const nn_net *net);
 int nn_net_max_batch(const nn_net *net);
 int nn_net_nthreads(const nn_net *net);
-/* the thread count the network runs on at the moment: 1 or nn_net_nthreads */
+/* the thread count the network runs on at the moment: 1 (or the base
+ * count) or nn_net_nthreads */
 int nn_net_threads_in_use(const nn_net *net);
+/* Start on n threads and try nn_net_nthreads against n, not against 1: a
+ * sweep worker sharing the machine with others starts on its share of the
+ * cores, and takes them all when it finds itself alone. */
+void nn_net_set_base_threads(nn_net *net, int n);
 /* FNV-1a hash of the layer list and input shape: identifies the architecture */
 uint64_t nn_net_arch_hash(const nn_net *net);
 

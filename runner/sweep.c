@@ -12,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,7 +288,12 @@ static nnl_store *open_rw(const nnl_sweep_opts *o, char *err, size_t errlen) {
 static int worker(const nnl_sweep_opts *o, int threads) {
     char err[1024];
     const nnl_plan *plan = o->plan;
-    omp_set_num_threads(threads);
+    /* a worker starts on its share of the cores and may take them all: the
+     * thread count changes no result, and the network times the two counts
+     * as it trains, so the last runs of a sweep get the cores the finished
+     * workers left */
+    const long cores = o->cores > 0 ? o->cores : sysconf(_SC_NPROCESSORS_ONLN);
+    const int most = cores > threads ? (int)cores : threads;
     nnl_store *s = open_rw(o, err, sizeof err);
     if (!s) { fprintf(stderr, "%s\n", err); return 1; }
     pruner pr = {s, plan->name, plan->prune_after, o->peers};
@@ -311,13 +315,13 @@ static int worker(const nnl_sweep_opts *o, int threads) {
             status = 1;
             continue;
         }
-        cfg.threads = threads;
+        cfg.threads = most;
         char label[300];
         snprintf(label, sizeof label, "[%s]", row.name ? row.name : "?");
         nnl_train_opts to = {.cfg = &cfg, .store = s, .experiment = plan->name, .name = row.name,
                              .resume_run = id, .progress = o->progress && o->jobs == 1,
                              .label = o->jobs > 1 ? label : NULL, .stop = o->stop,
-                             .on_epoch = prune_check, .ud = &pr};
+                             .on_epoch = prune_check, .ud = &pr, .start_threads = threads};
         if (o->jobs == 1)
             fprintf(stderr, "%s run %lld%s\n", label, (long long)id, row.epochs_done ? " (resuming)" : "");
         nnl_train_result r;
@@ -458,9 +462,9 @@ int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen) {
             done_before = before.finished + before.diverged + before.pruned;
             int w = jobs > todo ? (todo > 0 ? todo : 1) : jobs;
             int t = cores > w ? (int)(cores / w) : 1;
-            printf("%s: %d runs: %d already done, %d running elsewhere, %d to run with %d worker%s of %d thread%s\n",
+            printf("%s: %d runs: %d already done, %d running elsewhere, %d to run with %d worker%s of %d thread%s%s\n",
                    plan->name, plan->nruns, done_before, here + other, todo, w, w == 1 ? "" : "s", t,
-                   t == 1 ? "" : "s");
+                   t == 1 ? "" : "s", t < cores ? " (each takes more when it finds cores idle)" : "");
             fflush(stdout);
         }
         if (todo > 0) {

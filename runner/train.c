@@ -220,6 +220,7 @@ nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err,
     m.net = nn_net_create(specs, c->nlayers, nn_shape3(c->input[0], c->input[1], c->input[2]), B,
                           threads, err, errlen);
     if (!m.net) goto fail_early;
+    if (o->start_threads > 0) nn_net_set_base_threads(m.net, o->start_threads);
     if (nnl_dataset_load(c->data_dir, c->train_limit, c->test_limit, &m.ds, err, errlen)) goto fail_early;
     m.have_ds = 1;
     if (nnl_train_check(c, &m.ds.train, err, errlen)) goto fail_early;

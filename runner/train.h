@@ -33,6 +33,9 @@ typedef struct {
      * ends the run there with that status ("pruned", "interrupted"...) */
     const char *(*on_epoch)(int64_t run, const nnl_epoch_row *row, void *ud);
     void *ud;
+    /* 0: start on cfg's thread count (and try one thread against it); else
+     * start on this many and try cfg's count against it (sweep workers) */
+    int start_threads;
 } nnl_train_opts;
 
 typedef struct {
