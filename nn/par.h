@@ -35,30 +35,24 @@
         }                                                                            \
     } while (0)
 
-#define NN_PAR_FOR(nthreads, par, T, i, n, ...)                                      \
-    do {                                                                             \
-        const T nn_n = (n);                                                          \
-        const int nn_req = (nthreads);                                               \
-        if (nn_req > 1 && (par)) {                                                   \
-            _Pragma("omp parallel for schedule(static) num_threads(nn_req)")        \
-            for (T i = 0; i < nn_n; i++) { __VA_ARGS__ }                             \
-        } else {                                                                     \
-            for (T i = 0; i < nn_n; i++) { __VA_ARGS__ }                             \
-        }                                                                            \
+/* one loop, two pragmas: the parallel one and the serial one */
+#define NN_PAR_LOOP_(par_pragma, serial_pragma, nthreads, par, T, i, n, ...)      \
+    do {                                                                         \
+        const T nn_n = (n);                                                      \
+        const int nn_req = (nthreads);                                           \
+        if (nn_req > 1 && (par)) {                                               \
+            _Pragma(par_pragma)                                                  \
+            for (T i = 0; i < nn_n; i++) { __VA_ARGS__ }                         \
+        } else {                                                                 \
+            _Pragma(serial_pragma)                                               \
+            for (T i = 0; i < nn_n; i++) { __VA_ARGS__ }                         \
+        }                                                                        \
     } while (0)
 
-#define NN_PAR_SIMD(nthreads, par, T, i, n, ...)                                     \
-    do {                                                                             \
-        const T nn_n = (n);                                                          \
-        const int nn_req = (nthreads);                                               \
-        if (nn_req > 1 && (par)) {                                                   \
-            _Pragma("omp parallel for simd schedule(static) num_threads(nn_req)")   \
-            for (T i = 0; i < nn_n; i++) { __VA_ARGS__ }                             \
-        } else {                                                                     \
-            _Pragma("omp simd")                                                      \
-            for (T i = 0; i < nn_n; i++) { __VA_ARGS__ }                             \
-        }                                                                            \
-    } while (0)
+#define NN_PAR_FOR(...) \
+    NN_PAR_LOOP_("omp parallel for schedule(static) num_threads(nn_req)", "GCC ivdep", __VA_ARGS__)
+#define NN_PAR_SIMD(...) \
+    NN_PAR_LOOP_("omp parallel for simd schedule(static) num_threads(nn_req)", "omp simd", __VA_ARGS__)
 
 static inline void nn_split(int n, int t, int nt, int *lo, int *hi) {
     *lo = (int)((long)n * t / nt);
