@@ -70,7 +70,9 @@ void dense_backward_ref(float *dinp, float *dw, float *db, const float *dout,
 /* Pooling over K x K windows with stride S and padding P (C channels kept).
  * avg: y = sum(window) / (K*K)  (PyTorch's count_include_pad=True)
  * max: y = max(window), padding is -inf; argmax: (B, C, OH, OW) flat input
- * offsets within the image plane, -1 when the window saw only padding. */
+ * offsets within the image plane, -1 when the window saw only padding. As
+ * PyTorch: the first of equal maxima wins, a NaN beats any number, and of
+ * several NaNs the last one in scan order wins. */
 void avgpool_forward(float *out, const float *inp, int B, const nn_conv_geom *g, int nthreads);
 void avgpool_backward(float *dinp, const float *dout, int B, const nn_conv_geom *g, int nthreads);
 void maxpool_forward(float *out, int *argmax, const float *inp, int B, const nn_conv_geom *g, int nthreads);

@@ -114,8 +114,42 @@ void avgpool_backward(float *dinp, const float *dout, int B, const nn_conv_geom 
     );
 }
 
-/* the LeNet case, 2x2 at stride 2, unrolled: the first maximum of the
- * window in scan order; "v > m || v != v" lets a NaN in and never out */
+/* the LeNet case, 2x2 at stride 2, unrolled: "v > m || v != v" in scan
+ * order, as maxpool_plane (the first of equal maxima, the last NaN) */
+#ifdef __AVX512F__
+/* 16 outputs a step, the same comparisons in the same order as the scalar
+ * loop below, as lane masks instead of branches: after ReLU half the
+ * values are 0 and the branches were a coin toss (about 8 ns an output) */
+static void maxpool2_plane(float *o, int *am, const float *x, const nn_conv_geom *g) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    for (int oh = 0; oh < g->OH; oh++) {
+        const float *r0 = x + 2 * oh * g->W, *r1 = r0 + g->W;
+        for (int j = 0; j < g->OW; j += 16) {
+            __mmask16 m0 = lanes(2 * j, 2 * g->OW), m1 = lanes(2 * j + 16, 2 * g->OW);
+            __m512 a0 = _mm512_maskz_loadu_ps(m0, r0 + 2 * j), a1 = _mm512_maskz_loadu_ps(m1, r0 + 2 * j + 16);
+            __m512 b0 = _mm512_maskz_loadu_ps(m0, r1 + 2 * j), b1 = _mm512_maskz_loadu_ps(m1, r1 + 2 * j + 16);
+            __m512 v[4] = {_mm512_permutex2var_ps(a0, even, a1), _mm512_permutex2var_ps(a0, odd, a1),
+                           _mm512_permutex2var_ps(b0, even, b1), _mm512_permutex2var_ps(b0, odd, b1)};
+            /* flat input offsets of the four taps of each window */
+            __m512i i0 = _mm512_add_epi32(_mm512_set1_epi32(2 * oh * g->W + 2 * j), even);
+            __m512i idx[4] = {i0, _mm512_add_epi32(i0, _mm512_set1_epi32(1)),
+                              _mm512_add_epi32(i0, _mm512_set1_epi32(g->W)),
+                              _mm512_add_epi32(i0, _mm512_set1_epi32(g->W + 1))};
+            __m512 m = v[0];
+            __m512i best = idx[0];
+            for (int k = 1; k < 4; k++) {
+                __mmask16 take = _mm512_cmp_ps_mask(v[k], m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v[k], v[k], _CMP_UNORD_Q);
+                m = _mm512_mask_blend_ps(take, m, v[k]);
+                best = _mm512_mask_blend_epi32(take, best, idx[k]);
+            }
+            __mmask16 st = lanes(j, g->OW);
+            _mm512_mask_storeu_ps(o + oh * g->OW + j, st, m);
+            _mm512_mask_storeu_epi32(am + oh * g->OW + j, st, best);
+        }
+    }
+}
+#else
 static void maxpool2_plane(float *o, int *am, const float *x, const nn_conv_geom *g) {
     for (int oh = 0; oh < g->OH; oh++) {
         const float *r0 = x + 2 * oh * g->W, *r1 = r0 + g->W;
@@ -131,8 +165,11 @@ static void maxpool2_plane(float *o, int *am, const float *x, const nn_conv_geom
         }
     }
 }
+#endif
 
-/* first maximum in scan order wins, and NaN propagates, as in PyTorch */
+/* as PyTorch's kernel: a value wins when it is greater or NaN, in scan
+ * order, so the first of equal maxima wins and the last NaN (this used to
+ * stop at the first NaN, unlike PyTorch: its argmax differed) */
 static void maxpool_plane(float *o, int *am, const float *x, const nn_conv_geom *g) {
     for (int oh = 0; oh < g->OH; oh++)
         for (int ow = 0; ow < g->OW; ow++) {
@@ -141,9 +178,8 @@ static void maxpool_plane(float *o, int *am, const float *x, const nn_conv_geom 
             for (int i = h0 < 0 ? 0 : h0; i < h0 + g->K && i < g->H; i++)
                 for (int j = w0 < 0 ? 0 : w0; j < w0 + g->K && j < g->W; j++) {
                     float v = x[i * g->W + j];
-                    if (v > m || isnan(v) || best < 0) { m = v; best = i * g->W + j; if (isnan(v)) goto done; }
+                    if (v > m || isnan(v) || best < 0) { m = v; best = i * g->W + j; }
                 }
-        done:
             o[oh * g->OW + ow] = m;
             am[oh * g->OW + ow] = best;
         }

@@ -235,6 +235,50 @@ static void pool_fast_matches_ref_many_shapes(void **s) {
     }
 }
 
+/* Max pooling's ties, NaNs and edges, as PyTorch 1.13 has them (checked
+ * with torch.nn.functional.max_pool2d(return_indices=True)): a value wins
+ * when it is greater than the best so far or is NaN, in scan order, so the
+ * first of equal maxima wins, any NaN beats every number and the last NaN
+ * wins; -inf is a value and padding is none. The kernels (the 2x2 one in 16
+ * lanes of masks on AVX-512, the general one in plain loops) are held to
+ * that rule on planes 1 to 40 outputs wide, with odd sizes, on the values
+ * that make branches and masks differ: ties of 0 (after ReLU), NaN, -inf. */
+static void maxpool_ties_nans_and_edges(void **s) {
+    const float pick[] = {0.f, 0.f, 0.f, 1.f, -1.f, 2.5f, NAN, -INFINITY, -0.f};
+    const int kinds[][3] = {{2, 2, 0}, {3, 2, 1}, {3, 1, 1}};
+    nn_rng r;
+    nn_rng_seed(&r, 21);
+    for (int kd = 0; kd < 3; kd++)
+        for (int W = 2; W <= 81; W += 3)
+            for (int H = 2; H <= 5; H++) {
+                const int K = kinds[kd][0], S = kinds[kd][1], P = kinds[kd][2];
+                nn_conv_geom g = geom(2, H, W, 2, K, S, P);
+                int B = 3;
+                size_t nx = (size_t)B * g.C * H * W, ny = (size_t)B * g.C * g.OH * g.OW;
+                float *x = malloc(4 * nx), *y = malloc(4 * ny);
+                int *am = malloc(sizeof(int) * ny);
+                for (size_t i = 0; i < nx; i++) x[i] = pick[nn_rng_below(&r, sizeof pick / sizeof pick[0])];
+                maxpool_forward(y, am, x, B, &g, 1);
+                for (int p = 0; p < B * g.C; p++)
+                    for (int oh = 0; oh < g.OH; oh++)
+                        for (int ow = 0; ow < g.OW; ow++) {
+                            const float *xp = x + (size_t)p * H * W;
+                            int best = -1;
+                            for (int i = oh * S - P; i < oh * S - P + K; i++)
+                                for (int j = ow * S - P; j < ow * S - P + K; j++) {
+                                    if (i < 0 || i >= H || j < 0 || j >= W) continue;
+                                    float v = xp[i * W + j];
+                                    if (best < 0 || v > xp[best] || isnan(v)) best = i * W + j;
+                                }
+                            size_t o = (size_t)p * g.OH * g.OW + (size_t)oh * g.OW + ow;
+                            if (am[o] != best || memcmp(&y[o], &xp[best], sizeof y[o]))
+                                fail_msg("%dx%d/%d pad %d on %dx%d, plane %d output (%d, %d): got %g at %d, want %g at %d",
+                                         K, K, S, P, H, W, p, oh, ow, y[o], am[o], xp[best], best);
+                        }
+                free(x); free(y); free(am);
+            }
+}
+
 /* ---- finite differences: L = sum(y * r), central differences in float */
 
 typedef void (*fwd_fn)(float *y, const float *x, const float *p, void *ctx);
@@ -443,6 +487,7 @@ int main(void) {
         cmocka_unit_test(softmax_ce_is_stable_for_large_logits),
         cmocka_unit_test(conv2d_fast_matches_ref_many_shapes),
         cmocka_unit_test(pool_fast_matches_ref_many_shapes),
+        cmocka_unit_test(maxpool_ties_nans_and_edges),
         cmocka_unit_test(conv2d_backward_matches_fd),
         cmocka_unit_test(dense_backward_matches_fd),
         cmocka_unit_test(pool_backward_matches_fd),
