@@ -83,7 +83,12 @@ static const char usage_train[] =
     "marked 'interrupted' with every finished epoch kept; --resume RUN continues\n"
     "it from its last checkpoint (and a failed run likewise), ending with the\n"
     "same numbers as a run never stopped. A NaN or infinite loss marks the run\n"
-    "'diverged'.\n";
+    "'diverged'.\n"
+    "\n"
+    "Threads: up to train.threads (default: every core). The thread count\n"
+    "changes no result, bit for bit, so nnlab times one thread against all of\n"
+    "them now and then while it trains and keeps the faster: one, when another\n"
+    "program holds a core.\n";
 
 static const char usage_test[] =
     "usage: nnlab test RUN [--db PATH]\n"
@@ -137,7 +142,8 @@ static const char usage_sweep[] =
     "Runs every run EXPERIMENT (experiments/*.yaml) declares: its grid of values\n"
     "times its seeds, and its random samples. Prints the plan (how many runs, how\n"
     "many already finished, how many to run), then runs up to N at once, each\n"
-    "with its share of the cores, all writing to one database.\n"
+    "starting on its share of the cores and taking more once the others have\n"
+    "ended (the thread count changes no result), all writing to one database.\n"
     "\n"
     "Run it again to run only what is missing: finished runs are skipped; runs\n"
     "that were interrupted (Ctrl-C, SIGTERM) or left running by a process that\n"
