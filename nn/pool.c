@@ -21,21 +21,32 @@ static __mmask16 lanes(int j, int n) {
     return r >= 16 ? (__mmask16)0xFFFF : r > 0 ? (__mmask16)((1u << r) - 1) : 0;
 }
 
+/* the four taps of 16 2x2 windows at stride 2, outputs j..j+15 of the rows
+ * r0 (top) and r1 (bottom) of a plane OW outputs wide: v[0] top left, v[1]
+ * top right, v[2] bottom left, v[3] bottom right; zero past the row */
+static inline void taps2x2(__m512 v[4], const float *r0, const float *r1, int j, int OW) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    __mmask16 m0 = lanes(2 * j, 2 * OW), m1 = lanes(2 * j + 16, 2 * OW);
+    __m512 a0 = _mm512_maskz_loadu_ps(m0, r0 + 2 * j), a1 = _mm512_maskz_loadu_ps(m1, r0 + 2 * j + 16);
+    __m512 b0 = _mm512_maskz_loadu_ps(m0, r1 + 2 * j), b1 = _mm512_maskz_loadu_ps(m1, r1 + 2 * j + 16);
+    v[0] = _mm512_permutex2var_ps(a0, even, a1);
+    v[1] = _mm512_permutex2var_ps(a0, odd, a1);
+    v[2] = _mm512_permutex2var_ps(b0, even, b1);
+    v[3] = _mm512_permutex2var_ps(b0, odd, b1);
+}
+
 /* 2x2 windows, stride 2, one plane, 16 outputs (32 inputs) per step:
  * y = ((a + b) + (c + d)) * 0.25, the same sums in the same order as the
  * scalar loop, so the same bits */
 static void avgpool2_plane(float *o, const float *x, const nn_conv_geom *g) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     const __m512 q = _mm512_set1_ps(0.25f);
     for (int oh = 0; oh < g->OH; oh++) {
         const float *r0 = x + 2 * oh * g->W, *r1 = r0 + g->W;
         for (int j = 0; j < g->OW; j += 16) {
-            __mmask16 m0 = lanes(2 * j, 2 * g->OW), m1 = lanes(2 * j + 16, 2 * g->OW);
-            __m512 a0 = _mm512_maskz_loadu_ps(m0, r0 + 2 * j), a1 = _mm512_maskz_loadu_ps(m1, r0 + 2 * j + 16);
-            __m512 b0 = _mm512_maskz_loadu_ps(m0, r1 + 2 * j), b1 = _mm512_maskz_loadu_ps(m1, r1 + 2 * j + 16);
-            __m512 top = _mm512_add_ps(_mm512_permutex2var_ps(a0, even, a1), _mm512_permutex2var_ps(a0, odd, a1));
-            __m512 bot = _mm512_add_ps(_mm512_permutex2var_ps(b0, even, b1), _mm512_permutex2var_ps(b0, odd, b1));
+            __m512 v[4];
+            taps2x2(v, r0, r1, j, g->OW);
+            __m512 top = _mm512_add_ps(v[0], v[1]), bot = _mm512_add_ps(v[2], v[3]);
             _mm512_mask_storeu_ps(o + oh * g->OW + j, lanes(j, g->OW), _mm512_mul_ps(_mm512_add_ps(top, bot), q));
         }
     }
@@ -122,15 +133,11 @@ void avgpool_backward(float *dinp, const float *dout, int B, const nn_conv_geom 
  * values are 0 and the branches were a coin toss (about 8 ns an output) */
 static void maxpool2_plane(float *o, int *am, const float *x, const nn_conv_geom *g) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     for (int oh = 0; oh < g->OH; oh++) {
         const float *r0 = x + 2 * oh * g->W, *r1 = r0 + g->W;
         for (int j = 0; j < g->OW; j += 16) {
-            __mmask16 m0 = lanes(2 * j, 2 * g->OW), m1 = lanes(2 * j + 16, 2 * g->OW);
-            __m512 a0 = _mm512_maskz_loadu_ps(m0, r0 + 2 * j), a1 = _mm512_maskz_loadu_ps(m1, r0 + 2 * j + 16);
-            __m512 b0 = _mm512_maskz_loadu_ps(m0, r1 + 2 * j), b1 = _mm512_maskz_loadu_ps(m1, r1 + 2 * j + 16);
-            __m512 v[4] = {_mm512_permutex2var_ps(a0, even, a1), _mm512_permutex2var_ps(a0, odd, a1),
-                           _mm512_permutex2var_ps(b0, even, b1), _mm512_permutex2var_ps(b0, odd, b1)};
+            __m512 v[4];
+            taps2x2(v, r0, r1, j, g->OW);
             /* flat input offsets of the four taps of each window */
             __m512i i0 = _mm512_add_epi32(_mm512_set1_epi32(2 * oh * g->W + 2 * j), even);
             __m512i idx[4] = {i0, _mm512_add_epi32(i0, _mm512_set1_epi32(1)),
