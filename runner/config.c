@@ -764,6 +764,16 @@ int nnl_override_parse(const char *s, nnl_override *ov) {
     return 0;
 }
 
+int nnl_cli_set(const char *cmd, const char *arg, nnl_override *sets, int *n, int max) {
+    if (*n == max) { fprintf(stderr, "nnlab %s: more than %d --set options\n", cmd, max); return 2; }
+    if (nnl_override_parse(arg, &sets[*n])) {
+        fprintf(stderr, "nnlab %s: --set %s: expected KEY=VALUE, e.g. --set train.lr=0.01\n", cmd, arg);
+        return 2;
+    }
+    (*n)++;
+    return 0;
+}
+
 /* The shorthand of the node at parts[0..n-1], if it has one. */
 static const char *shorthand_at(char **parts, int n) {
     char path[256];

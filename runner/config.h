@@ -85,6 +85,9 @@ int nnl_config_parse(const char *name, const char *text, size_t len,
 
 /* Splits "key=value" into an override (pointers into s). -1 if no '='. */
 int nnl_override_parse(const char *s, nnl_override *ov);
+/* A command's --set ARG, appended to sets[*n] (room for max): 0, or 2 (the
+ * exit status of bad input) with one line on stderr naming cmd. */
+int nnl_cli_set(const char *cmd, const char *arg, nnl_override *sets, int *n, int max);
 
 /* The layer list with defaults applied, ready for nn_net_create. */
 void nnl_config_layers(const nnl_config *c, nn_layer_spec *out);

@@ -212,12 +212,7 @@ static int parse_cli(int argc, char **argv, const char *cmd, const char *allowed
         }
         switch (ch) {
         case OPT_SET:
-            if (c->nsets == MAX_SETS) { fprintf(stderr, "nnlab %s: more than %d --set options\n", cmd, MAX_SETS); return 2; }
-            if (nnl_override_parse(optarg, &c->sets[c->nsets])) {
-                fprintf(stderr, "nnlab %s: --set %s: expected KEY=VALUE, e.g. --set train.lr=0.01\n", cmd, optarg);
-                return 2;
-            }
-            c->nsets++;
+            if (nnl_cli_set(cmd, optarg, c->sets, &c->nsets, MAX_SETS)) return 2;
             break;
         case OPT_DB: c->db = optarg; break;
         case OPT_DATA: c->data = optarg; break;

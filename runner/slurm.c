@@ -179,12 +179,8 @@ static int parse_opts(int argc, char **argv, const char *cmd, const int *allowed
         }
         switch (ch) {
         case O_SET:
-            if (o->nsets == MAX_SETS) { fprintf(stderr, "nnlab %s: more than %d --set options\n", cmd, MAX_SETS); return 2; }
-            if (nnl_override_parse(optarg, &o->sets[o->nsets])) {
-                fprintf(stderr, "nnlab %s: --set %s: expected KEY=VALUE, e.g. --set train.lr=0.01\n", cmd, optarg);
-                return 2;
-            }
-            o->set_text[o->nsets++] = optarg;
+            if (nnl_cli_set(cmd, optarg, o->sets, &o->nsets, MAX_SETS)) return 2;
+            o->set_text[o->nsets - 1] = optarg;
             break;
         case O_DB: o->db = optarg; break;
         case O_DATA: o->data = optarg; break;
