@@ -315,13 +315,15 @@ static int worker(const nnl_sweep_opts *o, int threads) {
             status = 1;
             continue;
         }
-        cfg.threads = most;
+        /* train.threads, when the experiment sets it, still caps the count */
+        int cap = cfg.threads > 0 && cfg.threads < most ? cfg.threads : most;
+        cfg.threads = cap;
         char label[300];
         snprintf(label, sizeof label, "[%s]", row.name ? row.name : "?");
         nnl_train_opts to = {.cfg = &cfg, .store = s, .experiment = plan->name, .name = row.name,
                              .resume_run = id, .progress = o->progress && o->jobs == 1,
                              .label = o->jobs > 1 ? label : NULL, .stop = o->stop,
-                             .on_epoch = prune_check, .ud = &pr, .start_threads = threads};
+                             .on_epoch = prune_check, .ud = &pr, .start_threads = threads < cap ? threads : cap};
         if (o->jobs == 1)
             fprintf(stderr, "%s run %lld%s\n", label, (long long)id, row.epochs_done ? " (resuming)" : "");
         nnl_train_result r;

@@ -195,6 +195,11 @@ static void sweep_runs_all_in_parallel_then_skips_on_rerun(void **state) {
     assert_int_equal(q1(db, "SELECT count(DISTINCT run_id) FROM confusion"), 12);
     int64_t last = q1(db, "SELECT max(finished) IS NOT NULL FROM runs");
     assert_int_equal(last, 1);
+    /* each worker may take every core (it starts on its share) */
+    char want[96];
+    snprintf(want, sizeof want, "SELECT count(*) FROM params WHERE key = 'run.threads' AND value = '%ld'",
+             sysconf(_SC_NPROCESSORS_ONLN));
+    assert_int_equal(q1(db, want), 12);
     /* again: nothing to run, nothing changes */
     assert_int_equal(nnl_sweep(&o, err, sizeof err), 0);
     assert_int_equal(q1(db, "SELECT count(*) FROM runs"), 12);
@@ -212,6 +217,21 @@ static void sweep_runs_all_in_parallel_then_skips_on_rerun(void **state) {
     assert_non_null(strstr(buf, "relu,max,3,3,"));
     free(buf);
     nnl_store_close(s);
+    nnl_plan_free(&p);
+}
+
+/* train.threads in the experiment still caps what a worker may take */
+static void sweep_workers_keep_to_train_threads(void **state) {
+    if (!have_data()) skip();
+    nnl_override ov[] = {{"train.epochs", "1"}, {"data.train_limit", "200"}, {"data.test_limit", "50"},
+                         {"train.threads", "1"}};
+    nnl_plan p;
+    if (nnl_plan_load(write_exp("cap", "seeds: [0, 1]\n"), ov, 4, &p, err, sizeof err)) fail_msg("%s", err);
+    char db[128];
+    snprintf(db, sizeof db, "%s/cap.db", dir);
+    nnl_sweep_opts o = {.plan = &p, .db = db, .jobs = 1, .stop = &no_stop};
+    assert_int_equal(nnl_sweep(&o, err, sizeof err), 0);
+    assert_int_equal(q1(db, "SELECT count(*) FROM params WHERE key = 'run.threads' AND value = '1'"), 2);
     nnl_plan_free(&p);
 }
 
@@ -415,6 +435,7 @@ int main(void) {
         cmocka_unit_test(plan_random_samples_are_reproducible_from_their_seed),
         cmocka_unit_test(plan_rejects_bad_experiment_files),
         cmocka_unit_test(sweep_runs_all_in_parallel_then_skips_on_rerun),
+        cmocka_unit_test(sweep_workers_keep_to_train_threads),
         cmocka_unit_test(sweep_resumes_after_kill9_like_an_uninterrupted_sweep),
         cmocka_unit_test(two_sweeps_at_once_never_run_a_run_twice),
         cmocka_unit_test(median_pruner_stops_runs_below_the_median),
