@@ -525,6 +525,28 @@ static int draw(rctx *c, const char *kind, const char *title, const char *vals, 
     return 0;
 }
 
+/* The values a figure's script gets from nnlab, written into memory and
+ * handed to draw: vals_open, fprintf to .m, then vals_draw. */
+typedef struct {
+    char *buf;
+    size_t len;
+    FILE *m;
+} vals_buf;
+
+static int vals_open(rctx *c, vals_buf *v) {
+    v->buf = NULL;
+    v->len = 0;
+    v->m = open_memstream(&v->buf, &v->len);
+    return v->m ? 0 : fail(c->err, c->errlen, NNL_REPORT_EINPUT, "out of memory");
+}
+
+static int vals_draw(rctx *c, vals_buf *v, const char *kind, const char *title, const char *caption) {
+    fclose(v->m);
+    int rc = draw(c, kind, title, v->buf, caption);
+    free(v->buf);
+    return rc;
+}
+
 /* Every figure a report can draw. One drawn last time but not this time
  * (the heat map of a grid that lost its second key, the confusion matrix of
  * a folder reused for a run still in progress) would stay beside an index
@@ -672,10 +694,9 @@ static int run_confusion(rctx *c, const nnl_run_row *r, const char *label, const
     int rc = close_out(c, f, path);
     if (rc) return rc;
 
-    char *vals = NULL;
-    size_t vlen = 0;
-    FILE *m = open_memstream(&vals, &vlen);
-    if (!m) return fail(c->err, c->errlen, NNL_REPORT_EINPUT, "out of memory");
+    vals_buf v;
+    if (vals_open(c, &v)) return NNL_REPORT_EINPUT;
+    FILE *m = v.m;
     fprintf(m, "nclasses = %d\nmax_count = %lld\narray class_names[%d] = [", nc, (long long)maxc, nc);
     for (int k = 0; k < nc; k++) {
         char name[32];
@@ -688,15 +709,13 @@ static int run_confusion(rctx *c, const nnl_run_row *r, const char *label, const
         put_num(m, 100 * cacc[k]);
         fputs(k + 1 < nc ? ", " : "]\n", m);
     }
-    fclose(m);
     char title[512], caption[512];
     snprintf(title, sizeof title, "%s: test confusion matrix (%lld images, accuracy %.2f%%)", label,
              (long long)total, 100 * r->test_acc);
     snprintf(caption, sizeof caption,
              "Test confusion matrix: each row is a true class, each column the class predicted, each cell the "
              "number of test images; the right axis gives each true class's accuracy (recall).");
-    rc = draw(c, "confusion", title, vals, caption);
-    free(vals);
+    rc = vals_draw(c, &v, "confusion", title, caption);
     return rc;
 }
 
@@ -1052,10 +1071,9 @@ static int exp_curves(rctx *c, const xdata *x) {
     int rc = close_out(c, f, path);
     if (rc) { free(block_point); return rc; }
 
-    char *vals = NULL;
-    size_t vlen = 0;
-    FILE *m = open_memstream(&vals, &vlen);
-    if (!m) { free(block_point); return fail(c->err, c->errlen, NNL_REPORT_EINPUT, "out of memory"); }
+    vals_buf v;
+    if (vals_open(c, &v)) { free(block_point); return NNL_REPORT_EINPUT; }
+    FILE *m = v.m;
     fprintf(m, "nblocks = %d\nnepochs = %d\narray block_title[%d] = [", nblocks, maxe, nblocks);
     for (int b = 0; b < nblocks; b++) {
         gp_quote(m, point_title(&x->p[block_point[b]]));
@@ -1063,16 +1081,22 @@ static int exp_curves(rctx *c, const xdata *x) {
     }
     fprintf(m, "array block_color[%d] = [", nblocks);
     for (int b = 0; b < nblocks; b++) fprintf(m, "%d%s", x->p[block_point[b]].color, b + 1 < nblocks ? ", " : "]\n");
-    fclose(m);
     free(block_point);
     char title[512];
     snprintf(title, sizeof title, "%s: validation accuracy and loss by epoch\nline: mean over seeds, band: lowest "
              "to highest seed", x->experiment);
-    rc = draw(c, "exp-curves", title, vals,
-              "Validation accuracy (left) and loss (right) after each epoch, one colour per grid point: the line "
-              "is the mean over its seeds, the shaded band spans the lowest to the highest seed.");
-    free(vals);
+    rc = vals_draw(c, &v, "exp-curves", title,
+                   "Validation accuracy (left) and loss (right) after each epoch, one colour per grid point: the line "
+                   "is the mean over its seeds, the shaded band spans the lowest to the highest seed.");
     return rc;
+}
+
+/* the most seeds any grid point has */
+static int max_seeds(const xdata *x) {
+    int n = 0;
+    for (int k = 0; k < x->np; k++)
+        if (x->p[k].nruns > n) n = x->p[k].nruns;
+    return n;
 }
 
 static int exp_bars(rctx *c, const xdata *x) {
@@ -1110,27 +1134,21 @@ static int exp_bars(rctx *c, const xdata *x) {
     int rc = close_out(c, f, path);
     if (rc) return rc;
 
-    char *vals = NULL;
-    size_t vlen = 0;
-    FILE *m = open_memstream(&vals, &vlen);
-    if (!m) return fail(c->err, c->errlen, NNL_REPORT_EINPUT, "out of memory");
+    vals_buf v;
+    if (vals_open(c, &v)) return NNL_REPORT_EINPUT;
+    FILE *m = v.m;
     put_point_labels(m, x);
     /* bars start at 0 unless every seed is far above it: then the axis starts
      * near the lowest seed, so differences of a point or two stay visible */
     hv_num(m, "y_min", lo < 40 ? 0 : 10 * floor((lo - 5) / 10));
-    int max_seeds = 0;
-    for (int k = 0; k < x->np; k++)
-        if (x->p[k].nruns > max_seeds) max_seeds = x->p[k].nruns;
-    fprintf(m, "max_seeds = %d\n", max_seeds);
-    fclose(m);
+    fprintf(m, "max_seeds = %d\n", max_seeds(x));
     char title[512];
     snprintf(title, sizeof title, "%s: test accuracy of each grid point\nbar: mean over seeds, error bar: lowest to "
              "highest seed, dot: each seed", x->experiment);
-    rc = draw(c, "exp-bars", title, vals,
-              "Test accuracy of each grid point: the bar is the mean over its finished seeds, the error bar spans "
-              "the lowest to the highest seed (not a standard deviation), and each dot is one seed. The "
-              "colours match the other figures.");
-    free(vals);
+    rc = vals_draw(c, &v, "exp-bars", title,
+                   "Test accuracy of each grid point: the bar is the mean over its finished seeds, the error bar spans "
+                   "the lowest to the highest seed (not a standard deviation), and each dot is one seed. The "
+                   "colours match the other figures.");
     return rc;
 }
 
@@ -1164,20 +1182,17 @@ static int exp_seconds(rctx *c, const xdata *x) {
     }
     int rc = close_out(c, f, path);
     if (rc) return rc;
-    char *vals = NULL;
-    size_t vlen = 0;
-    FILE *m = open_memstream(&vals, &vlen);
-    if (!m) return fail(c->err, c->errlen, NNL_REPORT_EINPUT, "out of memory");
+    vals_buf v;
+    if (vals_open(c, &v)) return NNL_REPORT_EINPUT;
+    FILE *m = v.m;
     put_point_labels(m, x);
-    fclose(m);
     char title[512];
     snprintf(title, sizeof title, "%s: seconds per epoch of each grid point\nbar: mean over runs and epochs, error "
              "bar: fastest to slowest run", x->experiment);
-    rc = draw(c, "exp-seconds", title, vals,
-              "Wall time of one epoch (training plus validation) of each grid point: the bar is the mean over "
-              "every epoch of its runs, the error bar spans the fastest to the slowest run. Runs that shared "
-              "the machine with other runs (sweep -j) are slower than alone.");
-    free(vals);
+    rc = vals_draw(c, &v, "exp-seconds", title,
+                   "Wall time of one epoch (training plus validation) of each grid point: the bar is the mean over "
+                   "every epoch of its runs, the error bar spans the fastest to the slowest run. Runs that shared "
+                   "the machine with other runs (sweep -j) are slower than alone.");
     return rc;
 }
 
@@ -1337,21 +1352,16 @@ static int exp_heatmap(rctx *c, const xdata *x, const axis *ax, const axis *ay) 
     }
     int rc = close_out(c, f, path);
     if (rc) return rc;
-    char *vals = NULL;
-    size_t vlen = 0;
-    FILE *m = open_memstream(&vals, &vlen);
-    if (!m) return fail(c->err, c->errlen, NNL_REPORT_EINPUT, "out of memory");
+    vals_buf v;
+    if (vals_open(c, &v)) return NNL_REPORT_EINPUT;
+    FILE *m = v.m;
     put_axis(m, ax, 'x');
     put_axis(m, ay, 'y');
     double lo = range.min, hi = range.max;
     if (hi - lo < 0.1) { lo -= 0.5; hi += 0.5; }
     hv_num(m, "cb_min", lo);
     hv_num(m, "cb_max", hi);
-    int max_seeds = 0;
-    for (int k = 0; k < x->np; k++)
-        if (x->p[k].nruns > max_seeds) max_seeds = x->p[k].nruns;
-    fprintf(m, "n_missing = %d\nmax_seeds = %d\n", missing, max_seeds);
-    fclose(m);
+    fprintf(m, "n_missing = %d\nmax_seeds = %d\n", missing, max_seeds(x));
     char title[512], caption[600];
     snprintf(title, sizeof title, "%s: test accuracy (%%) by %s and %s\nmean over seeds", x->experiment, ax->key,
              ay->key);
@@ -1359,8 +1369,7 @@ static int exp_heatmap(rctx *c, const xdata *x, const axis *ax, const axis *ay) 
              "Test accuracy (%%, mean over the finished seeds) of every combination of %s and %s, the value "
              "written in each cell%s.", ax->key, ay->key,
              ax->log || ay->log ? "; the log axes space the log-spaced values evenly" : "");
-    rc = draw(c, "exp-heatmap", title, vals, caption);
-    free(vals);
+    rc = vals_draw(c, &v, "exp-heatmap", title, caption);
     return rc;
 }
 
