@@ -7,13 +7,18 @@
 #   make install PREFIX=/usr/local
 #   make clean
 #
-# Dependencies come from pkg-config: libyaml, SQLite, zlib, cmocka and the
-# OpenMP build of OpenBLAS (Debian's libopenblas-openmp-dev), whose threads
-# cooperate with ours instead of fighting them.
+# Dependencies come from pkg-config: libyaml, SQLite, zlib and cmocka.
+#
+# One binary for every x86-64 CPU: nothing is built for the build machine's
+# CPU (-march=native is gone). Each file in nn/kern/ is compiled once per
+# path -- portable (baseline x86-64, or the target's own on arm64), AVX2+FMA
+# and AVX-512 -- and nn/isa.c picks the best the CPU runs, at start.
+# -ffp-contract=off is not optional: a compiler that fused a*b+c where it
+# liked would give other bits on another path or with other inlining.
 
 CC       ?= cc
 PREFIX   ?= /usr/local
-OPT      ?= -O3 -march=native
+OPT      ?= -O3
 CFLAGS   ?= $(OPT) -g
 WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes
 BUILD    ?= build
@@ -21,11 +26,7 @@ ifeq ($(WERROR),1)
 WARN     += -Werror
 endif
 
-OPENBLAS_PC := /usr/lib/x86_64-linux-gnu/openblas-openmp/pkgconfig
 PKGS     := yaml-0.1 sqlite3 zlib
-BLAS_CFLAGS := $(shell PKG_CONFIG_PATH=$(OPENBLAS_PC) pkg-config --cflags openblas 2>/dev/null)
-BLAS_LIBDIR := $(shell PKG_CONFIG_PATH=$(OPENBLAS_PC) pkg-config --variable=libdir openblas 2>/dev/null)
-BLAS_LIBS   := $(shell PKG_CONFIG_PATH=$(OPENBLAS_PC) pkg-config --libs openblas 2>/dev/null) -Wl,-rpath,$(BLAS_LIBDIR)
 DEP_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
@@ -34,14 +35,26 @@ TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
 VERSION  := 0.1.0
 
-ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -fopenmp -MMD -MP $(BLAS_CFLAGS) $(DEP_CFLAGS) \
+ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -ffp-contract=off -fopenmp -MMD -MP $(DEP_CFLAGS) \
               -DNNLAB_VERSION='"$(VERSION)"' -DNNLAB_GIT_COMMIT='"$(GIT_COMMIT)"'
-LDLIBS   := $(DEP_LIBS) $(BLAS_LIBS) -fopenmp -lm
+LDLIBS   := $(DEP_LIBS) -fopenmp -lm
 
+# the kernel paths this target carries, and each one's flags
+ifneq (,$(findstring x86_64,$(shell $(CC) -dumpmachine)))
+KERN_ISAS := portable avx2 avx512
+else
+KERN_ISAS := portable
+endif
+ISA_FLAGS_portable := -DNN_KERN_PORTABLE
+ISA_FLAGS_avx2     := -DNN_KERN_AVX2 -mavx2 -mfma
+ISA_FLAGS_avx512   := -DNN_KERN_AVX512 -mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma
+
+KERN_SRC   := $(wildcard nn/kern/*.c)
+KERN_OBJ   := $(foreach i,$(KERN_ISAS),$(KERN_SRC:%.c=$(BUILD)/%.$(i).o))
 NN_SRC     := $(wildcard nn/*.c)
 RUNNER_SRC := $(filter-out runner/main.c,$(wildcard runner/*.c))
 TEST_SRC   := $(wildcard tests/test_*.c)
-NN_OBJ     := $(NN_SRC:%.c=$(BUILD)/%.o)
+NN_OBJ     := $(NN_SRC:%.c=$(BUILD)/%.o) $(KERN_OBJ)
 RUNNER_OBJ := $(RUNNER_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
@@ -51,7 +64,6 @@ all: deps-check nnlab
 deps-check:
 	@for p in $(PKGS) cmocka; do pkg-config --exists $$p || \
 	  { echo "missing: $$p (run: make deps)"; exit 1; }; done
-	@test -n "$(BLAS_LIBDIR)" || { echo "missing: OpenBLAS, OpenMP build (run: make deps)"; exit 1; }
 
 deps:
 	./scripts/install-deps.sh
@@ -59,6 +71,13 @@ deps:
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+define kern_rule
+$(BUILD)/nn/kern/%.$(1).o: nn/kern/%.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) $$(ISA_FLAGS_$(1)) -c $$< -o $$@
+endef
+$(foreach i,$(KERN_ISAS),$(eval $(call kern_rule,$(i))))
 
 $(BUILD)/libnn.a: $(NN_OBJ)
 	$(AR) rcs $@ $^
@@ -106,7 +125,7 @@ $(BUILD)/nnlab-bin: $(BUILD)/runner/main.o $(BUILD)/librunner.a $(BUILD)/libnn.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 SAN_BUILD  ?= build-asan
-SAN_CFLAGS ?= -O1 -g -march=native -fno-omit-frame-pointer -fsanitize=address,undefined \
+SAN_CFLAGS ?= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
               -fno-sanitize-recover=undefined
 # Any report aborts the process, so a child nnlab's report fails its test.
 SAN_ENV := ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1:check_initialization_order=1 \
@@ -118,8 +137,8 @@ test-asan: deps-check
 	$(MAKE) BUILD=$(SAN_BUILD) CFLAGS="$(SAN_CFLAGS)" $(SAN_BUILD)/nnlab-bin $(SAN_TESTS)
 	@env NNLAB_BIN=$(SAN_BUILD)/nnlab-bin $(SAN_ENV) ./tests/run.sh $(SAN_TESTS)
 
-# valgrind 3.19 does not know AVX-512: the binary is built portable (-O2, no
-# -march=native) and OpenBLAS is told to use its AVX2 kernels.
+# valgrind 3.19 does not know AVX-512, and its CPUID says so: under it the
+# binary picks its AVX2 kernels by itself.
 VG_BUILD ?= build-valgrind
 valgrind: deps-check
 	$(MAKE) BUILD=$(VG_BUILD) OPT="-O2" $(VG_BUILD)/nnlab-bin

@@ -4,7 +4,8 @@
  *
  *   "NNLABCK1" | u32 version | u64 arch hash | u64 nparams | u64 nbuffers |
  *   u64 optim state floats | u64 blob bytes | i64 optim step |
- *   u32 optim kind | rng state (4 x u64) | params | buffers | optim state |
+ *   u32 optim kind | rng state (4 x u64) | u64 path that wrote it (nn_isa + 1;
+ *   0 before paths were recorded) | params | buffers | optim state |
  *   blob | u32 CRC-32 of everything before it
  *
  * Loading reads the whole file, checks the size, CRC and every count against
@@ -17,10 +18,11 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "nn.h"
+#include "ops.h"
 
 #define CK_MAGIC "NNLABCK1"
 #define CK_VERSION 1u
-/* magic, version, hash, 4 counts, step, kind, rng, reserved */
+/* magic, version, hash, 4 counts, step, kind, rng, path (the old reserved field) */
 #define CK_HEADER (8 + 4 + 8 + 8 * 4 + 8 + 4 + 32 + 8)
 
 typedef struct { unsigned char *p; size_t n; } wbuf;
@@ -43,7 +45,7 @@ int nn_checkpoint_save(const char *path, nn_net *net, const nn_optim *opt,
     wbuf b = {malloc(total), 0};
     if (!b.p) { snprintf(err, errlen, "%s: out of memory writing checkpoint", path); return -1; }
     uint32_t version = CK_VERSION, kind = (uint32_t)opt->cfg.kind;
-    uint64_t hash = nn_net_arch_hash(net), u[5] = {np, nb, ns, bloblen, 0};
+    uint64_t hash = nn_net_arch_hash(net), u[5] = {np, nb, ns, bloblen, (uint64_t)nn_net_isa(net) + 1};
     int64_t step = opt->step;
     put(&b, CK_MAGIC, 8);
     put(&b, &version, 4);
@@ -52,7 +54,6 @@ int nn_checkpoint_save(const char *path, nn_net *net, const nn_optim *opt,
     put(&b, &step, 8);
     put(&b, &kind, 4);
     put(&b, nn_net_rng(net)->s, 32);
-    /* u[4] pads the header to CK_HEADER: room for a future field */
     put(&b, &u[4], 8);
     put(&b, nn_net_params(net), 4 * np);
     put(&b, nn_net_buffers(net), 4 * nb);
@@ -126,7 +127,8 @@ int nn_checkpoint_load(const char *path, nn_net *net, nn_optim *opt,
     memcpy(&kind, d + off, 4); off += 4;
     uint64_t rng[4];
     memcpy(rng, d + off, 32); off += 32;
-    off += 8;
+    uint64_t isa1;
+    memcpy(&isa1, d + off, 8); off += 8;
     if (version != CK_VERSION) BAD("%s: checkpoint format version %u, this nnlab reads %u", path, version, CK_VERSION);
     size_t np = nn_net_nparams(net), nb = nn_net_nbuffers(net), ns = nn_optim_state_size(opt);
     if (u[0] != np || u[1] != nb)
@@ -150,6 +152,7 @@ int nn_checkpoint_load(const char *path, nn_net *net, nn_optim *opt,
     if (bloblen) *bloblen = (size_t)u[3];
     memcpy(nn_net_rng(net)->s, rng, 32);
     opt->step = step;
+    nn_net_set_loaded_isa_(net, isa1 >= 1 && isa1 <= NN_ISA_COUNT ? (int)isa1 - 1 : -1);
     free(d);
     return 0;
 }

@@ -1,7 +1,9 @@
 /* loss.c -- softmax cross-entropy fused with the softmax, mean over the
  * batch. Subtracting the row maximum before exp keeps it finite for any
- * logits (log-sum-exp). */
+ * logits (log-sum-exp). exp and log are nn's own (nmath.h): the same bits
+ * on every CPU. */
 #include <math.h>
+#include "nmath.h"
 #include "ops.h"
 
 float softmax_ce_forward(float *probs, const float *logits, const int *labels, int B, int NC) {
@@ -12,9 +14,9 @@ float softmax_ce_forward(float *probs, const float *logits, const int *labels, i
         float m = z[0];
         for (int k = 1; k < NC; k++) if (z[k] > m) m = z[k];
         double s = 0;
-        for (int k = 0; k < NC; k++) { p[k] = expf(z[k] - m); s += p[k]; }
+        for (int k = 0; k < NC; k++) { p[k] = nn_expf(z[k] - m); s += p[k]; }
         for (int k = 0; k < NC; k++) p[k] = (float)(p[k] / s);
-        if (labels) total += log(s) - (double)(z[labels[n]] - m);
+        if (labels) total += nn_log(s) - (double)(z[labels[n]] - m);
     }
     return labels ? (float)(total / B) : 0.f;
 }

@@ -74,10 +74,10 @@ struct nn_net {
     float *x;        /* (max_batch, insz) */
     float *probs;    /* (max_batch, nclasses) */
     int *labels;     /* (max_batch): labels of the last forward */
+    const nn_kernels *K; /* the path the kernels run on */
+    int loaded_isa;  /* the path that wrote the last checkpoint loaded, or -1 */
     float *scratch;  /* conv: per thread, the largest conv2d_scratch_size(g, 1) */
     size_t scr1;     /* floats of scratch per thread */
-    float *part;     /* conv: per thread, partial weight gradients */
-    size_t partmax;  /* floats of part per thread */
     float *gslice;   /* (slices, nparams): each slice's gradients (batch norm's: all in slice 0) */
     float *wpack;    /* (nparams): dense weights transposed for the forward, at their offsets */
     double *tt;      /* (nthreads, layers, 2): seconds each thread spent per layer */
@@ -138,17 +138,14 @@ nn_net *nn_net_create(const nn_layer_spec *layers, int n, nn_shape input,
     net->adapt.cur = net->nthreads;
     net->adapt.base = 1;
     net->adapt.period = net->adapt.until_probe = ADAPT_MIN_PERIOD;
-    /* OpenBLAS (its OpenMP build) sizes its own teams from this, and a
-     * product split over a team does not always sum in the same order: our
-     * regions name their thread counts, and OpenBLAS stays on one thread,
-     * inside them or not, so a slice's sums are the same on any thread */
-    omp_set_num_threads(1);
+    net->K = nn_kernels_default();
+    net->loaded_isa = -1;
     net->nclasses = last.c;
     nn_rng_seed(&net->rng, 0);
 
     uint64_t h = 0xcbf29ce484222325ULL;
     h = fnv1a(h, input.rank); h = fnv1a(h, input.c); h = fnv1a(h, input.h); h = fnv1a(h, input.w);
-    size_t colmax = 0, partmax = 0;
+    size_t colmax = 0;
     nn_shape in = input;
     for (int i = 0; i < n; i++) {
         layer *l = &net->L[i];
@@ -166,9 +163,8 @@ nn_net *nn_net_create(const nn_layer_spec *layers, int n, nn_shape input,
             l->g = (nn_conv_geom){in.c, in.h, in.w, l->out.c, l->spec.kernel, l->spec.stride,
                                   l->spec.padding, l->out.h, l->out.w};
             if (conv) {
-                size_t col = conv2d_scratch_size(&l->g, 1);
+                size_t col = net->K->conv2d_scratch_size(&l->g, 1);
                 if (col > colmax) colmax = col;
-                if (l->np > partmax) partmax = l->np;
             }
         }
         if (k == NN_LEAKY_RELU && l->spec.alpha == 0.f) l->spec.alpha = 0.01f;
@@ -195,9 +191,7 @@ nn_net *nn_net_create(const nn_layer_spec *layers, int n, nn_shape input,
     net->probs = xcalloc(B * net->nclasses, sizeof(float), &failed);
     net->labels = xcalloc(B, sizeof(int), &failed);
     net->scr1 = colmax;
-    net->partmax = partmax;
     net->scratch = xcalloc((size_t)net->nthreads * colmax, sizeof(float), &failed);
-    net->part = xcalloc((size_t)net->nthreads * partmax, sizeof(float), &failed);
     net->gslice = xcalloc((size_t)nslices(max_batch) * net->nparams, sizeof(float), &failed);
     net->wpack = xcalloc(net->nparams, sizeof(float), &failed);
     net->tt = xcalloc((size_t)net->nthreads * NN_MAX_LAYERS * 2, sizeof(double), &failed);
@@ -248,7 +242,7 @@ void nn_net_free(nn_net *net) {
         free(l->aux); free(l->invstd); free(l->argmax);
     }
     free(net->params); free(net->grads); free(net->buffers); free(net->x);
-    free(net->probs); free(net->labels); free(net->scratch); free(net->part);
+    free(net->probs); free(net->labels); free(net->scratch);
     free(net->gslice); free(net->wpack); free(net->tt);
     free(net);
 }
@@ -305,18 +299,18 @@ static void layer_forward(nn_net *net, int i, int n0, int nb, int train, int t) 
     size_t nel = (size_t)nb * l->outsz;
     switch (l->spec.kind) {
     case NN_CONV2D:
-        conv2d_forward(y, x, w, w + (l->np - l->g.OC), nb, &l->g, net->scratch + (size_t)t * net->scr1, 1);
+        net->K->conv2d_forward(y, x, w, w + (l->np - l->g.OC), nb, &l->g, net->scratch + (size_t)t * net->scr1, 1);
         break;
-    case NN_AVGPOOL: avgpool_forward(y, x, nb, &l->g, 1); break;
-    case NN_MAXPOOL: maxpool_forward(y, l->argmax + (size_t)n0 * l->outsz, x, nb, &l->g, 1); break;
+    case NN_AVGPOOL: net->K->avgpool_forward(y, x, nb, &l->g, 1); break;
+    case NN_MAXPOOL: net->K->maxpool_forward(y, l->argmax + (size_t)n0 * l->outsz, x, nb, &l->g, 1); break;
     case NN_DENSE:
-        dense_forward_packed(y, x, net->wpack + l->p_off, w + (size_t)l->spec.out * l->in.c, nb, l->in.c,
+        net->K->dense_forward_packed(y, x, net->wpack + l->p_off, w + (size_t)l->spec.out * l->in.c, nb, l->in.c,
                              l->spec.out);
         break;
-    case NN_SIGMOID: sigmoid_forward(y, x, nel, 1); break;
-    case NN_RELU: relu_forward(y, x, nel, 1); break;
-    case NN_TANH: tanh_forward(y, x, nel, 1); break;
-    case NN_LEAKY_RELU: leaky_relu_forward(y, x, l->spec.alpha, nel, 1); break;
+    case NN_SIGMOID: net->K->sigmoid_forward(y, x, nel, 1); break;
+    case NN_RELU: net->K->relu_forward(y, x, nel, 1); break;
+    case NN_TANH: net->K->tanh_forward(y, x, nel, 1); break;
+    case NN_LEAKY_RELU: net->K->leaky_relu_forward(y, x, l->spec.alpha, nel, 1); break;
     case NN_DROPOUT:
         if (train) {
             const float *mask = l->aux + (size_t)n0 * l->outsz;
@@ -343,19 +337,19 @@ static void layer_backward(nn_net *net, int i, int n0, int nb, int s, int t) {
     switch (l->spec.kind) {
     case NN_CONV2D:
         memset(dw, 0, sizeof(float) * l->np);
-        conv2d_backward(dx, dw, dw + (l->np - l->g.OC), dy, x, w, nb, &l->g, net->scratch + (size_t)t * net->scr1,
-                        net->part + (size_t)t * net->partmax, 1);
+        net->K->conv2d_backward(dx, dw, dw + (l->np - l->g.OC), dy, x, w, nb, &l->g,
+                                net->scratch + (size_t)t * net->scr1, 1);
         break;
-    case NN_AVGPOOL: if (dx) avgpool_backward(dx, dy, nb, &l->g, 1); break;
-    case NN_MAXPOOL: if (dx) maxpool_backward(dx, dy, l->argmax + (size_t)n0 * l->outsz, nb, &l->g, 1); break;
+    case NN_AVGPOOL: if (dx) net->K->avgpool_backward(dx, dy, nb, &l->g, 1); break;
+    case NN_MAXPOOL: if (dx) net->K->maxpool_backward(dx, dy, l->argmax + (size_t)n0 * l->outsz, nb, &l->g, 1); break;
     case NN_DENSE:
         memset(dw, 0, sizeof(float) * l->np);
-        dense_backward_mt(dx, dw, dw + (size_t)l->spec.out * l->in.c, dy, x, w, nb, l->in.c, l->spec.out, 1);
+        net->K->dense_backward(dx, dw, dw + (size_t)l->spec.out * l->in.c, dy, x, w, nb, l->in.c, l->spec.out);
         break;
-    case NN_SIGMOID: if (dx) sigmoid_backward(dx, dy, y, nel, 1); break;
-    case NN_RELU: if (dx) relu_backward(dx, dy, y, nel, 1); break;
-    case NN_TANH: if (dx) tanh_backward(dx, dy, y, nel, 1); break;
-    case NN_LEAKY_RELU: if (dx) leaky_relu_backward(dx, dy, y, l->spec.alpha, nel, 1); break;
+    case NN_SIGMOID: if (dx) net->K->sigmoid_backward(dx, dy, y, nel, 1); break;
+    case NN_RELU: if (dx) net->K->relu_backward(dx, dy, y, nel, 1); break;
+    case NN_TANH: if (dx) net->K->tanh_backward(dx, dy, y, nel, 1); break;
+    case NN_LEAKY_RELU: if (dx) net->K->leaky_relu_backward(dx, dy, y, l->spec.alpha, nel, 1); break;
     case NN_DROPOUT:
         if (dx) {
             const float *mask = l->aux + (size_t)n0 * l->outsz;
@@ -437,10 +431,10 @@ float nn_net_forward(nn_net *net, int B, const int *labels, int train) {
             int C = l->in.c, HW = l->in.h * l->in.w;
             float *rm = net->buffers + l->b_off, *rv = rm + C;
             if (train)
-                batchnorm_forward_train(l->y, l->aux, l->invstd, rm, rv, x, w, w + C, B, C, HW, BN_MOMENTUM, BN_EPS,
+                net->K->batchnorm_forward_train(l->y, l->aux, l->invstd, rm, rv, x, w, w + C, B, C, HW, BN_MOMENTUM, BN_EPS,
                                         net->adapt.cur);
             else
-                batchnorm_forward_eval(l->y, x, w, w + C, rm, rv, B, C, HW, BN_EPS, net->adapt.cur);
+                net->K->batchnorm_forward_eval(l->y, x, w, w + C, rm, rv, B, C, HW, BN_EPS, net->adapt.cur);
             l->t_fwd += omp_get_wtime() - t0;
             j++;
         }
@@ -495,6 +489,22 @@ static void adapt(nn_net *net, int B) {
 
 int nn_net_threads_in_use(const nn_net *net) { return net->adapt.cur; }
 
+nn_isa nn_net_isa(const nn_net *net) { return net->K->isa; }
+
+int nn_net_set_isa(nn_net *net, nn_isa isa, char *err, size_t errlen) {
+    const nn_kernels *k = nn_kernels_for(isa);
+    if (!k) {
+        /* fails for the same reason, and says which */
+        nn_isa_set_default(isa, err, errlen);
+        return -1;
+    }
+    net->K = k;
+    return 0;
+}
+
+int nn_net_loaded_isa(const nn_net *net) { return net->loaded_isa; }
+void nn_net_set_loaded_isa_(nn_net *net, int isa) { net->loaded_isa = isa; }
+
 void nn_net_set_base_threads(nn_net *net, int n) {
     net->adapt.base = n < 1 ? 1 : n > net->nthreads ? net->nthreads : n;
     net->adapt.cur = net->adapt.base;
@@ -522,7 +532,7 @@ void nn_net_backward(nn_net *net) {
             /* into slice 0's block; the other slices' blocks stay zero there */
             float *dw = net->gslice + l->p_off;
             memset(dw, 0, sizeof(float) * l->np);
-            batchnorm_backward(j ? net->L[j - 1].dy : NULL, dw, dw + C, l->dy, l->aux, l->invstd,
+            net->K->batchnorm_backward(j ? net->L[j - 1].dy : NULL, dw, dw + C, l->dy, l->aux, l->invstd,
                                net->params + l->p_off, B, C, HW, net->adapt.cur);
             l->t_bwd += omp_get_wtime() - t0;
             j--;

@@ -40,6 +40,26 @@
 
 #define NN_MAX_LAYERS 64
 
+/* ------------------------------------------------------------ CPU paths */
+/* The kernels exist once per instruction set, and every path gives the same
+ * bits: a run may stop on one and resume on another. The best path the CPU
+ * and the OS (its saved vector state) support is the default. */
+typedef enum { NN_ISA_PORTABLE, NN_ISA_AVX2, NN_ISA_AVX512, NN_ISA_COUNT } nn_isa;
+const char *nn_isa_name(nn_isa isa);          /* "portable", "avx2", "avx512" */
+int nn_isa_parse(const char *s, nn_isa *out); /* 0, or -1 for an unknown name */
+/* 1 when this build carries the path and this CPU and OS can run it */
+int nn_isa_supported(nn_isa isa);
+nn_isa nn_isa_best(void);
+/* The path new networks start on (and ops.h's plain functions use); -1
+ * with a message naming the CPU when it cannot run that path. */
+int nn_isa_set_default(nn_isa isa, char *err, size_t errlen);
+nn_isa nn_isa_default(void);
+/* what the CPU calls itself ("AMD EPYC 7763 64-Core Processor") */
+const char *nn_cpu_name(void);
+/* one core's fused multiply-add peak on a path, in GFLOP/s, measured by
+ * running independent fmas for about 50 ms */
+double nn_isa_peak_gflops(nn_isa isa);
+
 /* ---------------------------------------------------------------- random */
 /* xoshiro256** seeded through splitmix64: fast, good, and ours, so runs are
  * reproducible bit for bit across machines and library versions. */
@@ -114,6 +134,10 @@ int nn_net_nthreads(const nn_net *net);
 /* the thread count the network runs on at the moment: 1 (or the base
  * count) or nn_net_nthreads */
 int nn_net_threads_in_use(const nn_net *net);
+/* the path the network's kernels run on (nn_isa_default() when it was
+ * created); switching changes no result, only the speed */
+nn_isa nn_net_isa(const nn_net *net);
+int nn_net_set_isa(nn_net *net, nn_isa isa, char *err, size_t errlen);
 /* Start on n threads and try nn_net_nthreads against n, not against 1: a
  * sweep worker sharing the machine with others starts on its share of the
  * cores, and takes them all when it finds itself alone. */
@@ -207,7 +231,9 @@ float nn_sched_lr(const nn_sched *s, float base_lr, int epoch, int total_epochs)
  * hash, parameters, BN buffers, dropout generator, optimizer config, step and
  * state, and an opaque blob the caller owns (the runner keeps its epoch
  * counter and data-order generator there). Every section is length-checked
- * and the file ends with a CRC-32 (zlib) of everything before it.
+ * and the file ends with a CRC-32 (zlib) of everything before it. The path
+ * (nn_isa) that wrote it is recorded too, for the record only: every path
+ * continues a checkpoint to the same bits.
  * Saving writes to PATH.tmp, fsyncs, then renames over PATH: a crash leaves
  * the old checkpoint or the new one, never a torn one. */
 int nn_checkpoint_save(const char *path, nn_net *net, const nn_optim *opt,
@@ -220,5 +246,8 @@ int nn_checkpoint_save(const char *path, nn_net *net, const nn_optim *opt,
 int nn_checkpoint_load(const char *path, nn_net *net, nn_optim *opt,
                        void *blob, size_t blobcap, size_t *bloblen,
                        char *err, size_t errlen);
+/* the path that wrote the checkpoint last loaded into net, or -1 when it
+ * was written before paths were recorded */
+int nn_net_loaded_isa(const nn_net *net);
 
 #endif

@@ -1,18 +1,23 @@
 /* ops.h -- the kernels behind the layers, as forward/backward pairs in
  * llm.c's style: outputs first, then inputs, then sizes. Shapes are NCHW.
  *
+ * Every kernel exists once per path (nn/kern/, compiled for AVX-512, AVX2
+ * and a portable build), gathered in an nn_kernels table; the network
+ * calls its table's functions, and the plain functions below call the
+ * default path's (nn_isa_default, nn.h). All paths give the same bits.
+ *
  * Gradient conventions: parameter gradients (dw, db, dgamma, dbeta) are
  * ACCUMULATED (+=) and zeroed in one place, nn_net_backward. Input gradients
- * (dinp) of element-wise, pooling and batch-norm layers are WRITTEN (=):
- * every activation gradient has exactly one producer, and zeroing megabytes
- * of them per batch would cost more than some layers do. conv2d and dense
- * write dinp too. A NULL dinp means "not needed" (the first layer).
+ * (dinp) are WRITTEN (=): every activation gradient has exactly one
+ * producer, and zeroing megabytes of them per batch would cost more than
+ * some layers do. A NULL dinp means "not needed" (the first layer).
  *
- * Each fast kernel has a plain-loop *_ref twin, kept as the test oracle. */
+ * Each kernel has a plain-loop *_ref twin (ref.c), kept as the test oracle. */
 #ifndef NN_OPS_H
 #define NN_OPS_H
 
 #include <stddef.h>
+#include "nn.h"
 
 typedef struct {
     int C, H, W;     /* input */
@@ -21,22 +26,22 @@ typedef struct {
 } nn_conv_geom;
 
 /* floats of scratch conv2d_forward and conv2d_backward need for g with
- * nthreads threads (the fastest path this build has for g) */
+ * nthreads threads (the same on every path) */
 size_t conv2d_scratch_size(const nn_conv_geom *g, int nthreads);
 
 /* y = conv(x, w) + b (cross-correlation)
  * out: (B, OC, OH, OW)  inp: (B, C, H, W)  w: (OC, C, K, K)  b: (OC)
- * scratch: nthreads * C*K*K*OH*OW floats (im2col of one image per thread) */
+ * scratch: conv2d_scratch_size(g, nthreads) floats */
 void conv2d_forward(float *out, const float *inp, const float *w, const float *b,
                     int B, const nn_conv_geom *g, float *scratch, int nthreads);
 /* dinp: (B, C, H, W) or NULL  dw: (OC, C, K, K) +=  db: (OC) +=
  * dout: (B, OC, OH, OW)
- * scratch: nthreads * 2 * C*K*K*OH*OW floats;
- * part: nthreads * (OC*C*K*K + OC) floats (per-thread partial dw, db, summed
- * in thread order so results are bitwise reproducible for a thread count) */
+ * scratch: conv2d_scratch_size(g, nthreads) floats. Each thread's images
+ * give one sum of dw and db, added in thread order: the same bits for a
+ * thread count (the network runs it on one thread per slice). */
 void conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
                      const float *inp, const float *w, int B, const nn_conv_geom *g,
-                     float *scratch, float *part, int nthreads);
+                     float *scratch, int nthreads);
 void conv2d_forward_ref(float *out, const float *inp, const float *w, const float *b,
                         int B, const nn_conv_geom *g);
 void conv2d_backward_ref(float *dinp, float *dw, float *db, const float *dout,
@@ -49,13 +54,6 @@ void dense_forward(float *out, const float *inp, const float *w, const float *b,
 /* dinp: (B, nin) or NULL  dw: (nout, nin) +=  db: (nout) +=  dout: (B, nout) */
 void dense_backward(float *dinp, float *dw, float *db, const float *dout,
                     const float *inp, const float *w, int B, int nin, int nout);
-/* The same, with the batch rows (forward, dinp) and the output units (dw, db)
- * split over nthreads; every output has one writer, so the bits do not
- * depend on nthreads. */
-void dense_forward_mt(float *out, const float *inp, const float *w, const float *b,
-                      int B, int nin, int nout, int nthreads);
-void dense_backward_mt(float *dinp, float *dw, float *db, const float *dout,
-                       const float *inp, const float *w, int B, int nin, int nout, int nthreads);
 /* The forward with w transposed once beforehand (the network packs each
  * dense layer once per batch, then runs its slices): wt: (nin, nout);
  * dense_pack fills the columns of the output units [o0, o1) */
@@ -120,5 +118,59 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
  * probs: (B, NC) softmax, written; dlogits: (B, NC) or NULL */
 float softmax_ce_forward(float *probs, const float *logits, const int *labels, int B, int NC);
 void softmax_ce_backward(float *dlogits, const float *probs, const int *labels, int B, int NC);
+
+
+/* One path's kernels: the functions above, as that path computes them. */
+typedef struct nn_kernels {
+    nn_isa isa;
+    /* C (M, N) = (beta ? C : 0) + A (M, K) . Bm (K, N), A[m][k] at
+     * A[m * sam + k * sak]; each C[m][n] one fma chain over k in order */
+    void (*gemm)(float *C, int ldc, const float *A, int sam, int sak, const float *Bm, int ldb,
+                 int M, int N, int K, int beta);
+    /* 384 * iters flops of independent fmas (nn_isa_peak_gflops) */
+    float (*fma_probe)(long iters);
+    size_t (*conv2d_scratch_size)(const nn_conv_geom *g, int nthreads);
+    void (*conv2d_forward)(float *out, const float *inp, const float *w, const float *b,
+                           int B, const nn_conv_geom *g, float *scratch, int nthreads);
+    void (*conv2d_backward)(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, int B, const nn_conv_geom *g,
+                            float *scratch, int nthreads);
+    void (*dense_forward_packed)(float *out, const float *inp, const float *wt, const float *b,
+                                 int B, int nin, int nout);
+    void (*dense_backward)(float *dinp, float *dw, float *db, const float *dout,
+                           const float *inp, const float *w, int B, int nin, int nout);
+    void (*avgpool_forward)(float *out, const float *inp, int B, const nn_conv_geom *g, int nthreads);
+    void (*avgpool_backward)(float *dinp, const float *dout, int B, const nn_conv_geom *g, int nthreads);
+    void (*maxpool_forward)(float *out, int *argmax, const float *inp, int B, const nn_conv_geom *g,
+                            int nthreads);
+    void (*maxpool_backward)(float *dinp, const float *dout, const int *argmax, int B,
+                             const nn_conv_geom *g, int nthreads);
+    void (*sigmoid_forward)(float *out, const float *inp, size_t n, int nthreads);
+    void (*sigmoid_backward)(float *dinp, const float *dout, const float *out, size_t n, int nthreads);
+    void (*relu_forward)(float *out, const float *inp, size_t n, int nthreads);
+    void (*relu_backward)(float *dinp, const float *dout, const float *out, size_t n, int nthreads);
+    void (*tanh_forward)(float *out, const float *inp, size_t n, int nthreads);
+    void (*tanh_backward)(float *dinp, const float *dout, const float *out, size_t n, int nthreads);
+    void (*leaky_relu_forward)(float *out, const float *inp, float a, size_t n, int nthreads);
+    void (*leaky_relu_backward)(float *dinp, const float *dout, const float *out, float a, size_t n,
+                                int nthreads);
+    void (*batchnorm_forward_train)(float *out, float *xhat, float *invstd, float *rmean, float *rvar,
+                                    const float *inp, const float *gamma, const float *beta,
+                                    int B, int C, int HW, float momentum, float eps, int nthreads);
+    void (*batchnorm_forward_eval)(float *out, const float *inp, const float *gamma, const float *beta,
+                                   const float *rmean, const float *rvar, int B, int C, int HW,
+                                   float eps, int nthreads);
+    void (*batchnorm_backward)(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                               const float *xhat, const float *invstd, const float *gamma,
+                               int B, int C, int HW, int nthreads);
+} nn_kernels;
+
+/* the table of a path, or NULL when this build or this CPU lacks it */
+const nn_kernels *nn_kernels_for(nn_isa isa);
+/* the table of nn_isa_default() */
+const nn_kernels *nn_kernels_default(void);
+
+/* net.c, for checkpoint.c: the path recorded in a checkpoint just loaded */
+void nn_net_set_loaded_isa_(nn_net *net, int isa);
 
 #endif

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "nmath.h"
 #include "nn.h"
 
 nn_optim_cfg nn_optim_defaults(nn_optim_kind kind) {
@@ -52,10 +53,11 @@ void nn_optim_step(nn_optim *o, float *p, const float *g, float lr) {
     /* Adam: g += wd p (AdamW instead: p *= 1 - lr wd)
      * m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
      * p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-     * Bias corrections are computed in double, as Python does. */
+     * Bias corrections are computed in double, as Python does (powers by
+ * repeated squaring, nmath.h: libm's pow differs between CPUs). */
     float *m = o->state, *v = o->state + n;
     const float b1 = c->beta1, b2 = c->beta2;
-    const double bc1 = 1.0 - pow(b1, (double)o->step), bc2 = 1.0 - pow(b2, (double)o->step);
+    const double bc1 = 1.0 - nn_powi(b1, o->step), bc2 = 1.0 - nn_powi(b2, o->step);
     const float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
     const float decay = 1.f - lr * wd;
     const int adamw = c->kind == NN_ADAMW;
@@ -75,12 +77,12 @@ float nn_sched_lr(const nn_sched *s, float base_lr, int epoch, int total_epochs)
     int e = epoch - s->warmup;
     switch (s->kind) {
     case NN_SCHED_STEP:
-        return base_lr * powf(s->gamma, (float)(e / (s->step_size > 0 ? s->step_size : 1)));
+        return base_lr * (float)nn_powi(s->gamma, e / (s->step_size > 0 ? s->step_size : 1));
     case NN_SCHED_COSINE: {
         /* CosineAnnealingLR's closed form; like PyTorch's it is periodic past t_max */
         int tmax = s->t_max > 0 ? s->t_max : total_epochs - s->warmup;
         if (tmax < 1) tmax = 1;
-        return (float)(s->eta_min + (base_lr - s->eta_min) * (1.0 + cos(M_PI * e / tmax)) / 2.0);
+        return (float)(s->eta_min + (base_lr - s->eta_min) * (1.0 + nn_cos(M_PI * e / tmax)) / 2.0);
     }
     default:
         return base_lr;

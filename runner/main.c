@@ -332,8 +332,9 @@ static int cmd_train(int argc, char **argv) {
     nnl_config_layers(&cfg, specs);
     if (!nn_infer(specs, cfg.nlayers, nn_shape3(cfg.input[0], cfg.input[1], cfg.input[2]), NULL, np, err, sizeof err))
         for (int i = 0; i < cfg.nlayers; i++) total += np[i];
-    fprintf(stderr, "nnlab train %s: %s, %zu parameters, %d epochs of batch %d, %d threads, key %s\n",
-            c.positional ? c.positional : c.resume, cfg.name, total, cfg.epochs, cfg.batch_size, nnl_threads(&cfg), key);
+    fprintf(stderr, "nnlab train %s: %s, %zu parameters, %d epochs of batch %d, %d threads, %s kernels, key %s\n",
+            c.positional ? c.positional : c.resume, cfg.name, total, cfg.epochs, cfg.batch_size, nnl_threads(&cfg),
+            nn_isa_name(nn_isa_default()), key);
     nnl_outcome out = nnl_train(&o, &r, err, sizeof err);
     switch (out) {
     case NNL_RUN_FINISHED:
@@ -709,6 +710,22 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "--version")) {
         printf("nnlab %s%s%s\n", NNLAB_VERSION, *NNLAB_GIT_COMMIT ? " " : "", NNLAB_GIT_COMMIT);
         return 0;
+    }
+    /* NNLAB_ISA forces a kernel path (every path gives the same bits; a
+     * benchmark or a test may want a given one) */
+    const char *isa = getenv("NNLAB_ISA");
+    if (isa && *isa) {
+        nn_isa want;
+        char e[256];
+        if (nn_isa_parse(isa, &want)) {
+            fprintf(stderr, "nnlab: NNLAB_ISA=%s is not a kernel path (portable, avx2, avx512); unset it to take "
+                            "the best this CPU runs (%s)\n", isa, nn_isa_name(nn_isa_best()));
+            return 2;
+        }
+        if (nn_isa_set_default(want, e, sizeof e)) {
+            fprintf(stderr, "nnlab: NNLAB_ISA=%s: %s\n", isa, e);
+            return 2;
+        }
     }
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);

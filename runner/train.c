@@ -156,8 +156,8 @@ static void add_param(const char *key, const char *value, void *ud) {
     if (!*(int *)a[2]) *(int *)a[2] = nnl_store_param_add(s, run, key, value, (char *)a[3], 512);
 }
 
-static int record_params(nnl_store *s, int64_t run, const nnl_config *c, int threads, int ntrain,
-                         int nval, char *err, size_t errlen) {
+static int record_params(nnl_store *s, int64_t run, const nnl_config *c, const nn_net *net, int threads,
+                         int ntrain, int nval, char *err, size_t errlen) {
     char e[512] = "";
     int failed = nnl_store_begin(s, err, errlen);
     if (failed) return -1;
@@ -173,6 +173,10 @@ static int record_params(nnl_store *s, int64_t run, const nnl_config *c, int thr
     if (!failed) failed = nnl_store_param_add(s, run, "run.n_val", v, e, sizeof e);
     snprintf(v, sizeof v, "%llu", (unsigned long long)c->seed);
     if (!failed) failed = nnl_store_param_add(s, run, "run.split_seed", v, e, sizeof e);
+    /* the kernel path and CPU of the run's last start: they change no bit, but
+     * they say where its time figures come from */
+    if (!failed) failed = nnl_store_param_add(s, run, "run.isa", nn_isa_name(nn_net_isa(net)), e, sizeof e);
+    if (!failed) failed = nnl_store_param_add(s, run, "run.cpu", nn_cpu_name(), e, sizeof e);
     if (failed) {
         nnl_store_rollback(s, NULL, 0);
         snprintf(err, errlen, "%s", e);
@@ -266,6 +270,10 @@ nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err,
                 goto fail_run;
             }
             start_epoch = m.state->epochs_done;
+            int from = nn_net_loaded_isa(m.net);
+            if (!o->quiet && from >= 0 && from != (int)nn_net_isa(m.net))
+                fprintf(stderr, "resuming on the %s kernels a run saved on %s: the same bits as if it had not stopped\n",
+                        nn_isa_name(nn_net_isa(m.net)), nn_isa_name((nn_isa)from));
             best_epoch = m.state->best_epoch;
             best_val = m.state->best_val_acc;
             best_loss = m.state->best_val_loss;
@@ -275,7 +283,7 @@ nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err,
         }
         if (nnl_store_run_status(s, run, "running", NULL, err, errlen) ||
             nnl_store_run_checkpoint_dir(s, run, ckdir, err, errlen) ||
-            record_params(s, run, c, threads, ntrain, nval, err, errlen))
+            record_params(s, run, c, m.net, threads, ntrain, nval, err, errlen))
             goto fail_run;
     } else {
         char key[17];
@@ -290,7 +298,7 @@ nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err,
         snprintf(last_path, sizeof last_path, "%s/last.ckpt", ckdir);
         snprintf(best_path, sizeof best_path, "%s/best.ckpt", ckdir);
         if (nnl_store_run_checkpoint_dir(s, run, ckdir, err, errlen) ||
-            record_params(s, run, c, threads, ntrain, nval, err, errlen))
+            record_params(s, run, c, m.net, threads, ntrain, nval, err, errlen))
             goto fail_run;
     }
     if (mkdirs(ckdir, err, errlen)) goto fail_run;

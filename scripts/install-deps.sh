@@ -4,7 +4,7 @@
 # list of packages for the README's set-up command and for CI.
 set -eu
 PKGS="build-essential pkg-config libyaml-dev libsqlite3-dev zlib1g-dev
-libopenblas-openmp-dev libcmocka-dev dataset-fashion-mnist sqlite3 gnuplot-nox
+libcmocka-dev dataset-fashion-mnist sqlite3 gnuplot-nox
 slurm-wlm munge"
 missing=""
 for p in $PKGS; do

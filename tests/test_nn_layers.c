@@ -1,6 +1,8 @@
 /* test_nn_layers.c -- every kernel in nn/ops.h against PyTorch's reference
  * tensors (tests/fixtures/layers.bin, made by make_fixtures.py), against its
  * plain-loop oracle, and against finite differences of L = sum(y * r). */
+#include <float.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -39,12 +41,12 @@ static void check_conv(const char *c, int S, int P) {
     float *y = calloc(ny, 4), *yr = calloc(ny, 4), *dx = calloc(nx, 4), *dxr = calloc(nx, 4);
     float *dw = calloc(nw, 4), *dwr = calloc(nw, 4), *db = calloc(OC, 4), *dbr = calloc(OC, 4);
     int nt = 2;
-    float *scratch = calloc((size_t)nt * 2 * C * K * K * g.OH * g.OW, 4), *part = calloc((size_t)nt * (nw + OC), 4);
+    float *scratch = calloc(conv2d_scratch_size(&g, nt), 4);
     conv2d_forward(y, T(F("x")), T(F("w")), T(F("b")), B, &g, scratch, nt);
     conv2d_forward_ref(yr, T(F("x")), T(F("w")), T(F("b")), B, &g);
     EXPECT_CLOSE("conv y", y, T(F("y")), ny);
     EXPECT_CLOSE("conv y (ref)", yr, T(F("y")), ny);
-    conv2d_backward(dx, dw, db, T(F("dy")), T(F("x")), T(F("w")), B, &g, scratch, part, nt);
+    conv2d_backward(dx, dw, db, T(F("dy")), T(F("x")), T(F("w")), B, &g, scratch, nt);
     conv2d_backward_ref(dxr, dwr, dbr, T(F("dy")), T(F("x")), T(F("w")), B, &g);
     EXPECT_CLOSE("conv dx", dx, T(F("dx")), nx);
     EXPECT_CLOSE("conv dw", dw, T(F("dw")), nw);
@@ -52,7 +54,7 @@ static void check_conv(const char *c, int S, int P) {
     EXPECT_CLOSE("conv dx (ref)", dxr, T(F("dx")), nx);
     EXPECT_CLOSE("conv dw (ref)", dwr, T(F("dw")), nw);
     free(y); free(yr); free(dx); free(dxr); free(dw); free(dwr); free(db); free(dbr);
-    free(scratch); free(part);
+    free(scratch);
 #undef F
 }
 
@@ -177,40 +179,147 @@ static void softmax_ce_matches_pytorch(void **s) { check_ce("ce"); }
 /* logits near 1000: exp overflows without the log-sum-exp shift */
 static void softmax_ce_is_stable_for_large_logits(void **s) { check_ce("ce_big"); }
 
-/* ---- oracles on shapes the fixtures do not cover, with several threads */
+/* ---- oracles on shapes the fixtures do not cover, on every path the CPU
+ * runs, with several threads: each path against the plain loops, and every
+ * path's bits against the portable path's (issue 12: the same bits on every
+ * instruction set). The shapes are the ones users sweep: kernels 1 to 7,
+ * stride 1 and 2, padding 0 to 3, channel counts that are not multiples
+ * of 16, up to 128. */
 
-static void conv2d_fast_matches_ref_many_shapes(void **s) {
-    const int cases[][7] = {{1, 28, 28, 6, 5, 1, 2}, {6, 14, 14, 16, 5, 1, 0}, {3, 11, 7, 5, 3, 2, 0},
-                            {4, 8, 8, 8, 1, 1, 0}, {2, 9, 9, 3, 4, 3, 2}, {5, 6, 6, 7, 3, 1, 1}};
+/* the paths this CPU runs, portable first */
+static int paths(const nn_kernels **k) {
+    int n = 0;
+    for (int i = 0; i < NN_ISA_COUNT; i++)
+        if (nn_kernels_for((nn_isa)i)) k[n++] = nn_kernels_for((nn_isa)i);
+    return n;
+}
+
+#define SAME_BITS(what, a, b, n) \
+    do { if (memcmp(a, b, sizeof(float) * (n))) fail_msg("%s: other bits on %s than on portable", what, nn_isa_name(K[p]->isa)); } while (0)
+
+static void conv2d_every_path_matches_ref_and_portable(void **s) {
+    const int cases[][8] = {
+        /* C, H, W, OC, K, S, P, B */
+        {1, 28, 28, 6, 5, 1, 2, 5},   {6, 14, 14, 16, 5, 1, 0, 5}, {3, 11, 7, 5, 3, 2, 0, 5},
+        {4, 8, 8, 8, 1, 1, 0, 5},     {2, 9, 9, 3, 4, 3, 2, 5},    {5, 6, 6, 7, 3, 1, 1, 5},
+        {1, 28, 28, 32, 3, 1, 1, 3},  {32, 14, 14, 64, 3, 1, 1, 2}, {3, 32, 32, 12, 7, 2, 3, 2},
+        {12, 9, 9, 20, 1, 1, 0, 4},   {20, 8, 8, 12, 3, 2, 1, 3},  {16, 7, 7, 128, 3, 1, 1, 2},
+        {128, 4, 4, 24, 2, 1, 0, 2},  {6, 10, 10, 6, 6, 1, 3, 3},  {3, 13, 13, 9, 5, 2, 2, 3},
+    };
+    const nn_kernels *K[NN_ISA_COUNT];
+    const int np = paths(K);
     nn_rng r;
     nn_rng_seed(&r, 7);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        const int *q = cases[c];
+        const int *q = cases[c], B = q[7];
         nn_conv_geom g = geom(q[0], q[1], q[2], q[3], q[4], q[5], q[6]);
-        for (int nt = 1; nt <= 3; nt++) {
-            int B = 5;
-            size_t nx = (size_t)B * g.C * g.H * g.W, ny = (size_t)B * g.OC * g.OH * g.OW;
-            size_t nw = (size_t)g.OC * g.C * g.K * g.K;
-            float *x = malloc(4 * nx), *w = malloc(4 * nw), *b = malloc(4 * g.OC), *dy = malloc(4 * ny);
-            for (size_t i = 0; i < nx; i++) x[i] = nn_rng_uniform(&r) * 2 - 1;
-            for (size_t i = 0; i < nw; i++) w[i] = nn_rng_uniform(&r) * 2 - 1;
-            for (int i = 0; i < g.OC; i++) b[i] = nn_rng_uniform(&r);
-            for (size_t i = 0; i < ny; i++) dy[i] = nn_rng_uniform(&r) * 2 - 1;
-            float *y = calloc(ny, 4), *yr = calloc(ny, 4), *dx = calloc(nx, 4), *dxr = calloc(nx, 4);
-            float *dw = calloc(nw + g.OC, 4), *dwr = calloc(nw + g.OC, 4);
-            float *scr = calloc((size_t)nt * 2 * g.C * g.K * g.K * g.OH * g.OW, 4);
-            float *part = calloc((size_t)nt * (nw + g.OC), 4);
-            conv2d_forward(y, x, w, b, B, &g, scr, nt);
-            conv2d_forward_ref(yr, x, w, b, B, &g);
-            assert_int_equal(fx_mismatches("conv y vs ref", y, yr, ny, 1e-4f, 1e-5f), 0);
-            conv2d_backward(dx, dw, dw + nw, dy, x, w, B, &g, scr, part, nt);
-            conv2d_backward_ref(dxr, dwr, dwr + nw, dy, x, w, B, &g);
-            assert_int_equal(fx_mismatches("conv dx vs ref", dx, dxr, nx, 1e-4f, 1e-5f), 0);
-            assert_int_equal(fx_mismatches("conv dw vs ref", dw, dwr, nw + g.OC, 1e-4f, 1e-4f), 0);
-            free(x); free(w); free(b); free(dy); free(y); free(yr); free(dx); free(dxr);
-            free(dw); free(dwr); free(scr); free(part);
+        size_t nx = (size_t)B * g.C * g.H * g.W, ny = (size_t)B * g.OC * g.OH * g.OW;
+        size_t nw = (size_t)g.OC * g.C * g.K * g.K;
+        float *x = malloc(4 * nx), *w = malloc(4 * nw), *b = malloc(4 * g.OC), *dy = malloc(4 * ny);
+        for (size_t i = 0; i < nx; i++) x[i] = nn_rng_uniform(&r) * 2 - 1;
+        for (size_t i = 0; i < nw; i++) w[i] = nn_rng_uniform(&r) * 2 - 1;
+        for (int i = 0; i < g.OC; i++) b[i] = nn_rng_uniform(&r);
+        for (size_t i = 0; i < ny; i++) dy[i] = nn_rng_uniform(&r) * 2 - 1;
+        float *yr = calloc(ny, 4), *dxr = calloc(nx, 4), *dwr = calloc(nw + g.OC, 4);
+        conv2d_forward_ref(yr, x, w, b, B, &g);
+        conv2d_backward_ref(dxr, dwr, dwr + nw, dy, x, w, B, &g);
+        for (int nt = 1; nt <= 3; nt += 2) {
+            float *y0 = NULL, *dx0 = NULL, *dw0 = NULL;
+            for (int p = 0; p < np; p++) {
+                float *y = calloc(ny, 4), *dx = calloc(nx, 4), *dw = calloc(nw + g.OC, 4);
+                float *scr = calloc(K[p]->conv2d_scratch_size(&g, nt), 4);
+                K[p]->conv2d_forward(y, x, w, b, B, &g, scr, nt);
+                K[p]->conv2d_backward(dx, dw, dw + nw, dy, x, w, B, &g, scr, nt);
+                char what[128];
+                snprintf(what, sizeof what, "conv case %zu on %s, %d threads", c, nn_isa_name(K[p]->isa), nt);
+                if (fx_mismatches(what, y, yr, ny, 1e-4f, 1e-4f) || fx_mismatches(what, dx, dxr, nx, 1e-4f, 1e-4f) ||
+                    fx_mismatches(what, dw, dwr, nw + g.OC, 1e-4f, 1e-3f))
+                    fail_msg("%s: differs from the plain loops", what);
+                if (p == 0) { y0 = y; dx0 = dx; dw0 = dw; }
+                else {
+                    SAME_BITS(what, y, y0, ny);
+                    SAME_BITS(what, dx, dx0, nx);
+                    SAME_BITS(what, dw, dw0, nw + g.OC);
+                    free(y); free(dx); free(dw);
+                }
+                free(scr);
+            }
+            free(y0); free(dx0); free(dw0);
         }
+        free(x); free(w); free(b); free(dy); free(yr); free(dxr); free(dwr);
     }
+}
+
+/* gemm on odd sizes and strides: every path the same bits as the portable
+ * one, and each output the one fma chain kern.h promises (checked against a
+ * scalar chain of fmaf) */
+static void gemm_every_path_is_one_fma_chain(void **s) {
+    const int cases[][4] = {{1, 1, 1, 0}, {7, 33, 5, 1}, {25, 16, 100, 0}, {6, 784, 25, 1}, {100, 16, 150, 1},
+                            {13, 47, 129, 0}, {40, 200, 3, 1}};
+    const nn_kernels *K[NN_ISA_COUNT];
+    const int np = paths(K);
+    nn_rng r;
+    nn_rng_seed(&r, 11);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const int M = cases[c][0], N = cases[c][1], Kd = cases[c][2], trans = cases[c][3];
+        float *A = malloc(4 * (size_t)M * Kd), *Bm = malloc(4 * (size_t)Kd * N), *C0 = malloc(4 * (size_t)M * N);
+        for (int i = 0; i < M * Kd; i++) A[i] = nn_rng_uniform(&r) * 2 - 1;
+        for (int i = 0; i < Kd * N; i++) Bm[i] = nn_rng_uniform(&r) * 2 - 1;
+        for (int i = 0; i < M * N; i++) C0[i] = nn_rng_uniform(&r);
+        /* A read as (M, K) row-major, or as the transpose of a (K, M) one */
+        const int sam = trans ? 1 : Kd, sak = trans ? M : 1;
+        float *want = malloc(4 * (size_t)M * N);
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++) {
+                float acc = C0[m * N + n];
+                for (int k = 0; k < Kd; k++) acc = fmaf(A[m * sam + k * sak], Bm[k * N + n], acc);
+                want[m * N + n] = acc;
+            }
+        for (int p = 0; p < np; p++) {
+            float *got = malloc(4 * (size_t)M * N);
+            memcpy(got, C0, 4 * (size_t)M * N);
+            K[p]->gemm(got, N, A, sam, sak, Bm, N, M, N, Kd, 1);
+            if (memcmp(got, want, 4 * (size_t)M * N))
+                fail_msg("gemm %dx%dx%d on %s: not the fma chain", M, N, Kd, nn_isa_name(K[p]->isa));
+            free(got);
+        }
+        free(A); free(Bm); free(C0); free(want);
+    }
+}
+
+/* sigmoid and tanh (own exp and tanh polynomials, not libm) and the other
+ * activations: the same bits on every path, over values that reach the
+ * clamps, both branches of tanh, zeros, infinities and NaN; and within a
+ * few ulp of the double-precision functions */
+static void activations_every_path_same_bits_and_close_to_libm(void **s) {
+    const nn_kernels *K[NN_ISA_COUNT];
+    const int np = paths(K);
+    enum { N = 4099 };
+    float *x = malloc(4 * N), *y[NN_ISA_COUNT][4];
+    nn_rng r;
+    nn_rng_seed(&r, 12);
+    for (int i = 0; i < N; i++) x[i] = (nn_rng_uniform(&r) * 2 - 1) * (i % 3 ? 4.f : 100.f);
+    x[0] = 0.f; x[1] = -0.f; x[2] = INFINITY; x[3] = -INFINITY; x[4] = NAN; x[5] = 0.4999999f; x[6] = 0.5f;
+    x[7] = -0.5f; x[8] = 1e-30f; x[9] = -88.5f; x[10] = 89.f;
+    for (int p = 0; p < np; p++) {
+        for (int k = 0; k < 4; k++) y[p][k] = malloc(4 * N);
+        K[p]->sigmoid_forward(y[p][0], x, N, 1);
+        K[p]->tanh_forward(y[p][1], x, N, 1);
+        K[p]->relu_forward(y[p][2], x, N, 1);
+        K[p]->leaky_relu_forward(y[p][3], x, 0.01f, N, 1);
+        for (int k = 0; k < 4 && p > 0; k++)
+            if (memcmp(y[p][k], y[0][k], 4 * N)) fail_msg("activation %d: other bits on %s than on portable", k, nn_isa_name(K[p]->isa));
+    }
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        if (isnan(x[i])) { bad += !isnan(y[0][0][i]) || !isnan(y[0][1][i]); continue; }
+        double sg = 1 / (1 + exp(-(double)x[i])), th = tanh((double)x[i]);
+        if (fabs(y[0][0][i] - sg) > 4 * FLT_EPSILON * fabs(sg) + 1e-37) { if (bad++ < 3) fprintf(stderr, "sigmoid(%g) = %.9g, want %.9g\n", x[i], y[0][0][i], sg); }
+        if (fabs(y[0][1][i] - th) > 4 * FLT_EPSILON * fabs(th) + 1e-37) { if (bad++ < 3) fprintf(stderr, "tanh(%g) = %.9g, want %.9g\n", x[i], y[0][1][i], th); }
+    }
+    assert_int_equal(bad, 0);
+    for (int p = 0; p < np; p++) for (int k = 0; k < 4; k++) free(y[p][k]);
+    free(x);
 }
 
 static void pool_fast_matches_ref_many_shapes(void **s) {
@@ -323,7 +432,7 @@ static void fd_check(const char *what, fwd_fn f, bwd_fn b, float *x, size_t nx, 
     assert_int_equal(bad, 0);
 }
 
-typedef struct { nn_conv_geom g; int B, kind, nout; float *scr, *part; int *am; float *xhat, is[16], rm[16], rv[16]; } fd_ctx;
+typedef struct { nn_conv_geom g; int B, kind, nout; float *scr; int *am; float *xhat, is[16], rm[16], rv[16]; } fd_ctx;
 
 static void conv_f(float *y, const float *x, const float *p, void *c) {
     fd_ctx *k = c;
@@ -332,7 +441,7 @@ static void conv_f(float *y, const float *x, const float *p, void *c) {
 static void conv_b(float *dx, float *dp, const float *dy, const float *x, const float *p, void *c) {
     fd_ctx *k = c;
     size_t nw = (size_t)k->g.OC * k->g.C * k->g.K * k->g.K;
-    conv2d_backward(dx, dp, dp + nw, dy, x, p, k->B, &k->g, k->scr, k->part, 2);
+    conv2d_backward(dx, dp, dp + nw, dy, x, p, k->B, &k->g, k->scr, 2);
 }
 static void dense_f(float *y, const float *x, const float *p, void *c) {
     fd_ctx *k = c;
@@ -392,11 +501,10 @@ static void conv2d_backward_matches_fd(void **s) {
     nn_rng_seed(&r, 1);
     fd_ctx k = {.g = geom(2, 7, 6, 3, 3, 2, 1), .B = 2};
     size_t nx = 2 * 2 * 7 * 6, np = 3 * 2 * 9 + 3, ny = (size_t)2 * 3 * k.g.OH * k.g.OW;
-    k.scr = calloc(2 * 2 * 18 * k.g.OH * k.g.OW, 4);
-    k.part = calloc(2 * np, 4);
+    k.scr = calloc(conv2d_scratch_size(&k.g, 2), 4);
     float *x = randv(&r, nx, 1), *p = randv(&r, np, 0.5f);
     fd_check("conv2d", conv_f, conv_b, x, nx, p, np, ny, &k, 1e-2f);
-    free(x); free(p); free(k.scr); free(k.part);
+    free(x); free(p); free(k.scr);
 }
 
 static void dense_backward_matches_fd(void **s) {
@@ -485,7 +593,9 @@ int main(void) {
         cmocka_unit_test(batchnorm1d_matches_pytorch),
         cmocka_unit_test(softmax_ce_matches_pytorch),
         cmocka_unit_test(softmax_ce_is_stable_for_large_logits),
-        cmocka_unit_test(conv2d_fast_matches_ref_many_shapes),
+        cmocka_unit_test(conv2d_every_path_matches_ref_and_portable),
+        cmocka_unit_test(gemm_every_path_is_one_fma_chain),
+        cmocka_unit_test(activations_every_path_same_bits_and_close_to_libm),
         cmocka_unit_test(pool_fast_matches_ref_many_shapes),
         cmocka_unit_test(maxpool_ties_nans_and_edges),
         cmocka_unit_test(conv2d_backward_matches_fd),

@@ -1,0 +1,192 @@
+/* v16.h -- sixteen floats, the one width every kernel in nn/kern/ is written
+ * at. One register on AVX-512, two on AVX2, a plain array on the portable
+ * path (which the compiler may map onto NEON or SSE lanes as it likes).
+ *
+ * Why one width: a kernel's arithmetic is then the same on every path. Lane
+ * i of a v16 holds the same value on every instruction set, every operation
+ * is IEEE (add, mul, div, and fma rounded once: fmaf on the portable path),
+ * and the build has -ffp-contract=off, so no a*b+c is fused behind our
+ * back. Kernels that reduce across lanes do it with v_hsum's fixed tree.
+ *
+ * The translation unit that includes this defines exactly one of
+ * NN_KERN_AVX512, NN_KERN_AVX2 or NN_KERN_PORTABLE (the Makefile compiles
+ * each file in nn/kern/ once per path with its -m flags). */
+#ifndef NN_KERN_V16_H
+#define NN_KERN_V16_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define V_INLINE static inline __attribute__((always_inline))
+
+#if defined(NN_KERN_AVX512)
+#include <immintrin.h>
+typedef __m512 v16;
+typedef __mmask16 m16; /* which lanes a masked load or store touches */
+V_INLINE v16 v_zero(void) { return _mm512_setzero_ps(); }
+V_INLINE v16 v_set1(float x) { return _mm512_set1_ps(x); }
+V_INLINE v16 v_bcast(const float *p) { return _mm512_set1_ps(*p); }
+V_INLINE v16 v_load(const float *p) { return _mm512_loadu_ps(p); }
+V_INLINE void v_store(float *p, v16 v) { _mm512_storeu_ps(p, v); }
+V_INLINE m16 v_mask(int n) { return n >= 16 ? (m16)0xFFFF : n <= 0 ? (m16)0 : (m16)((1u << n) - 1); }
+V_INLINE v16 v_load_m(const float *p, m16 m) { return _mm512_maskz_loadu_ps(m, p); }
+V_INLINE void v_store_m(float *p, m16 m, v16 v) { _mm512_mask_storeu_ps(p, m, v); }
+V_INLINE v16 v_fma(v16 a, v16 b, v16 c) { return _mm512_fmadd_ps(a, b, c); }
+V_INLINE v16 v_add(v16 a, v16 b) { return _mm512_add_ps(a, b); }
+V_INLINE v16 v_sub(v16 a, v16 b) { return _mm512_sub_ps(a, b); }
+V_INLINE v16 v_mul(v16 a, v16 b) { return _mm512_mul_ps(a, b); }
+V_INLINE v16 v_div(v16 a, v16 b) { return _mm512_div_ps(a, b); }
+/* a > b ? a : b, lane by lane (so a NaN in a gives b, a NaN in b gives b) */
+V_INLINE v16 v_max(v16 a, v16 b) { return _mm512_max_ps(a, b); }
+/* a < b ? a : b */
+V_INLINE v16 v_min(v16 a, v16 b) { return _mm512_min_ps(a, b); }
+/* 2^k for integral k in [-126, 127] */
+V_INLINE v16 v_pow2i(v16 k) {
+    __m512i i = _mm512_cvtps_epi32(k);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(i, _mm512_set1_epi32(127)), 23));
+}
+V_INLINE void v_to(float *dst, v16 v) { _mm512_storeu_ps(dst, v); }
+/* a < b ? t : u, lane by lane */
+V_INLINE v16 v_lt_select(v16 a, v16 b, v16 t, v16 u) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), u, t);
+}
+
+#elif defined(NN_KERN_AVX2)
+#include <immintrin.h>
+typedef struct { __m256 lo, hi; } v16;
+typedef struct { __m256i lo, hi; } m16;
+V_INLINE v16 v_zero(void) { v16 r = {_mm256_setzero_ps(), _mm256_setzero_ps()}; return r; }
+V_INLINE v16 v_set1(float x) { v16 r = {_mm256_set1_ps(x), _mm256_set1_ps(x)}; return r; }
+V_INLINE v16 v_bcast(const float *p) { __m256 x = _mm256_broadcast_ss(p); v16 r = {x, x}; return r; }
+V_INLINE v16 v_load(const float *p) { v16 r = {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; return r; }
+V_INLINE void v_store(float *p, v16 v) { _mm256_storeu_ps(p, v.lo); _mm256_storeu_ps(p + 8, v.hi); }
+V_INLINE m16 v_mask(int n) {
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i nn = _mm256_set1_epi32(n);
+    m16 m = {_mm256_cmpgt_epi32(nn, iota), _mm256_cmpgt_epi32(nn, _mm256_add_epi32(iota, _mm256_set1_epi32(8)))};
+    return m;
+}
+V_INLINE v16 v_load_m(const float *p, m16 m) {
+    v16 r = {_mm256_maskload_ps(p, m.lo), _mm256_maskload_ps(p + 8, m.hi)};
+    return r;
+}
+V_INLINE void v_store_m(float *p, m16 m, v16 v) {
+    _mm256_maskstore_ps(p, m.lo, v.lo);
+    _mm256_maskstore_ps(p + 8, m.hi, v.hi);
+}
+#define V2_(f, a, b) v16 r = {f((a).lo, (b).lo), f((a).hi, (b).hi)}; return r
+V_INLINE v16 v_fma(v16 a, v16 b, v16 c) {
+    v16 r = {_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi)};
+    return r;
+}
+V_INLINE v16 v_add(v16 a, v16 b) { V2_(_mm256_add_ps, a, b); }
+V_INLINE v16 v_sub(v16 a, v16 b) { V2_(_mm256_sub_ps, a, b); }
+V_INLINE v16 v_mul(v16 a, v16 b) { V2_(_mm256_mul_ps, a, b); }
+V_INLINE v16 v_div(v16 a, v16 b) { V2_(_mm256_div_ps, a, b); }
+V_INLINE v16 v_max(v16 a, v16 b) { V2_(_mm256_max_ps, a, b); }
+V_INLINE v16 v_min(v16 a, v16 b) { V2_(_mm256_min_ps, a, b); }
+#undef V2_
+V_INLINE __m256 pow2i8_(__m256 k) {
+    __m256i i = _mm256_cvtps_epi32(k);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(i, _mm256_set1_epi32(127)), 23));
+}
+V_INLINE v16 v_pow2i(v16 k) { v16 r = {pow2i8_(k.lo), pow2i8_(k.hi)}; return r; }
+V_INLINE void v_to(float *dst, v16 v) { v_store(dst, v); }
+V_INLINE v16 v_lt_select(v16 a, v16 b, v16 t, v16 u) {
+    v16 r = {_mm256_blendv_ps(u.lo, t.lo, _mm256_cmp_ps(a.lo, b.lo, _CMP_LT_OQ)),
+             _mm256_blendv_ps(u.hi, t.hi, _mm256_cmp_ps(a.hi, b.hi, _CMP_LT_OQ))};
+    return r;
+}
+
+#elif defined(NN_KERN_PORTABLE)
+typedef struct { float f[16]; } v16;
+typedef struct { int n; } m16; /* the first n lanes */
+#define V_EACH_(...) for (int l_ = 0; l_ < 16; l_++) { __VA_ARGS__; }
+V_INLINE v16 v_zero(void) { v16 r; V_EACH_(r.f[l_] = 0.f); return r; }
+V_INLINE v16 v_set1(float x) { v16 r; V_EACH_(r.f[l_] = x); return r; }
+V_INLINE v16 v_bcast(const float *p) { return v_set1(*p); }
+V_INLINE v16 v_load(const float *p) { v16 r; memcpy(r.f, p, sizeof r.f); return r; }
+V_INLINE void v_store(float *p, v16 v) { memcpy(p, v.f, sizeof v.f); }
+V_INLINE m16 v_mask(int n) { m16 m = {n < 0 ? 0 : n > 16 ? 16 : n}; return m; }
+V_INLINE v16 v_load_m(const float *p, m16 m) { v16 r = v_zero(); for (int l = 0; l < m.n; l++) r.f[l] = p[l]; return r; }
+V_INLINE void v_store_m(float *p, m16 m, v16 v) { for (int l = 0; l < m.n; l++) p[l] = v.f[l]; }
+V_INLINE v16 v_fma(v16 a, v16 b, v16 c) { v16 r; V_EACH_(r.f[l_] = fmaf(a.f[l_], b.f[l_], c.f[l_])); return r; }
+V_INLINE v16 v_add(v16 a, v16 b) { v16 r; V_EACH_(r.f[l_] = a.f[l_] + b.f[l_]); return r; }
+V_INLINE v16 v_sub(v16 a, v16 b) { v16 r; V_EACH_(r.f[l_] = a.f[l_] - b.f[l_]); return r; }
+V_INLINE v16 v_mul(v16 a, v16 b) { v16 r; V_EACH_(r.f[l_] = a.f[l_] * b.f[l_]); return r; }
+V_INLINE v16 v_div(v16 a, v16 b) { v16 r; V_EACH_(r.f[l_] = a.f[l_] / b.f[l_]); return r; }
+V_INLINE v16 v_max(v16 a, v16 b) { v16 r; V_EACH_(r.f[l_] = a.f[l_] > b.f[l_] ? a.f[l_] : b.f[l_]); return r; }
+V_INLINE v16 v_min(v16 a, v16 b) { v16 r; V_EACH_(r.f[l_] = a.f[l_] < b.f[l_] ? a.f[l_] : b.f[l_]); return r; }
+V_INLINE v16 v_pow2i(v16 k) {
+    v16 r;
+    /* k is integral; a NaN k (from a NaN x) gives a NaN product anyway */
+    V_EACH_(int32_t i = ((k.f[l_] == k.f[l_] ? (int32_t)k.f[l_] : 0) + 127) * (1 << 23); memcpy(&r.f[l_], &i, 4));
+    return r;
+}
+V_INLINE void v_to(float *dst, v16 v) { memcpy(dst, v.f, sizeof v.f); }
+V_INLINE v16 v_lt_select(v16 a, v16 b, v16 t, v16 u) {
+    v16 r;
+    V_EACH_(r.f[l_] = a.f[l_] < b.f[l_] ? t.f[l_] : u.f[l_]);
+    return r;
+}
+#undef V_EACH_
+#else
+#error "define NN_KERN_AVX512, NN_KERN_AVX2 or NN_KERN_PORTABLE"
+#endif
+
+/* the sum of the 16 lanes in one fixed tree: lanes i and i+8, then i and
+ * i+4, i+2, i+1 (the same on every path, whatever its register width) */
+V_INLINE float v_hsum(v16 v) {
+    float t[16];
+    v_to(t, v);
+    for (int w = 8; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++) t[i] = t[i] + t[i + w];
+    return t[0];
+}
+
+/* e^x, the same bits on every path (and as nn_expf in nn/nmath.h):
+ * x clamped to [-87, 88] (a NaN stays NaN), k = round(x / ln 2) by the
+ * 1.5 * 2^23 trick, r = x - k ln 2 in two parts, e^r by its degree-7
+ * Taylor polynomial, times 2^k. Within 2 ulp of expf. */
+V_INLINE v16 v_exp(v16 x) {
+    x = v_max(v_set1(-87.f), x);
+    x = v_min(v_set1(88.f), x);
+    const v16 shift = v_set1(12582912.f);
+    v16 k = v_sub(v_add(v_mul(x, v_set1(1.44269504088896341f)), shift), shift);
+    v16 r = v_fma(k, v_set1(-0.693145751953125f), x);
+    r = v_fma(k, v_set1(-1.428606765330187e-06f), r);
+    v16 p = v_set1(1.f / 5040);
+    p = v_fma(p, r, v_set1(1.f / 720));
+    p = v_fma(p, r, v_set1(1.f / 120));
+    p = v_fma(p, r, v_set1(1.f / 24));
+    p = v_fma(p, r, v_set1(1.f / 6));
+    p = v_fma(p, r, v_set1(0.5f));
+    p = v_fma(p, r, v_set1(1.f));
+    p = v_fma(p, r, v_set1(1.f));
+    return v_mul(p, v_pow2i(k));
+}
+
+
+/* tanh x, the same bits on every path: for |x| < 0.5 the odd Taylor
+ * polynomial to x^15 (truncation under 1e-8 relative), beyond it
+ * 1 - 2 / (e^2|x| + 1) with the sign of x (within 3 ulp); a NaN stays NaN */
+V_INLINE v16 v_tanh(v16 x) {
+    const v16 neg = v_mul(x, v_set1(-1.f));
+    const v16 ax = v_max(x, neg);
+    const v16 x2 = v_mul(x, x);
+    v16 p = v_set1(-929569.f / 638512875.f);
+    p = v_fma(p, x2, v_set1(21844.f / 6081075.f));
+    p = v_fma(p, x2, v_set1(-1382.f / 155925.f));
+    p = v_fma(p, x2, v_set1(62.f / 2835.f));
+    p = v_fma(p, x2, v_set1(-17.f / 315.f));
+    p = v_fma(p, x2, v_set1(2.f / 15.f));
+    p = v_fma(p, x2, v_set1(-1.f / 3.f));
+    p = v_fma(v_mul(p, x2), x, x);
+    v16 e = v_exp(v_add(ax, ax));
+    v16 t = v_sub(v_set1(1.f), v_div(v_set1(2.f), v_add(e, v_set1(1.f))));
+    t = v_lt_select(x, v_zero(), v_mul(t, v_set1(-1.f)), t);
+    return v_lt_select(ax, v_set1(0.5f), p, t);
+}
+
+#endif
