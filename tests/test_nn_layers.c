@@ -322,25 +322,49 @@ static void activations_every_path_same_bits_and_close_to_libm(void **s) {
     free(x);
 }
 
-static void pool_fast_matches_ref_many_shapes(void **s) {
-    const int cases[][6] = {{3, 28, 28, 2, 2, 0}, {2, 7, 9, 3, 2, 1}, {4, 5, 5, 3, 1, 1}, {1, 6, 6, 4, 4, 2}};
+static void pool_every_path_matches_ref_and_portable(void **s) {
+    /* C, H, W, K, S, P: 2x2 and 3x3 at stride 1 and 2, odd sizes, rows past 32 outputs */
+    const int cases[][6] = {{3, 28, 28, 2, 2, 0}, {2, 7, 9, 3, 2, 1}, {4, 5, 5, 3, 1, 1}, {1, 6, 6, 4, 4, 2},
+                            {2, 13, 11, 2, 2, 0}, {2, 70, 70, 2, 2, 0}, {3, 9, 40, 3, 1, 1}, {2, 8, 8, 2, 1, 0},
+                            {2, 14, 14, 3, 2, 0}, {5, 12, 12, 3, 1, 0}};
+    const nn_kernels *K[NN_ISA_COUNT];
+    const int np = paths(K);
     nn_rng r;
     nn_rng_seed(&r, 8);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const int *q = cases[c];
         nn_conv_geom g = geom(q[0], q[1], q[2], q[0], q[3], q[4], q[5]);
-        int B = 40;
+        int B = 6;
         size_t nx = (size_t)B * g.C * g.H * g.W, ny = (size_t)B * g.C * g.OH * g.OW;
-        float *x = malloc(4 * nx), *y = malloc(4 * ny), *yr = malloc(4 * ny);
-        int *am = malloc(sizeof(int) * ny);
-        for (size_t i = 0; i < nx; i++) x[i] = nn_rng_uniform(&r);
-        avgpool_forward(y, x, B, &g, 2);
-        avgpool_forward_ref(yr, x, B, &g);
-        assert_int_equal(fx_mismatches("avgpool vs ref", y, yr, ny, 1e-6f, 1e-6f), 0);
-        maxpool_forward(y, am, x, B, &g, 2);
-        maxpool_forward_ref(yr, x, B, &g);
-        assert_int_equal(fx_mismatches("maxpool vs ref", y, yr, ny, 0, 0), 0);
-        free(x); free(y); free(yr); free(am);
+        float *x = malloc(4 * nx), *yr = malloc(4 * ny), *dy = malloc(4 * ny);
+        for (size_t i = 0; i < nx; i++) x[i] = nn_rng_uniform(&r) * 2 - 1;
+        for (size_t i = 0; i < ny; i++) dy[i] = nn_rng_uniform(&r) * 2 - 1;
+        float *y[NN_ISA_COUNT][2], *dx[NN_ISA_COUNT][2];
+        int *am[NN_ISA_COUNT];
+        for (int p = 0; p < np; p++) {
+            for (int k = 0; k < 2; k++) { y[p][k] = malloc(4 * ny); dx[p][k] = malloc(4 * nx); }
+            am[p] = malloc(sizeof(int) * ny);
+            K[p]->avgpool_forward(y[p][0], x, B, &g, 2);
+            K[p]->avgpool_backward(dx[p][0], dy, B, &g, 2);
+            K[p]->maxpool_forward(y[p][1], am[p], x, B, &g, 2);
+            K[p]->maxpool_backward(dx[p][1], dy, am[p], B, &g, 2);
+            avgpool_forward_ref(yr, x, B, &g);
+            if (fx_mismatches("avgpool vs ref", y[p][0], yr, ny, 1e-6f, 1e-6f)) fail_msg("case %zu on %s", c, nn_isa_name(K[p]->isa));
+            maxpool_forward_ref(yr, x, B, &g);
+            if (fx_mismatches("maxpool vs ref", y[p][1], yr, ny, 0, 0)) fail_msg("case %zu on %s", c, nn_isa_name(K[p]->isa));
+            if (p > 0) {
+                for (int k = 0; k < 2; k++) {
+                    SAME_BITS(k ? "maxpool" : "avgpool", y[p][k], y[0][k], ny);
+                    SAME_BITS(k ? "maxpool dx" : "avgpool dx", dx[p][k], dx[0][k], nx);
+                }
+                if (memcmp(am[p], am[0], sizeof(int) * ny)) fail_msg("maxpool argmax on %s", nn_isa_name(K[p]->isa));
+            }
+        }
+        for (int p = 0; p < np; p++) {
+            for (int k = 0; k < 2; k++) { free(y[p][k]); free(dx[p][k]); }
+            free(am[p]);
+        }
+        free(x); free(yr); free(dy);
     }
 }
 
@@ -354,10 +378,13 @@ static void pool_fast_matches_ref_many_shapes(void **s) {
  * that make branches and masks differ: ties of 0 (after ReLU), NaN, -inf. */
 static void maxpool_ties_nans_and_edges(void **s) {
     const float pick[] = {0.f, 0.f, 0.f, 1.f, -1.f, 2.5f, NAN, -INFINITY, -0.f};
-    const int kinds[][3] = {{2, 2, 0}, {3, 2, 1}, {3, 1, 1}};
+    const int kinds[][3] = {{2, 2, 0}, {3, 2, 1}, {3, 1, 1}, {2, 1, 0}};
+    const nn_kernels *Kp[NN_ISA_COUNT];
+    const int np = paths(Kp);
     nn_rng r;
     nn_rng_seed(&r, 21);
-    for (int kd = 0; kd < 3; kd++)
+    for (int pth = 0; pth < np; pth++)
+    for (int kd = 0; kd < 4; kd++)
         for (int W = 2; W <= 81; W += 3)
             for (int H = 2; H <= 5; H++) {
                 const int K = kinds[kd][0], S = kinds[kd][1], P = kinds[kd][2];
@@ -367,7 +394,7 @@ static void maxpool_ties_nans_and_edges(void **s) {
                 float *x = malloc(4 * nx), *y = malloc(4 * ny);
                 int *am = malloc(sizeof(int) * ny);
                 for (size_t i = 0; i < nx; i++) x[i] = pick[nn_rng_below(&r, sizeof pick / sizeof pick[0])];
-                maxpool_forward(y, am, x, B, &g, 1);
+                Kp[pth]->maxpool_forward(y, am, x, B, &g, 1);
                 for (int p = 0; p < B * g.C; p++)
                     for (int oh = 0; oh < g.OH; oh++)
                         for (int ow = 0; ow < g.OW; ow++) {
@@ -381,8 +408,8 @@ static void maxpool_ties_nans_and_edges(void **s) {
                                 }
                             size_t o = (size_t)p * g.OH * g.OW + (size_t)oh * g.OW + ow;
                             if (am[o] != best || memcmp(&y[o], &xp[best], sizeof y[o]))
-                                fail_msg("%dx%d/%d pad %d on %dx%d, plane %d output (%d, %d): got %g at %d, want %g at %d",
-                                         K, K, S, P, H, W, p, oh, ow, y[o], am[o], xp[best], best);
+                                fail_msg("%s: %dx%d/%d pad %d on %dx%d, plane %d output (%d, %d): got %g at %d, want %g at %d",
+                                         nn_isa_name(Kp[pth]->isa), K, K, S, P, H, W, p, oh, ow, y[o], am[o], xp[best], best);
                         }
                 free(x); free(y); free(am);
             }
@@ -596,7 +623,7 @@ int main(void) {
         cmocka_unit_test(conv2d_every_path_matches_ref_and_portable),
         cmocka_unit_test(gemm_every_path_is_one_fma_chain),
         cmocka_unit_test(activations_every_path_same_bits_and_close_to_libm),
-        cmocka_unit_test(pool_fast_matches_ref_many_shapes),
+        cmocka_unit_test(pool_every_path_matches_ref_and_portable),
         cmocka_unit_test(maxpool_ties_nans_and_edges),
         cmocka_unit_test(conv2d_backward_matches_fd),
         cmocka_unit_test(dense_backward_matches_fd),

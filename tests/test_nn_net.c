@@ -325,6 +325,191 @@ static void checkpoint_resume_is_exact(void **s) {
     assert_memory_equal(ref, got, sizeof ref);
 }
 
+/* ---- the same bits on every kernel path (issue 12) */
+
+/* the paths this CPU runs, portable first */
+static int paths(nn_isa *p) {
+    int n = 0;
+    for (int i = 0; i < NN_ISA_COUNT; i++)
+        if (nn_isa_supported((nn_isa)i)) p[n++] = (nn_isa)i;
+    return n;
+}
+
+typedef struct {
+    const char *name;
+    nn_layer_spec L[MAXL];
+    int n;
+    nn_shape in;
+    nn_optim_kind opt;
+} arch;
+
+/* the shipped networks' shapes and the odd ones users write: 7x7 stride 2,
+ * 1x1, 3x3 pooling at stride 1 and 2, 12 and 20 channels, batch norm,
+ * dropout, tanh and leaky ReLU; Adam, SGD with Nesterov, AdamW */
+static int archs(arch *a) {
+    int k = 0;
+    const char *v[] = {"sigmoid_avg", "relu_max", "bn"};
+    for (int i = 0; i < 3; i++, k++) {
+        a[k].name = v[i];
+        a[k].n = lenet(a[k].L, v[i]);
+        a[k].in = nn_shape3(1, 28, 28);
+        a[k].opt = NN_ADAM;
+    }
+    arch *c = &a[k++];
+    nn_layer_spec cnn[] = {NN_CONV(8, 3, 1, 1), NN_ACT(NN_RELU), NN_POOL(NN_MAXPOOL, 2, 2), NN_CONV(12, 3, 1, 1),
+                           NN_ACT(NN_RELU), NN_POOL(NN_MAXPOOL, 2, 2), NN_FLATTEN_(), NN_DENSE(32), NN_ACT(NN_RELU),
+                           NN_DROP(0.25f), NN_DENSE(10)};
+    *c = (arch){.name = "cnn3x3", .n = 11, .in = nn_shape3(1, 28, 28), .opt = NN_SGD};
+    memcpy(c->L, cnn, sizeof cnn);
+    c = &a[k++];
+    nn_layer_spec odd[] = {NN_CONV(12, 7, 2, 3), NN_BN(), NN_ACT(NN_LEAKY_RELU), NN_POOL(NN_MAXPOOL, 3, 2),
+                           NN_CONV(20, 1, 1, 0), NN_ACT(NN_TANH), NN_POOL(NN_AVGPOOL, 3, 1), NN_CONV(16, 3, 2, 1),
+                           NN_ACT(NN_SIGMOID), NN_FLATTEN_(), NN_DENSE(10)};
+    *c = (arch){.name = "odd", .n = 11, .in = nn_shape3(3, 30, 30), .opt = NN_ADAMW};
+    memcpy(c->L, odd, sizeof odd);
+    c->L[3].padding = 1;  /* 3x3 max pooling, stride 2, padding 1 */
+    c->L[6].padding = 1;  /* 3x3 average pooling, stride 1, padding 1 */
+    return k;
+}
+
+/* steps of training on path isa with nthreads threads: every loss, then
+ * the parameters and BN buffers at the end */
+static void train_on(const arch *a, nn_isa isa, int nthreads, int steps, float *losses, float **params, size_t *np) {
+    char err[256];
+    enum { B = 16 };
+    nn_net *net = nn_net_create(a->L, a->n, a->in, B, nthreads, err, sizeof err);
+    if (!net) fail_msg("%s: %s", a->name, err);
+    if (nn_net_set_isa(net, isa, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(nn_net_isa(net), isa);
+    nn_rng r, data;
+    nn_rng_seed(&r, 5);
+    nn_rng_seed(&data, 6);
+    nn_net_init(net, &r);
+    nn_net_seed(net, 7);
+    nn_optim o;
+    nn_optim_cfg oc = nn_optim_defaults(a->opt);
+    if (a->opt == NN_SGD) { oc.momentum = 0.9f; oc.nesterov = 1; oc.weight_decay = 5e-4f; }
+    nn_optim_init(&o, &oc, nn_net_nparams(net));
+    const size_t insz = nn_shape_size(a->in);
+    int labels[B];
+    for (int st = 0; st < steps; st++) {
+        float *x = nn_net_input(net);
+        for (size_t i = 0; i < B * insz; i++) x[i] = nn_rng_uniform(&data) * 2 - 1;
+        for (int i = 0; i < B; i++) labels[i] = (int)nn_rng_below(&data, 10);
+        losses[st] = nn_net_forward(net, B, labels, 1);
+        nn_net_backward(net);
+        nn_optim_step(&o, nn_net_params(net), nn_net_grads(net), oc.lr);
+    }
+    /* and an evaluation pass (BN running statistics, no dropout) */
+    losses[steps] = nn_net_forward(net, B, labels, 0);
+    *np = nn_net_nparams(net) + nn_net_nbuffers(net);
+    *params = malloc(4 * *np);
+    memcpy(*params, nn_net_params(net), 4 * nn_net_nparams(net));
+    memcpy(*params + nn_net_nparams(net), nn_net_buffers(net), 4 * nn_net_nbuffers(net));
+    nn_optim_free(&o);
+    nn_net_free(net);
+}
+
+/* Every path this CPU runs (portable always, AVX2 and AVX-512 where the CPU
+ * has them) trains each network to the same losses and weights, bit for
+ * bit, on one thread or two. */
+static void every_path_trains_to_the_same_bits(void **s) {
+    arch a[8];
+    const int na = archs(a);
+    nn_isa p[NN_ISA_COUNT];
+    const int np = paths(p);
+    enum { STEPS = 12 };
+    for (int i = 0; i < na; i++) {
+        float ref[STEPS + 1], got[STEPS + 1], *pref, *pgot;
+        size_t n, n2;
+        train_on(&a[i], NN_ISA_PORTABLE, 1, STEPS, ref, &pref, &n);
+        assert_true(isfinite(ref[STEPS]));
+        for (int k = 0; k < np; k++)
+            for (int nt = 1; nt <= 2; nt++) {
+                if (p[k] == NN_ISA_PORTABLE && nt == 1) continue;
+                train_on(&a[i], p[k], nt, STEPS, got, &pgot, &n2);
+                for (int st = 0; st <= STEPS; st++)
+                    if (memcmp(&ref[st], &got[st], sizeof ref[st]))
+                        fail_msg("%s on %s, %d threads: step %d loss %.9g, portable %.9g", a[i].name,
+                                 nn_isa_name(p[k]), nt, st, got[st], ref[st]);
+                assert_int_equal(n, n2);
+                if (memcmp(pref, pgot, 4 * n)) fail_msg("%s on %s: other weights than portable", a[i].name, nn_isa_name(p[k]));
+                free(pgot);
+            }
+        free(pref);
+    }
+}
+
+/* A run saved on one path and resumed on another (a Slurm task requeued
+ * onto an older node) ends exactly as the run never stopped; the
+ * checkpoint says which path wrote it. */
+static void checkpoint_resumed_on_another_path_is_exact(void **s) {
+    arch a[8];
+    archs(a);
+    const arch *A = &a[2]; /* batch norm and dropout */
+    const nn_isa best = nn_isa_best();
+    char err[256], path[128];
+    snprintf(path, sizeof path, "%s/p.ckpt", tmpdir);
+    float ref[7], got[7];
+    int labels[16];
+    for (int i = 0; i < 16; i++) labels[i] = i % 10;
+    for (int pass = 0; pass < 2; pass++) {
+        nn_net *net = nn_net_create(A->L, A->n, A->in, 16, 1, err, sizeof err);
+        assert_int_equal(nn_net_set_isa(net, best, err, sizeof err), 0);
+        nn_rng r;
+        nn_rng_seed(&r, 21);
+        nn_net_init(net, &r);
+        nn_net_seed(net, 22);
+        nn_optim o;
+        nn_optim_cfg oc = nn_optim_defaults(NN_ADAM);
+        nn_optim_init(&o, &oc, nn_net_nparams(net));
+        for (int st = 0; st < 6; st++) {
+            if (pass == 1 && st == 3) {
+                nn_net_free(net);
+                nn_optim_free(&o);
+                net = nn_net_create(A->L, A->n, A->in, 16, 1, err, sizeof err);
+                assert_int_equal(nn_net_set_isa(net, NN_ISA_PORTABLE, err, sizeof err), 0);
+                nn_optim_init(&o, &oc, nn_net_nparams(net));
+                if (nn_checkpoint_load(path, net, &o, NULL, 0, NULL, err, sizeof err)) fail_msg("%s", err);
+                assert_int_equal(nn_net_loaded_isa(net), (int)best);
+            }
+            float *x = nn_net_input(net);
+            for (int i = 0; i < 16 * 784; i++) x[i] = (float)((i * 7 + st * 13) % 255) / 255.f;
+            (pass ? got : ref)[st] = nn_net_forward(net, 16, labels, 1);
+            nn_net_backward(net);
+            nn_optim_step(&o, nn_net_params(net), nn_net_grads(net), oc.lr);
+            if (pass == 0 && st == 2) assert_int_equal(nn_checkpoint_save(path, net, &o, NULL, 0, err, sizeof err), 0);
+        }
+        (pass ? got : ref)[6] = nn_net_forward(net, 16, labels, 0);
+        nn_optim_free(&o);
+        nn_net_free(net);
+    }
+    assert_memory_equal(ref, got, sizeof ref);
+}
+
+/* NNLAB_ISA's names, and a path the CPU lacks is refused with its name */
+static void isa_names_parse_and_unsupported_paths_are_refused(void **s) {
+    for (int i = 0; i < NN_ISA_COUNT; i++) {
+        nn_isa got;
+        assert_int_equal(nn_isa_parse(nn_isa_name((nn_isa)i), &got), 0);
+        assert_int_equal(got, i);
+    }
+    nn_isa got;
+    assert_int_equal(nn_isa_parse("sse9", &got), -1);
+    assert_true(nn_isa_supported(NN_ISA_PORTABLE));
+    assert_true(nn_isa_supported(nn_isa_best()));
+    assert_true(strlen(nn_cpu_name()) > 0);
+    char err[256] = "";
+    for (int i = 0; i < NN_ISA_COUNT; i++)
+        if (!nn_isa_supported((nn_isa)i)) {
+            assert_int_equal(nn_isa_set_default((nn_isa)i, err, sizeof err), -1);
+            assert_non_null(strstr(err, nn_isa_name((nn_isa)i)));
+        }
+    assert_int_equal(nn_isa_set_default(NN_ISA_PORTABLE, err, sizeof err), 0);
+    assert_int_equal(nn_isa_default(), NN_ISA_PORTABLE);
+    assert_int_equal(nn_isa_set_default(nn_isa_best(), err, sizeof err), 0);
+}
+
 static void checkpoint_rejects_truncated_foreign_and_corrupt_files(void **s) {
     nn_layer_spec L[MAXL];
     int n = lenet(L, "sigmoid_avg");
@@ -467,6 +652,9 @@ int main(void) {
         cmocka_unit_test(thread_count_changes_no_bit),
         cmocka_unit_test_setup(checkpoint_resume_is_exact, mk_tmp),
         cmocka_unit_test(checkpoint_rejects_truncated_foreign_and_corrupt_files),
+        cmocka_unit_test(every_path_trains_to_the_same_bits),
+        cmocka_unit_test_setup(checkpoint_resumed_on_another_path_is_exact, mk_tmp),
+        cmocka_unit_test(isa_names_parse_and_unsupported_paths_are_refused),
     };
     return cmocka_run_group_tests_name("nn_net", tests, NULL, NULL);
 }

@@ -1,24 +1,24 @@
 /* conv.c -- 2-D convolution (cross-correlation, PyTorch's Conv2d) for any
  * kernel, stride and padding, as products of gemm (kern.h). Each image is
  * copied into a zero-framed plane that the products read in place through
- * offset tables (tap k of pixel q, an "implicit" column matrix), so there is
- * no im2col for most shapes and no small sgemm call per image.
+ * offset tables (tap k of pixel q, an "implicit" column matrix): no im2col
+ * for most shapes, and no small sgemm call per image.
  *
  * Every output is one fma chain in a fixed order, so the bits are the same
  * on every path. With col[k][q] the tap k = (c, ki, kj) of output pixel q:
- *   y[oc][q]        = b[oc], then + w[oc][k] * col[k][q] for k = 0..C*K*K-1
- *   dw[oc][k], db   = 0, then + dy[oc][q] * col[k][q] (db: * 1) over the
- *                     images of the call in order and q = 0..OH*OW-1; then
- *                     added to dw, db
- *   dx              = stride 1 and P < K: the forward convolution of dy,
- *                     framed by K-1-P zeros, with the kernels flipped (chain
- *                     over oc, ki, kj); otherwise dcol[k][q] = 0, then
- *                     + w[oc][k] * dy[oc][q] over oc, and dx = col2im(dcol),
- *                     summed tap by tap in (ki, kj) order
- * Which way the 16 lanes run (along the pixels, the taps or the output
- * channels) changes only the speed: plan() picks, from the shape alone, the
- * one that leaves fewer lanes idle (6 channels fill 6 of 16 lanes; 100
- * pixels fill 100 of 112).
+ *   y[oc][q]      = b[oc], then + w[oc][k] * col[k][q] for k = 0..C*K*K-1
+ *   dw[oc][k], db = 0, then + dy[oc][q] * col[k][q] (db: * 1) over the
+ *                   images of the call in order and q = 0..OH*OW-1; then
+ *                   added to dw and db
+ *   dx            = either the forward convolution of dy, framed by K-1-P
+ *                   zeros, with the kernels flipped (a chain over oc, ki,
+ *                   kj), or dcol[k][q] = 0, then + w[oc][k] * dy[oc][q]
+ *                   over oc, and dx = col2im(dcol), each input pixel summing
+ *                   its taps in (ki, kj) order
+ * Which way the 16 lanes run (along image rows, along the taps or along
+ * the output channels), and which of the two input gradients, is chosen by
+ * plan() from the shape alone, by counting vector operations: the same
+ * choice on every path, so it changes the speed and not the bits.
  *
  * With nthreads > 1 (tests, direct callers) the images are split over the
  * threads and each thread's weight gradient is added in thread order. The
@@ -26,7 +26,19 @@
 #include "kern.h"
 #include "../par.h"
 
-/* col: (C*K*K, OH*OW)  img: (C, H, W); zeros where the window hits padding */
+static size_t up16(size_t n) { return (n + 15) & ~(size_t)15; }
+static size_t div16(size_t n) { return (n + 15) / 16; }
+
+/* dst[0..n) = src[0..n) in (masked) vectors: rows too short for memcpy's call */
+V_INLINE void copy_row(float *dst, const float *src, int n) {
+    for (int j = 0; j < n; j += 16) {
+        if (n - j >= 16) v_store(dst + j, v_load(src + j));
+        else { m16 m = v_mask(n - j); v_store_m(dst + j, m, v_load_m(src + j, m)); }
+    }
+}
+
+/* col: (C*K*K, OH*OW)  img: (C, H, W); zeros where the window hits padding
+ * (strided convolutions whose pixels fill the lanes) */
 static void im2col(float *col, const float *img, const nn_conv_geom *g) {
     const int K = g->K, S = g->S, P = g->P, OH = g->OH, OW = g->OW, H = g->H, W = g->W;
     for (int c = 0; c < g->C; c++)
@@ -39,28 +51,42 @@ static void im2col(float *col, const float *img, const nn_conv_geom *g) {
                     float *r = row + (size_t)oh * OW;
                     if (ih < 0 || ih >= H) { memset(r, 0, sizeof(float) * OW); continue; }
                     const float *src = plane + (size_t)ih * W;
-                    if (S == 1) {
-                        /* contiguous run: ow in [lo, hi) maps to iw = ow - P + kj */
-                        int lo = P - kj > 0 ? P - kj : 0;
-                        int hi = W + P - kj < OW ? W + P - kj : OW;
-                        if (hi < lo) hi = lo;
-                        for (int ow = 0; ow < lo; ow++) r[ow] = 0.f;
-                        if (hi > lo) memcpy(r + lo, src + lo - P + kj, sizeof(float) * (hi - lo));
-                        for (int ow = hi; ow < OW; ow++) r[ow] = 0.f;
-                    } else {
-                        for (int ow = 0; ow < OW; ow++) {
-                            int iw = ow * S - P + kj;
-                            r[ow] = (iw >= 0 && iw < W) ? src[iw] : 0.f;
-                        }
+                    for (int ow = 0; ow < OW; ow++) {
+                        int iw = ow * S - P + kj;
+                        r[ow] = (iw >= 0 && iw < W) ? src[iw] : 0.f;
                     }
                 }
             }
 }
 
-/* img: (C, H, W) += col2im(col), the adjoint of im2col; each input pixel
- * sums its taps in (ki, kj) order */
-static void col2im_add(float *img, const float *col, const nn_conv_geom *g) {
+/* img: (C, H, W) = col2im(col), the adjoint of im2col; each input pixel
+ * sums its taps in (ki, kj) order, from 0 */
+static void col2im(float *img, const float *col, const nn_conv_geom *g) {
     const int K = g->K, S = g->S, P = g->P, OH = g->OH, OW = g->OW, H = g->H, W = g->W;
+    memset(img, 0, sizeof(float) * g->C * H * W);
+    if (S == 1) {
+        /* an input row at a time, in vectors: for each ki the one output row
+         * oh that reaches it, then the taps kj in order */
+        for (int c = 0; c < g->C; c++)
+            for (int ki = 0; ki < K; ki++)
+                for (int oh = 0; oh < OH; oh++) {
+                    const int ih = oh - P + ki;
+                    if (ih < 0 || ih >= H) continue;
+                    float *dst = img + ((size_t)c * H + ih) * W;
+                    const float *rows = col + ((size_t)(c * K + ki) * K) * OH * OW + (size_t)oh * OW;
+                    for (int w0 = 0; w0 < W; w0 += 16) {
+                        const m16 mw = v_mask(W - w0);
+                        v16 acc = v_load_m(dst + w0, mw);
+                        for (int kj = 0; kj < K; kj++) {
+                            /* input iw = ow - P + kj for ow in [0, OW) */
+                            const int lo = kj - P, hi = OW - P + kj;
+                            acc = v_add(acc, v_load_m(rows + (size_t)kj * OH * OW + w0 - lo, v_mask_range(lo - w0, hi - w0)));
+                        }
+                        v_store_m(dst + w0, mw, acc);
+                    }
+                }
+        return;
+    }
     for (int c = 0; c < g->C; c++)
         for (int ki = 0; ki < K; ki++)
             for (int kj = 0; kj < K; kj++) {
@@ -71,16 +97,9 @@ static void col2im_add(float *img, const float *col, const nn_conv_geom *g) {
                     if (ih < 0 || ih >= H) continue;
                     const float *r = row + (size_t)oh * OW;
                     float *dst = plane + (size_t)ih * W;
-                    if (S == 1) {
-                        int lo = P - kj > 0 ? P - kj : 0;
-                        int hi = W + P - kj < OW ? W + P - kj : OW;
-                        float *d = dst - P + kj;
-                        for (int ow = lo; ow < hi; ow++) d[ow] += r[ow];
-                    } else {
-                        for (int ow = 0; ow < OW; ow++) {
-                            int iw = ow * S - P + kj;
-                            if (iw >= 0 && iw < W) dst[iw] += r[ow];
-                        }
+                    for (int ow = 0; ow < OW; ow++) {
+                        int iw = ow * S - P + kj;
+                        if (iw >= 0 && iw < W) dst[iw] += r[ow];
                     }
                 }
             }
@@ -93,32 +112,42 @@ static void transpose(float *dst, const float *src, int rows, int cols) {
             for (int i = i0; i < rows && i < i0 + 16; i++) dst[(size_t)j * rows + i] = src[(size_t)i * cols + j];
 }
 
-/* dst[0..n) = src[0..n) in (masked) vectors: rows too short for memcpy's call */
-V_INLINE void copy_row(float *dst, const float *src, int n) {
-    for (int j = 0; j < n; j += 16) {
-        m16 m = v_mask(n - j);
-        v_store_m(dst + j, m, v_load_m(src + j, m));
-    }
-}
-
-static size_t up16(size_t n) { return (n + 15) & ~(size_t)15; }
-
-/* How one geometry runs, decided from its shape alone, so the same on
- * every path. The input is copied into a zero-framed plane xp (C, Hp, Wp),
- * read in place through offsets: tap k = (c, ki, kj) of output pixel
- * q = (oh, ow) is xp[koff[k] + qoff[q]], koff[k] = (c Hp + ki) Wp + kj,
+/* How one geometry runs. The input is copied into a zero-framed plane xp
+ * (C, Hp, Wp), read in place through offsets: tap k = (c, ki, kj) of output
+ * pixel q = (oh, ow) is xp[koff[k] + qoff[q]], koff[k] = (c Hp + ki) Wp + kj,
  * qoff[q] = S (oh Wp + ow). */
+enum { FWD_ROWS, FWD_CHANNELS, FWD_IM2COL };
 typedef struct {
     nn_conv_geom g;
     int Hp, Wp, CKK, Q;
-    int fwd_ch;   /* forward with the output channels in the lanes (y^T, then transposed) */
-    int fwd_pix;  /* forward with the pixels in the lanes, read in place (stride 1): rows of
-                   * NW = (OH-1) Wp + OW outputs, the Wp - OW between rows thrown away */
-    int NW;
-    int dw_ch;    /* weight gradient with the output channels in the lanes (needs dy^T) */
-    int dx_flip;  /* input gradient as a forward convolution of dy, zero-framed by K-1-P,
-                   * with the kernels flipped (stride 1, P < K); else through col2im */
+    int fwd;      /* FWD_ROWS: image rows in the lanes, in segments of 16 (stride 1);
+                   * FWD_CHANNELS: output channels in the lanes, y^T then transposed;
+                   * FWD_IM2COL: a column matrix, pixels in the lanes */
+    int nseg;     /* FWD_ROWS: segments, OH * ceil(OW / 16) */
+    int dw_ch;    /* weight gradient with the output channels in the lanes (needs dy^T);
+                   * else the taps in the lanes (each pixel's taps copied out) */
+    int dx_flip;  /* input gradient as the flipped forward; else through col2im */
 } plan_t;
+
+/* vector operations of a forward by each layout (SIZE_MAX: not possible) */
+static size_t fwd_cost(const nn_conv_geom *g, int *how) {
+    const size_t OC = (size_t)g->OC, Q = (size_t)g->OH * g->OW, taps = (size_t)g->C * g->K * g->K;
+    const size_t rows = g->S == 1 ? OC * g->OH * div16((size_t)g->OW) * taps : (size_t)-1;
+    const size_t ch = div16(OC) * Q * taps + Q * OC;            /* + the transpose */
+    const size_t col = OC * div16(Q) * taps + taps * Q;         /* + im2col */
+    size_t best = rows;
+    int h = FWD_ROWS;
+    if (ch < best) { best = ch; h = FWD_CHANNELS; }
+    if (col < best) { best = col; h = FWD_IM2COL; }
+    if (how) *how = h;
+    return best;
+}
+
+/* the geometry whose forward is g's input gradient (dx_flip) */
+static nn_conv_geom flipped(const nn_conv_geom *g) {
+    nn_conv_geom f = {g->OC, g->OH, g->OW, g->C, g->K, 1, g->K - 1 - g->P, g->H, g->W};
+    return f;
+}
 
 static plan_t plan(const nn_conv_geom *g) {
     plan_t p;
@@ -127,21 +156,19 @@ static plan_t plan(const nn_conv_geom *g) {
     p.Wp = g->W + 2 * g->P;
     p.CKK = g->C * g->K * g->K;
     p.Q = g->OH * g->OW;
-    p.NW = (g->OH - 1) * p.Wp + g->OW;
-    const size_t OC = (size_t)g->OC;
-    const size_t ch = up16(OC) * (size_t)p.Q, pix = OC * up16(g->S == 1 ? (size_t)p.NW : (size_t)p.Q);
-    p.fwd_ch = ch < pix;
-    p.fwd_pix = !p.fwd_ch && g->S == 1;
-    p.dw_ch = up16(OC) * (size_t)(p.CKK + 1) < OC * up16((size_t)p.CKK + 1);
-    p.dx_flip = g->S == 1 && g->P < g->K;
+    fwd_cost(g, &p.fwd);
+    p.nseg = g->OH * (int)div16((size_t)g->OW);
+    const size_t OC = (size_t)g->OC, CKK = (size_t)p.CKK, Q = (size_t)p.Q;
+    p.dw_ch = (CKK + 1) * div16(OC) * Q + Q * OC < OC * div16(CKK + 1) * Q + Q * g->C * g->K;
+    /* the flipped forward reads dy framed in zeros, mostly zeros when dy is
+     * small; col2im does only the products that count, then its adds */
+    if (g->S == 1 && g->P < g->K) {
+        const nn_conv_geom f = flipped(g);
+        p.dx_flip = fwd_cost(&f, NULL) < CKK * div16(Q) * OC + CKK * Q / 8;
+    } else {
+        p.dx_flip = 0;
+    }
     return p;
-}
-
-/* the geometry whose forward is p's input gradient (dx_flip) */
-static nn_conv_geom flipped(const plan_t *p) {
-    const nn_conv_geom *g = &p->g;
-    nn_conv_geom f = {g->OC, g->OH, g->OW, g->C, g->K, 1, g->K - 1 - g->P, g->H, g->W};
-    return f;
 }
 
 /* Scratch of one thread, carved in this order (each part a multiple of 16
@@ -150,53 +177,52 @@ typedef struct {
     float *xp;     /* (C + 1, Hp, Wp) + 16: the framed input, then a plane of ones */
     int *koff;     /* CKK + 1: the last is the plane of ones */
     int *qoff;     /* Q */
-    float *wp;     /* forward: w^T (CKK, OC) (fwd_ch) */
-    float *y;      /* forward: y^T (Q, OC) or rows of NW (OC, NW), or col (CKK, Q) */
-    size_t end;
+    nn_seg *seg;   /* FWD_ROWS: nseg segments of output rows */
+    float *wp;     /* FWD_CHANNELS: w^T (CKK, OC) */
+    float *y;      /* FWD_CHANNELS: y^T (Q, OC); FWD_IM2COL: col (CKK, Q) */
 } fwd_scr;
+
+#define CARVE(field, type, n) do { s->field = base ? (type *)(void *)(base + o) : NULL; o += up16(n); } while (0)
 
 static size_t fwd_carve(const plan_t *p, float *base, fwd_scr *s) {
     size_t o = 0;
     const size_t OC = (size_t)p->g.OC, CKK = (size_t)p->CKK, Q = (size_t)p->Q;
-#define CARVE(field, type, n) do { s->field = base ? (type *)(base + o) : NULL; o += up16(n); } while (0)
     CARVE(xp, float, (size_t)(p->g.C + 1) * p->Hp * p->Wp + 16);
     CARVE(koff, int, CKK + 1);
     CARVE(qoff, int, Q);
-    CARVE(wp, float, p->fwd_ch ? CKK * OC : 0);
-    CARVE(y, float, p->fwd_ch ? Q * OC : p->fwd_pix ? (p->Wp == p->g.OW ? 0 : OC * p->NW) : CKK * Q);
-    s->end = o;
+    CARVE(seg, nn_seg, p->fwd == FWD_ROWS ? 3 * (size_t)p->nseg : 0);
+    CARVE(wp, float, p->fwd == FWD_CHANNELS ? CKK * OC : 0);
+    CARVE(y, float, p->fwd == FWD_CHANNELS ? Q * OC : p->fwd == FWD_IM2COL ? CKK * Q : 0);
     return o;
 }
 
 typedef struct {
-    fwd_scr f;     /* the input's framed plane and offsets (f.wp, f.y unused) */
+    fwd_scr f;     /* the input's framed plane and offsets */
     float *dT;     /* dy^T (Q, OC) (dw_ch) */
-    float *colT;   /* (Q, CKK + 1): each pixel's taps and a 1 (not dw_ch) */
+    float *colT;   /* (Q, CKK + 1) + 16: each pixel's taps and a 1 (not dw_ch) */
     float *gw;     /* the chains of dw and db: (CKK + 1, OC) (dw_ch) or (OC, CKK + 1) */
     float *wf;     /* the flipped kernels (C, OC, K, K) (dx_flip) */
-    float *dx;     /* the forward scratch of the flipped geometry, or dcol (CKK, Q) */
-    size_t end;
+    float *dx;     /* the flipped forward's scratch, or dcol (CKK, Q) */
 } bwd_scr;
 
 static size_t bwd_carve(const plan_t *p, float *base, bwd_scr *s) {
     const size_t OC = (size_t)p->g.OC, CKK = (size_t)p->CKK, Q = (size_t)p->Q;
     size_t o = fwd_carve(p, base, &s->f);
     CARVE(dT, float, p->dw_ch ? Q * OC : 0);
-    CARVE(colT, float, p->dw_ch ? 0 : Q * (CKK + 1));
+    CARVE(colT, float, p->dw_ch ? 0 : Q * (CKK + 1) + 16);
     CARVE(gw, float, (CKK + 1) * OC);
     CARVE(wf, float, p->dx_flip ? CKK * OC : 0);
     if (p->dx_flip) {
-        const nn_conv_geom fg = flipped(p);
+        const nn_conv_geom fg = flipped(&p->g);
         const plan_t fp = plan(&fg);
         fwd_scr fs;
         CARVE(dx, float, fwd_carve(&fp, NULL, &fs));
     } else {
         CARVE(dx, float, CKK * Q);
     }
-#undef CARVE
-    s->end = o;
     return o;
 }
+#undef CARVE
 
 size_t NN_K(conv2d_scratch_size)(const nn_conv_geom *g, int nthreads) {
     const plan_t p = plan(g);
@@ -206,7 +232,7 @@ size_t NN_K(conv2d_scratch_size)(const nn_conv_geom *g, int nthreads) {
     return (size_t)(nthreads < 1 ? 1 : nthreads) * (nf > nb ? nf : nb);
 }
 
-/* per call: the offsets, the frame of zeros and the plane of ones */
+/* per call: the offsets, the segments, the frame of zeros and the plane of ones */
 static void frame_init(const plan_t *p, fwd_scr *s) {
     const nn_conv_geom *g = &p->g;
     const size_t plane = (size_t)p->Hp * p->Wp;
@@ -219,6 +245,10 @@ static void frame_init(const plan_t *p, fwd_scr *s) {
     s->koff[k] = (int)(g->C * plane);
     for (int oh = 0, q = 0; oh < g->OH; oh++)
         for (int ow = 0; ow < g->OW; ow++) s->qoff[q++] = g->S * (oh * p->Wp + ow);
+    if (p->fwd == FWD_ROWS)
+        for (int oh = 0, n = 0; oh < g->OH; oh++)
+            for (int ow = 0; ow < g->OW; ow += 16)
+                s->seg[n++] = (nn_seg){oh * p->Wp + ow, oh * g->OW + ow, g->OW - ow < 16 ? g->OW - ow : 16};
 }
 
 /* per image: x (C, H, W) into the frame */
@@ -232,44 +262,42 @@ static void frame_fill(const plan_t *p, fwd_scr *s, const float *x) {
 
 /* the weights as the forward reads them: w^T (CKK, OC) for channel lanes */
 static const float *prep_weights(const plan_t *p, fwd_scr *s, const float *w) {
-    if (!p->fwd_ch) return w;
+    if (p->fwd != FWD_CHANNELS) return w;
     transpose(s->wp, w, p->g.OC, p->CKK);
     return s->wp;
 }
 
-/* y (OC, OH, OW) = b (or 0) + conv(x, w) for one image, x already in the frame
- * (or, for the im2col layout, read from x) */
+/* y (OC, OH, OW) = b (or 0) + conv(x, w) for one image; x already in the
+ * frame (FWD_ROWS, FWD_CHANNELS) */
 static void forward_one(const plan_t *p, fwd_scr *s, float *y, const float *x, const float *wp, const float *b) {
     const nn_conv_geom *g = &p->g;
     const int OC = g->OC, CKK = p->CKK, Q = p->Q;
-    if (p->fwd_ch) {
+    gemm_args a = {.K = CKK, .bias = b};
+    if (p->fwd == FWD_CHANNELS) {
         /* y^T (Q, OC) = b + taps (Q, CKK) . w^T (CKK, OC) */
-        for (int q = 0; q < Q; q++) {
-            float *r = s->y + (size_t)q * OC;
-            if (b) memcpy(r, b, sizeof(float) * OC);
-            else memset(r, 0, sizeof(float) * OC);
-        }
-        NN_K(gemm_x)(s->y, OC, s->xp, 0, 0, s->qoff, s->koff, wp, OC, NULL, Q, OC, CKK, 1);
+        a.C = s->y; a.ldc = OC;
+        a.A = s->xp; a.am = s->qoff; a.ak = s->koff;
+        a.B = wp; a.ldb = OC;
+        a.M = Q; a.N = OC;
+        a.init = b ? GEMM_INIT_COL : GEMM_INIT_ZERO;
+        NN_K(gemm_run)(&a);
         transpose(y, s->y, Q, OC);
         return;
     }
-    const int N = p->fwd_pix ? p->NW : Q;
-    /* rows of NW straight into y when there is nothing to throw away */
-    float *yr = p->fwd_pix && p->Wp != g->OW ? s->y : y;
-    for (int oc = 0; oc < OC; oc++)
-        for (int i = 0; i < N; i++) yr[(size_t)oc * N + i] = b ? b[oc] : 0.f;
-    if (p->fwd_pix) {
-        /* rows of NW (OC, NW) = b + w (OC, CKK) . xp through koff */
-        NN_K(gemm_x)(yr, N, wp, CKK, 1, NULL, NULL, s->xp, 0, s->koff, OC, N, CKK, 1);
-        if (yr != y)
-            for (int oc = 0; oc < OC; oc++)
-                for (int oh = 0; oh < g->OH; oh++)
-                    copy_row(y + ((size_t)oc * g->OH + oh) * g->OW, yr + (size_t)oc * N + (size_t)oh * p->Wp, g->OW);
+    a.C = y; a.ldc = Q;
+    a.A = wp; a.sam = CKK; a.sak = 1;
+    a.M = OC;
+    a.init = b ? GEMM_INIT_ROW : GEMM_INIT_ZERO;
+    if (p->fwd == FWD_ROWS) {
+        /* y (OC, Q) = b + w (OC, CKK) . xp through koff, by segments of rows */
+        a.B = s->xp; a.bk = s->koff;
+        a.seg = s->seg; a.nseg = p->nseg;
     } else {
         /* y (OC, Q) = b + w (OC, CKK) . col (CKK, Q) */
         im2col(s->y, x, g);
-        NN_K(gemm)(y, Q, wp, CKK, 1, s->y, Q, OC, Q, CKK, 1);
+        a.B = s->y; a.ldb = Q; a.N = Q;
     }
+    NN_K(gemm_run)(&a);
 }
 
 void NN_K(conv2d_forward)(float *out, const float *inp, const float *w, const float *b,
@@ -286,10 +314,34 @@ void NN_K(conv2d_forward)(float *out, const float *inp, const float *w, const fl
         nn_split(B, nn_t, nn_nt, &n0, &n1);
         for (int n = n0; n < n1; n++) {
             const float *x = inp + (size_t)n * isz;
-            if (p.fwd_ch || p.fwd_pix) frame_fill(&p, &s, x);
+            if (p.fwd != FWD_IM2COL) frame_fill(&p, &s, x);
             forward_one(&p, &s, out + (size_t)n * osz, x, wp, b);
         }
     );
+}
+
+/* colT (Q, CKK + 1): each output pixel's taps from the frame, then a 1.
+ * Kernel rows up to 16 wide go as whole vectors, each store running past
+ * its row into space the next one overwrites (colT has 16 floats of slack;
+ * the loads may read past a plane into the plane of ones and its slack). */
+static void build_colT(const plan_t *p, bwd_scr *s) {
+    const int C = p->g.C, K = p->g.K, Wp = p->Wp, K1 = p->CKK + 1, Q = p->Q;
+    const size_t plane = (size_t)p->Hp * Wp;
+    const float *xp = s->f.xp;
+    const int *qoff = s->f.qoff;
+    float *colT = s->colT;
+    for (int q = 0; q < Q; q++) {
+        float *r = colT + (size_t)q * K1;
+        const float *src = xp + qoff[q];
+        for (int c = 0; c < C; c++)
+            for (int ki = 0; ki < K; ki++, r += K) {
+                const float *x = src + c * plane + (size_t)ki * Wp;
+                if (K <= 8) copy8(r, x);
+                else if (K <= 16) v_store(r, v_load(x));
+                else copy_row(r, x, K);
+            }
+        *r = 1.f;
+    }
 }
 
 void NN_K(conv2d_backward)(float *dinp, float *dw, float *db, const float *dout,
@@ -300,7 +352,7 @@ void NN_K(conv2d_backward)(float *dinp, float *dw, float *db, const float *dout,
     const size_t isz = (size_t)g->C * g->H * g->W, osz = (size_t)OC * Q;
     const size_t per = NN_K(conv2d_scratch_size)(g, 1);
     const int nt = nthreads < B ? (nthreads > 1 ? nthreads : 1) : (B > 1 ? B : 1);
-    const nn_conv_geom fg = flipped(&p);
+    const nn_conv_geom fg = flipped(g);
     const plan_t fp = plan(&fg);
     NN_PAR(nt,
         bwd_scr s;
@@ -325,22 +377,23 @@ void NN_K(conv2d_backward)(float *dinp, float *dw, float *db, const float *dout,
         for (int n = n0; n < n1; n++) {
             const float *x = inp + (size_t)n * isz, *d = dout + (size_t)n * osz;
             frame_fill(&p, &s.f, x);
+            gemm_args a = {.K = Q, .init = GEMM_INIT_C};
             if (p.dw_ch) {
                 /* gw (CKK + 1, OC) += [taps; ones] (CKK + 1, Q) . dy^T (Q, OC) */
                 transpose(s.dT, d, OC, Q);
-                NN_K(gemm_x)(s.gw, OC, s.f.xp, 0, 0, s.f.koff, s.f.qoff, s.dT, OC, NULL, K1, OC, Q, 1);
+                a.C = s.gw; a.ldc = OC;
+                a.A = s.f.xp; a.am = s.f.koff; a.ak = s.f.qoff;
+                a.B = s.dT; a.ldb = OC;
+                a.M = K1; a.N = OC;
             } else {
                 /* gw (OC, CKK + 1) += dy (OC, Q) . [taps, 1] (Q, CKK + 1) */
-                for (int q = 0; q < Q; q++) {
-                    float *r = s.colT + (size_t)q * K1;
-                    const float *src = s.f.xp + s.f.qoff[q];
-                    for (int c = 0; c < g->C; c++)
-                        for (int ki = 0; ki < g->K; ki++, r += g->K)
-                            copy_row(r, src + ((size_t)c * p.Hp + ki) * p.Wp, g->K);
-                    *r = 1.f;
-                }
-                NN_K(gemm)(s.gw, K1, d, Q, 1, s.colT, K1, OC, K1, Q, 1);
+                build_colT(&p, &s);
+                a.C = s.gw; a.ldc = K1;
+                a.A = d; a.sam = Q; a.sak = 1;
+                a.B = s.colT; a.ldb = K1;
+                a.M = OC; a.N = K1;
             }
+            NN_K(gemm_run)(&a);
             if (!dinp) continue;
             float *di = dinp + (size_t)n * isz;
             if (p.dx_flip) {
@@ -349,8 +402,7 @@ void NN_K(conv2d_backward)(float *dinp, float *dw, float *db, const float *dout,
             } else {
                 /* dcol (CKK, Q) = w^T (CKK, OC) . dy (OC, Q), then back onto the image */
                 NN_K(gemm)(s.dx, Q, w, 1, CKK, d, Q, CKK, Q, OC, 0);
-                memset(di, 0, sizeof(float) * isz);
-                col2im_add(di, s.dx, g);
+                col2im(di, s.dx, g);
             }
         }
     );

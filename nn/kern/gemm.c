@@ -1,39 +1,47 @@
 /* gemm.c -- the one matrix product of nn/: register tiles of RT rows by VT
  * 16-float vectors, each output one fma chain over k in order (kern.h).
  * A is broadcast one element at a time, so it can be read with any strides
- * (a transposed weight matrix, an image's column matrix read across); the
- * rows of Bm are loaded as vectors. Column blocks run outermost, so one
- * block of Bm (K x 16 VT floats) stays in cache across the row tiles. */
+ * or through offset tables (a transposed weight matrix, an image read in
+ * place as its column matrix); the rows of Bm are loaded as vectors, by
+ * column segments of up to 16 (a segment may stand for part of an image
+ * row, so a convolution writes its output rows straight into place).
+ * Column blocks run outermost, so one block of Bm (K x 16 VT floats) stays
+ * in cache across the row tiles. */
 #include "kern.h"
 
 #define RT_CAP (GEMM_RT_WIDE > GEMM_RT_NARROW ? GEMM_RT_WIDE : GEMM_RT_NARROW)
 
-/* one tile: rows m0..m0+RT-1, columns j0..j0+16 VT-1 (FULL: all inside N).
- * TA: A[m][k] is A[am[m] + ak[k]]; TB: row k of Bm starts at Bm + bk[k]
- * (a convolution reads its input planes in place through such offsets) */
-V_INLINE void tile(const int RT, const int VT, const int FULL, const int TA, const int TB, float *C, int ldc,
-                   const float *A, int sam, int sak, const int *am, const int *ak, const float *Bm, int ldb,
-                   const int *bk, int N, int K, int m0, int j0, int beta) {
+/* one tile: rows m0..m0+RT-1 by the segments sg[0..VT-1] (FULL: all 16 wide).
+ * TA: A[m][k] is A[am[m] + ak[k]]; TB: row k of Bm starts at Bm + bk[k]. */
+V_INLINE void tile(const int RT, const int VT, const int FULL, const int TA, const int TB, const gemm_args *g,
+                   const nn_seg *sg, int m0) {
     /* fixed sizes (not VLAs), loops fully unrolled: the tile lives in registers */
     v16 acc[RT_CAP][GEMM_VT_WIDE];
     m16 mk[GEMM_VT_WIDE];
     const float *a[RT_CAP];
 #pragma GCC unroll 2
-    for (int v = 0; v < VT; v++) mk[v] = v_mask(N - j0 - 16 * v);
+    for (int v = 0; v < VT; v++) mk[v] = v_mask(sg[v].n);
 #pragma GCC unroll 24
     for (int r = 0; r < RT; r++) {
-        a[r] = TA ? A + am[m0 + r] : A + (size_t)(m0 + r) * sam;
-        float *c = C + (size_t)(m0 + r) * ldc + j0;
+        const int m = m0 + r;
+        a[r] = TA ? g->A + g->am[m] : g->A + (size_t)m * g->sam;
 #pragma GCC unroll 2
-        for (int v = 0; v < VT; v++)
-            acc[r][v] = !beta ? v_zero() : FULL ? v_load(c + 16 * v) : v_load_m(c + 16 * v, mk[v]);
+        for (int v = 0; v < VT; v++) {
+            const float *c = g->C + (size_t)m * g->ldc + sg[v].c;
+            switch (g->init) {
+            case GEMM_INIT_C: acc[r][v] = FULL ? v_load(c) : v_load_m(c, mk[v]); break;
+            case GEMM_INIT_ROW: acc[r][v] = v_set1(g->bias[m]); break;
+            case GEMM_INIT_COL: acc[r][v] = FULL ? v_load(g->bias + sg[v].c) : v_load_m(g->bias + sg[v].c, mk[v]); break;
+            default: acc[r][v] = v_zero(); break;
+            }
+        }
     }
-    for (int k = 0; k < K; k++) {
-        const float *b = (TB ? Bm + bk[k] : Bm + (size_t)k * ldb) + j0;
+    for (int k = 0; k < g->K; k++) {
+        const float *b = TB ? g->B + g->bk[k] : g->B + (size_t)k * g->ldb;
         v16 bv[GEMM_VT_WIDE];
 #pragma GCC unroll 2
-        for (int v = 0; v < VT; v++) bv[v] = FULL ? v_load(b + 16 * v) : v_load_m(b + 16 * v, mk[v]);
-        const size_t ko = TA ? (size_t)ak[k] : (size_t)k * sak;
+        for (int v = 0; v < VT; v++) bv[v] = FULL ? v_load(b + sg[v].b) : v_load_m(b + sg[v].b, mk[v]);
+        const size_t ko = TA ? (size_t)g->ak[k] : (size_t)k * g->sak;
 #pragma GCC unroll 24
         for (int r = 0; r < RT; r++) {
             v16 av = v_bcast(a[r] + ko);
@@ -43,25 +51,24 @@ V_INLINE void tile(const int RT, const int VT, const int FULL, const int TA, con
     }
 #pragma GCC unroll 24
     for (int r = 0; r < RT; r++) {
-        float *c = C + (size_t)(m0 + r) * ldc + j0;
+        float *c = g->C + (size_t)(m0 + r) * g->ldc;
 #pragma GCC unroll 2
         for (int v = 0; v < VT; v++) {
-            if (FULL) v_store(c + 16 * v, acc[r][v]);
-            else v_store_m(c + 16 * v, mk[v], acc[r][v]);
+            if (FULL) v_store(c + sg[v].c, acc[r][v]);
+            else v_store_m(c + sg[v].c, mk[v], acc[r][v]);
         }
     }
 }
 
-#define TILE_ARGS C, ldc, A, sam, sak, am, ak, Bm, ldb, bk, N, K, m0, j0, beta
-#define T1(RT, VT) do { if (full) tile(RT, VT, 1, TA, TB, TILE_ARGS); else tile(RT, VT, 0, TA, TB, TILE_ARGS); } while (0)
+#define T1(RT, VT) do { if (full) tile(RT, VT, 1, TA, TB, g, sg, m0); else tile(RT, VT, 0, TA, TB, g, sg, m0); } while (0)
 
 /* rows of one column block, in tiles of RTMAX rows and one of the rest */
 #define ROWS(RTMAX, VT)                                                        \
-    for (int m0 = 0; m0 < M; m0 += (RTMAX)) {                                  \
-        int rows = M - m0 < (RTMAX) ? M - m0 : (RTMAX);                        \
+    for (int m0 = 0; m0 < g->M; m0 += (RTMAX)) {                               \
+        int rows = g->M - m0 < (RTMAX) ? g->M - m0 : (RTMAX);                  \
         switch (rows) {                                                        \
         case 1: T1(1, VT); break;   case 2: T1(2, VT); break;                  \
-        case 3: T1(3, VT); break;   case 4: T1(4, VT); break;                   \
+        case 3: T1(3, VT); break;   case 4: T1(4, VT); break;                  \
         default: CASES_##RTMAX(VT);                                            \
         }                                                                      \
     }
@@ -91,35 +98,45 @@ V_INLINE void tile(const int RT, const int VT, const int FULL, const int TA, con
     } break
 #define ROWS_(RTMAX, VT) ROWS(RTMAX, VT)
 
-/* the whole product for one choice of TA and TB */
-V_INLINE void gemm_body(const int TA, const int TB, float *C, int ldc, const float *A, int sam, int sak,
-                        const int *am, const int *ak, const float *Bm, int ldb, const int *bk,
-                        int M, int N, int K, int beta) {
-    for (int j0 = 0; j0 < N;) {
-        const int ncols = N - j0;
-        if (GEMM_VT_WIDE > 1 && ncols > 16) {
-            const int full = ncols >= 16 * GEMM_VT_WIDE;
-            ROWS_(GEMM_RT_WIDE, GEMM_VT_WIDE);
-            j0 += 16 * GEMM_VT_WIDE;
-        } else {
-            const int full = ncols >= 16;
-            ROWS_(GEMM_RT_NARROW, 1);
-            j0 += 16;
+/* The whole product for one choice of TA and TB: the column segments in
+ * blocks of GEMM_VT_WIDE (a block of one when fewer are left), each block
+ * down all the rows. Without a segment table the segments are the plain
+ * columns 16 at a time. */
+V_INLINE void gemm_body(const int TA, const int TB, const gemm_args *g) {
+    const int nseg = g->seg ? g->nseg : (g->N + 15) / 16;
+    for (int s0 = 0; s0 < nseg;) {
+        nn_seg sg[GEMM_VT_WIDE];
+        const int vt = GEMM_VT_WIDE > 1 && nseg - s0 >= GEMM_VT_WIDE ? GEMM_VT_WIDE : 1;
+        int full = 1;
+        for (int v = 0; v < vt; v++) {
+            if (g->seg) sg[v] = g->seg[s0 + v];
+            else {
+                const int j = 16 * (s0 + v), n = g->N - j < 16 ? g->N - j : 16;
+                sg[v] = (nn_seg){j, j, n};
+            }
+            full &= sg[v].n == 16;
         }
+        if (vt > 1) {
+            ROWS_(GEMM_RT_WIDE, GEMM_VT_WIDE);
+        } else {
+            ROWS_(GEMM_RT_NARROW, 1);
+        }
+        s0 += vt;
     }
+}
+
+void NN_K(gemm_run)(const gemm_args *g) {
+    if (g->am && g->bk) gemm_body(1, 1, g);
+    else if (g->am) gemm_body(1, 0, g);
+    else if (g->bk) gemm_body(0, 1, g);
+    else gemm_body(0, 0, g);
 }
 
 void NN_K(gemm)(float *C, int ldc, const float *A, int sam, int sak, const float *Bm, int ldb,
                 int M, int N, int K, int beta) {
-    gemm_body(0, 0, C, ldc, A, sam, sak, NULL, NULL, Bm, ldb, NULL, M, N, K, beta);
-}
-
-void NN_K(gemm_x)(float *C, int ldc, const float *A, int sam, int sak, const int *am, const int *ak,
-                  const float *Bm, int ldb, const int *bk, int M, int N, int K, int beta) {
-    if (am && bk) gemm_body(1, 1, C, ldc, A, 0, 0, am, ak, Bm, 0, bk, M, N, K, beta);
-    else if (am) gemm_body(1, 0, C, ldc, A, 0, 0, am, ak, Bm, ldb, NULL, M, N, K, beta);
-    else if (bk) gemm_body(0, 1, C, ldc, A, sam, sak, NULL, NULL, Bm, 0, bk, M, N, K, beta);
-    else gemm_body(0, 0, C, ldc, A, sam, sak, NULL, NULL, Bm, ldb, NULL, M, N, K, beta);
+    gemm_args g = {.C = C, .ldc = ldc, .A = A, .sam = sam, .sak = sak, .B = Bm, .ldb = ldb,
+                   .M = M, .N = N, .K = K, .init = beta ? GEMM_INIT_C : GEMM_INIT_ZERO};
+    gemm_body(0, 0, &g);
 }
 
 float NN_K(fma_probe)(long iters) {

@@ -46,10 +46,33 @@
 void NN_K(gemm)(float *C, int ldc, const float *A, int sam, int sak, const float *Bm, int ldb,
                 int M, int N, int K, int beta);
 
-/* the same with offset tables (either pair may be NULL for strides):
- * A[m][k] is A[am[m] + ak[k]], row k of Bm starts at Bm + bk[k] */
-void NN_K(gemm_x)(float *C, int ldc, const float *A, int sam, int sak, const int *am, const int *ak,
-                  const float *Bm, int ldb, const int *bk, int M, int N, int K, int beta);
+/* A column segment of a product: up to 16 columns that start at Bm + b in
+ * every row of Bm and at C + c in every row of C. */
+typedef struct { int b, c, n; } nn_seg;
+
+enum { GEMM_INIT_ZERO, GEMM_INIT_C, GEMM_INIT_ROW, GEMM_INIT_COL };
+
+/* The general product, as gemm with more ways to address its operands:
+ * A[m][k] is A[am[m] + ak[k]] when am is set (else strides), row k of Bm
+ * starts at Bm + bk[k] when bk is set (else k * ldb), the columns are the
+ * nseg segments seg[] when seg is set (else N plain columns), and each
+ * chain starts from 0, C, bias[m] (ROW) or bias[column] (COL). */
+typedef struct {
+    float *C;
+    int ldc;
+    const float *A;
+    int sam, sak;
+    const int *am, *ak;
+    const float *B;
+    int ldb;
+    const int *bk;
+    int M, N, K;
+    const nn_seg *seg;
+    int nseg;
+    int init;
+    const float *bias;
+} gemm_args;
+void NN_K(gemm_run)(const gemm_args *g);
 
 /* iters rounds of 12 independent v16 fused multiply-adds (the core's FMA
  * peak is 384 * iters flops over the time this takes); returns a value

@@ -29,13 +29,46 @@ static void avgpool_plane(float *o, const float *x, const nn_conv_geom *g) {
     }
 }
 
+/* the four taps of the 16 2x2 windows from output column j of the rows r0
+ * (top) and r1 (bottom) of a plane OW outputs wide: t[0] top left, t[1] top
+ * right, t[2] bottom left, t[3] bottom right; zero past the row */
+V_INLINE void taps2x2(v16 t[4], const float *r0, const float *r1, int j, int OW) {
+    const m16 ma = v_mask(2 * (OW - j)), mb = v_mask(2 * (OW - j) - 16);
+    v_deinterleave(v_load_m(r0 + 2 * j, ma), v_load_m(r0 + 2 * j + 16, mb), &t[0], &t[1]);
+    v_deinterleave(v_load_m(r1 + 2 * j, ma), v_load_m(r1 + 2 * j + 16, mb), &t[2], &t[3]);
+}
+
 /* 2x2 at stride 2: y = ((a + b) + (c + d)) * 0.25 */
 static void avgpool2_plane(float *o, const float *x, const nn_conv_geom *g) {
     for (int oh = 0; oh < g->OH; oh++) {
         const float *r0 = x + 2 * oh * g->W, *r1 = r0 + g->W;
+        for (int j = 0; j < g->OW; j += 16) {
+            v16 t[4];
+            taps2x2(t, r0, r1, j, g->OW);
+            v16 y = v_mul(v_add(v_add(t[0], t[1]), v_add(t[2], t[3])), v_set1(0.25f));
+            v_store_m(o + oh * g->OW + j, v_mask(g->OW - j), y);
+        }
+    }
+}
+
+/* avg at stride 1, any window: a row of outputs at a time, tap by tap, so
+ * the loop along the row runs in vector lanes; each output still sums its
+ * taps in the scalar loop's order (rows, then columns) */
+static void avgpool_rows_s1(float *o, const float *x, const nn_conv_geom *g) {
+    const float inv = 1.f / (float)(g->K * g->K);
+    for (int oh = 0; oh < g->OH; oh++) {
         float *y = o + oh * g->OW;
-        for (int ow = 0; ow < g->OW; ow++)
-            y[ow] = ((r0[2 * ow] + r0[2 * ow + 1]) + (r1[2 * ow] + r1[2 * ow + 1])) * 0.25f;
+        for (int ow = 0; ow < g->OW; ow++) y[ow] = 0.f;
+        for (int ki = 0; ki < g->K; ki++) {
+            const int i = oh - g->P + ki;
+            if (i < 0 || i >= g->H) continue;
+            for (int kj = 0; kj < g->K; kj++) {
+                const int lo = g->P - kj > 0 ? g->P - kj : 0, hi = g->W + g->P - kj < g->OW ? g->W + g->P - kj : g->OW;
+                const float *xr = x + i * g->W - g->P + kj;
+                for (int ow = lo; ow < hi; ow++) y[ow] += xr[ow];
+            }
+        }
+        for (int ow = 0; ow < g->OW; ow++) y[ow] *= inv;
     }
 }
 
@@ -43,6 +76,8 @@ void NN_K(avgpool_forward)(float *out, const float *inp, int B, const nn_conv_ge
     const int HW = g->H * g->W, OHW = g->OH * g->OW;
     if (is2x2(g))
         PLANES_FOR(avgpool2_plane(out + (size_t)p * OHW, inp + (size_t)p * HW, g););
+    else if (g->S == 1)
+        PLANES_FOR(avgpool_rows_s1(out + (size_t)p * OHW, inp + (size_t)p * HW, g););
     else
         PLANES_FOR(avgpool_plane(out + (size_t)p * OHW, inp + (size_t)p * HW, g););
 }
@@ -57,9 +92,12 @@ void NN_K(avgpool_backward)(float *dinp, const float *dout, int B, const nn_conv
             const float *dy = dout + (size_t)p * OHW;
             for (int oh = 0; oh < g->OH; oh++) {
                 float *r0 = dx + 2 * oh * g->W, *r1 = r0 + g->W;
-                for (int ow = 0; ow < g->OW; ow++) {
-                    float d = dy[oh * g->OW + ow] * 0.25f;
-                    r0[2 * ow] = d; r0[2 * ow + 1] = d; r1[2 * ow] = d; r1[2 * ow + 1] = d;
+                for (int j = 0; j < g->OW; j += 16) {
+                    v16 lo, hi;
+                    v_dup_pairs(v_mul(v_load_m(dy + oh * g->OW + j, v_mask(g->OW - j)), v_set1(0.25f)), &lo, &hi);
+                    const m16 ma = v_mask(2 * (g->OW - j)), mb = v_mask(2 * (g->OW - j) - 16);
+                    v_store_m(r0 + 2 * j, ma, lo); v_store_m(r0 + 2 * j + 16, mb, hi);
+                    v_store_m(r1 + 2 * j, ma, lo); v_store_m(r1 + 2 * j + 16, mb, hi);
                 }
             }
         );
@@ -79,28 +117,55 @@ void NN_K(avgpool_backward)(float *dinp, const float *dout, int B, const nn_conv
     );
 }
 
-/* As PyTorch's kernel: a value wins when it is greater or NaN, in scan
- * order, so the first of equal maxima wins and the last NaN. Selects, not
- * branches: after ReLU half the values are 0 and a branch is a coin toss. */
-#define MAX_TAKE(v, idx)                              \
-    do {                                              \
-        const int take_ = (v) > m || (v) != (v);      \
-        m = take_ ? (v) : m;                          \
-        best = take_ ? (idx) : best;                  \
-    } while (0)
+/* Max as PyTorch's kernel has it: a value wins when it is greater or NaN,
+ * in scan order, so the first of equal maxima wins and the last NaN.
+ * Selects, not branches: after ReLU half the values are 0 and a branch is a
+ * coin toss. */
 
+/* 2x2 at stride 2, 16 windows a step; flat input offsets ride along as
+ * floats (exact below 2^24) */
 static void maxpool2_plane(float *o, int *am, const float *x, const nn_conv_geom *g) {
+    const v16 even = v_add(v_iota(), v_iota());
     for (int oh = 0; oh < g->OH; oh++) {
         const float *r0 = x + 2 * oh * g->W, *r1 = r0 + g->W;
-        for (int ow = 0; ow < g->OW; ow++) {
-            const int i = 2 * oh * g->W + 2 * ow;
-            float m = r0[2 * ow];
-            int best = i;
-            MAX_TAKE(r0[2 * ow + 1], i + 1);
-            MAX_TAKE(r1[2 * ow], i + g->W);
-            MAX_TAKE(r1[2 * ow + 1], i + g->W + 1);
-            o[oh * g->OW + ow] = m;
-            am[oh * g->OW + ow] = best;
+        for (int j = 0; j < g->OW; j += 16) {
+            v16 t[4];
+            taps2x2(t, r0, r1, j, g->OW);
+            const v16 i0 = v_add(v_set1((float)(2 * oh * g->W + 2 * j)), even);
+            const v16 idx[4] = {i0, v_add(i0, v_set1(1.f)), v_add(i0, v_set1((float)g->W)),
+                                v_add(i0, v_set1((float)g->W + 1.f))};
+            v16 m = t[0], best = idx[0];
+            for (int k = 1; k < 4; k++) {
+                const vm16 take = v_or(v_gt(t[k], m), v_isnan(t[k]));
+                m = v_blend(take, t[k], m);
+                best = v_blend(take, idx[k], best);
+            }
+            const m16 st = v_mask(g->OW - j);
+            v_store_m(o + oh * g->OW + j, st, m);
+            v_store_int_m(am + oh * g->OW + j, st, best);
+        }
+    }
+}
+
+/* max at stride 1, any window: row by row and tap by tap as avgpool_rows_s1 */
+static void maxpool_rows_s1(float *o, int *am, const float *x, const nn_conv_geom *g) {
+    for (int oh = 0; oh < g->OH; oh++) {
+        float *m = o + oh * g->OW;
+        int *best = am + oh * g->OW;
+        for (int ow = 0; ow < g->OW; ow++) { m[ow] = -INFINITY; best[ow] = -1; }
+        for (int ki = 0; ki < g->K; ki++) {
+            const int i = oh - g->P + ki;
+            if (i < 0 || i >= g->H) continue;
+            for (int kj = 0; kj < g->K; kj++) {
+                const int lo = g->P - kj > 0 ? g->P - kj : 0, hi = g->W + g->P - kj < g->OW ? g->W + g->P - kj : g->OW;
+                const int off = i * g->W - g->P + kj;
+                for (int ow = lo; ow < hi; ow++) {
+                    const float v = x[off + ow];
+                    const int take = v > m[ow] || v != v || best[ow] < 0;
+                    m[ow] = take ? v : m[ow];
+                    best[ow] = take ? off + ow : best[ow];
+                }
+            }
         }
     }
 }
@@ -130,6 +195,8 @@ void NN_K(maxpool_forward)(float *out, int *argmax, const float *inp, int B, con
     const int HW = g->H * g->W, OHW = g->OH * g->OW;
     if (is2x2(g))
         PLANES_FOR(maxpool2_plane(out + (size_t)p * OHW, argmax + (size_t)p * OHW, inp + (size_t)p * HW, g););
+    else if (g->S == 1)
+        PLANES_FOR(maxpool_rows_s1(out + (size_t)p * OHW, argmax + (size_t)p * OHW, inp + (size_t)p * HW, g););
     else
         PLANES_FOR(maxpool_plane(out + (size_t)p * OHW, argmax + (size_t)p * OHW, inp + (size_t)p * HW, g););
 }

@@ -30,6 +30,8 @@ V_INLINE v16 v_bcast(const float *p) { return _mm512_set1_ps(*p); }
 V_INLINE v16 v_load(const float *p) { return _mm512_loadu_ps(p); }
 V_INLINE void v_store(float *p, v16 v) { _mm512_storeu_ps(p, v); }
 V_INLINE m16 v_mask(int n) { return n >= 16 ? (m16)0xFFFF : n <= 0 ? (m16)0 : (m16)((1u << n) - 1); }
+/* lanes lo..hi-1 (for loads only) */
+V_INLINE m16 v_mask_range(int lo, int hi) { return (m16)(v_mask(hi) & ~v_mask(lo)); }
 V_INLINE v16 v_load_m(const float *p, m16 m) { return _mm512_maskz_loadu_ps(m, p); }
 V_INLINE void v_store_m(float *p, m16 m, v16 v) { _mm512_mask_storeu_ps(p, m, v); }
 V_INLINE v16 v_fma(v16 a, v16 b, v16 c) { return _mm512_fmadd_ps(a, b, c); }
@@ -47,15 +49,39 @@ V_INLINE v16 v_pow2i(v16 k) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(i, _mm512_set1_epi32(127)), 23));
 }
 V_INLINE void v_to(float *dst, v16 v) { _mm512_storeu_ps(dst, v); }
+/* dst[0..8) = src[0..8) */
+V_INLINE void copy8(float *dst, const float *src) { _mm256_storeu_ps(dst, _mm256_loadu_ps(src)); }
 /* a < b ? t : u, lane by lane */
 V_INLINE v16 v_lt_select(v16 a, v16 b, v16 t, v16 u) {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), u, t);
 }
 
+/* lane masks from comparisons, and selects */
+typedef __mmask16 vm16;
+V_INLINE vm16 v_gt(v16 a, v16 b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+V_INLINE vm16 v_isnan(v16 a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+V_INLINE vm16 v_or(vm16 a, vm16 b) { return a | b; }
+V_INLINE v16 v_blend(vm16 m, v16 t, v16 u) { return _mm512_mask_blend_ps(m, u, t); }
+/* the even and the odd elements of the 32 floats a, b */
+V_INLINE void v_deinterleave(v16 a, v16 b, v16 *even, v16 *odd) {
+    const __m512i e = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    *even = _mm512_permutex2var_ps(a, e, b);
+    *odd = _mm512_permutex2var_ps(a, _mm512_add_epi32(e, _mm512_set1_epi32(1)), b);
+}
+/* each element twice: lo = a0 a0 a1 a1 .. a7 a7, hi = a8 a8 .. a15 a15 */
+V_INLINE void v_dup_pairs(v16 a, v16 *lo, v16 *hi) {
+    const __m512i l = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    *lo = _mm512_permutexvar_ps(l, a);
+    *hi = _mm512_permutexvar_ps(_mm512_add_epi32(l, _mm512_set1_epi32(8)), a);
+}
+V_INLINE v16 v_iota(void) { return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
+/* the (integral) floats of a as ints, into the lanes m of p */
+V_INLINE void v_store_int_m(int *p, m16 m, v16 a) { _mm512_mask_storeu_epi32(p, m, _mm512_cvtps_epi32(a)); }
+
 #elif defined(NN_KERN_AVX2)
 #include <immintrin.h>
 typedef struct { __m256 lo, hi; } v16;
-typedef struct { __m256i lo, hi; } m16;
+typedef struct { __m256i lo, hi; int n; } m16;
 V_INLINE v16 v_zero(void) { v16 r = {_mm256_setzero_ps(), _mm256_setzero_ps()}; return r; }
 V_INLINE v16 v_set1(float x) { v16 r = {_mm256_set1_ps(x), _mm256_set1_ps(x)}; return r; }
 V_INLINE v16 v_bcast(const float *p) { __m256 x = _mm256_broadcast_ss(p); v16 r = {x, x}; return r; }
@@ -64,16 +90,26 @@ V_INLINE void v_store(float *p, v16 v) { _mm256_storeu_ps(p, v.lo); _mm256_store
 V_INLINE m16 v_mask(int n) {
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256i nn = _mm256_set1_epi32(n);
-    m16 m = {_mm256_cmpgt_epi32(nn, iota), _mm256_cmpgt_epi32(nn, _mm256_add_epi32(iota, _mm256_set1_epi32(8)))};
+    m16 m = {_mm256_cmpgt_epi32(nn, iota), _mm256_cmpgt_epi32(nn, _mm256_add_epi32(iota, _mm256_set1_epi32(8))),
+             n < 0 ? 0 : n > 16 ? 16 : n};
+    return m;
+}
+V_INLINE m16 v_mask_range(int lo, int hi) {
+    m16 a = v_mask(hi), b = v_mask(lo);
+    m16 m = {_mm256_andnot_si256(b.lo, a.lo), _mm256_andnot_si256(b.hi, a.hi), -1};
     return m;
 }
 V_INLINE v16 v_load_m(const float *p, m16 m) {
     v16 r = {_mm256_maskload_ps(p, m.lo), _mm256_maskload_ps(p + 8, m.hi)};
     return r;
 }
+/* not vmaskmovps: as a store it costs a dozen cycles and more on AMD's Zen;
+ * through the stack, then n plain stores */
 V_INLINE void v_store_m(float *p, m16 m, v16 v) {
-    _mm256_maskstore_ps(p, m.lo, v.lo);
-    _mm256_maskstore_ps(p + 8, m.hi, v.hi);
+    float t[16];
+    _mm256_storeu_ps(t, v.lo);
+    _mm256_storeu_ps(t + 8, v.hi);
+    for (int i = 0; i < m.n; i++) p[i] = t[i];
 }
 #define V2_(f, a, b) v16 r = {f((a).lo, (b).lo), f((a).hi, (b).hi)}; return r
 V_INLINE v16 v_fma(v16 a, v16 b, v16 c) {
@@ -93,24 +129,70 @@ V_INLINE __m256 pow2i8_(__m256 k) {
 }
 V_INLINE v16 v_pow2i(v16 k) { v16 r = {pow2i8_(k.lo), pow2i8_(k.hi)}; return r; }
 V_INLINE void v_to(float *dst, v16 v) { v_store(dst, v); }
+V_INLINE void copy8(float *dst, const float *src) { _mm256_storeu_ps(dst, _mm256_loadu_ps(src)); }
 V_INLINE v16 v_lt_select(v16 a, v16 b, v16 t, v16 u) {
     v16 r = {_mm256_blendv_ps(u.lo, t.lo, _mm256_cmp_ps(a.lo, b.lo, _CMP_LT_OQ)),
              _mm256_blendv_ps(u.hi, t.hi, _mm256_cmp_ps(a.hi, b.hi, _CMP_LT_OQ))};
     return r;
 }
 
+typedef struct { __m256 lo, hi; } vm16;
+V_INLINE vm16 v_gt(v16 a, v16 b) {
+    vm16 r = {_mm256_cmp_ps(a.lo, b.lo, _CMP_GT_OQ), _mm256_cmp_ps(a.hi, b.hi, _CMP_GT_OQ)};
+    return r;
+}
+V_INLINE vm16 v_isnan(v16 a) {
+    vm16 r = {_mm256_cmp_ps(a.lo, a.lo, _CMP_UNORD_Q), _mm256_cmp_ps(a.hi, a.hi, _CMP_UNORD_Q)};
+    return r;
+}
+V_INLINE vm16 v_or(vm16 a, vm16 b) { vm16 r = {_mm256_or_ps(a.lo, b.lo), _mm256_or_ps(a.hi, b.hi)}; return r; }
+V_INLINE v16 v_blend(vm16 m, v16 t, v16 u) {
+    v16 r = {_mm256_blendv_ps(u.lo, t.lo, m.lo), _mm256_blendv_ps(u.hi, t.hi, m.hi)};
+    return r;
+}
+/* even and odd of 16 floats in two ymm: x0 x2 x4 x6 | x8 .., in order */
+V_INLINE void deint8_(__m256 a, __m256 b, __m256 *e, __m256 *o) {
+    __m256 ev = _mm256_shuffle_ps(a, b, 0x88), od = _mm256_shuffle_ps(a, b, 0xDD);
+    *e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xD8));
+    *o = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(od), 0xD8));
+}
+V_INLINE void v_deinterleave(v16 a, v16 b, v16 *even, v16 *odd) {
+    deint8_(a.lo, a.hi, &even->lo, &odd->lo);
+    deint8_(b.lo, b.hi, &even->hi, &odd->hi);
+}
+V_INLINE void dup8_(__m256 a, __m256 *lo, __m256 *hi) {
+    __m256 l = _mm256_unpacklo_ps(a, a), h = _mm256_unpackhi_ps(a, a);
+    *lo = _mm256_permute2f128_ps(l, h, 0x20);
+    *hi = _mm256_permute2f128_ps(l, h, 0x31);
+}
+V_INLINE void v_dup_pairs(v16 a, v16 *lo, v16 *hi) {
+    dup8_(a.lo, &lo->lo, &lo->hi);
+    dup8_(a.hi, &hi->lo, &hi->hi);
+}
+V_INLINE v16 v_iota(void) {
+    v16 r = {_mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7), _mm256_setr_ps(8, 9, 10, 11, 12, 13, 14, 15)};
+    return r;
+}
+V_INLINE void v_store_int_m(int *p, m16 m, v16 a) {
+    int t[16];
+    _mm256_storeu_si256((__m256i *)t, _mm256_cvtps_epi32(a.lo));
+    _mm256_storeu_si256((__m256i *)(t + 8), _mm256_cvtps_epi32(a.hi));
+    for (int i = 0; i < m.n; i++) p[i] = t[i];
+}
+
 #elif defined(NN_KERN_PORTABLE)
 typedef struct { float f[16]; } v16;
-typedef struct { int n; } m16; /* the first n lanes */
+typedef struct { int lo, n; } m16; /* lanes lo..n-1 */
 #define V_EACH_(...) for (int l_ = 0; l_ < 16; l_++) { __VA_ARGS__; }
 V_INLINE v16 v_zero(void) { v16 r; V_EACH_(r.f[l_] = 0.f); return r; }
 V_INLINE v16 v_set1(float x) { v16 r; V_EACH_(r.f[l_] = x); return r; }
 V_INLINE v16 v_bcast(const float *p) { return v_set1(*p); }
 V_INLINE v16 v_load(const float *p) { v16 r; memcpy(r.f, p, sizeof r.f); return r; }
 V_INLINE void v_store(float *p, v16 v) { memcpy(p, v.f, sizeof v.f); }
-V_INLINE m16 v_mask(int n) { m16 m = {n < 0 ? 0 : n > 16 ? 16 : n}; return m; }
-V_INLINE v16 v_load_m(const float *p, m16 m) { v16 r = v_zero(); for (int l = 0; l < m.n; l++) r.f[l] = p[l]; return r; }
-V_INLINE void v_store_m(float *p, m16 m, v16 v) { for (int l = 0; l < m.n; l++) p[l] = v.f[l]; }
+V_INLINE m16 v_mask(int n) { m16 m = {0, n < 0 ? 0 : n > 16 ? 16 : n}; return m; }
+V_INLINE m16 v_mask_range(int lo, int hi) { m16 m = {lo < 0 ? 0 : lo, hi < 0 ? 0 : hi > 16 ? 16 : hi}; return m; }
+V_INLINE v16 v_load_m(const float *p, m16 m) { v16 r = v_zero(); for (int l = m.lo; l < m.n; l++) r.f[l] = p[l]; return r; }
+V_INLINE void v_store_m(float *p, m16 m, v16 v) { for (int l = m.lo; l < m.n; l++) p[l] = v.f[l]; }
 V_INLINE v16 v_fma(v16 a, v16 b, v16 c) { v16 r; V_EACH_(r.f[l_] = fmaf(a.f[l_], b.f[l_], c.f[l_])); return r; }
 V_INLINE v16 v_add(v16 a, v16 b) { v16 r; V_EACH_(r.f[l_] = a.f[l_] + b.f[l_]); return r; }
 V_INLINE v16 v_sub(v16 a, v16 b) { v16 r; V_EACH_(r.f[l_] = a.f[l_] - b.f[l_]); return r; }
@@ -125,11 +207,31 @@ V_INLINE v16 v_pow2i(v16 k) {
     return r;
 }
 V_INLINE void v_to(float *dst, v16 v) { memcpy(dst, v.f, sizeof v.f); }
+V_INLINE void copy8(float *dst, const float *src) { memcpy(dst, src, 8 * sizeof(float)); }
 V_INLINE v16 v_lt_select(v16 a, v16 b, v16 t, v16 u) {
     v16 r;
     V_EACH_(r.f[l_] = a.f[l_] < b.f[l_] ? t.f[l_] : u.f[l_]);
     return r;
 }
+typedef struct { unsigned char b[16]; } vm16;
+V_INLINE vm16 v_gt(v16 a, v16 b) { vm16 r; V_EACH_(r.b[l_] = a.f[l_] > b.f[l_]); return r; }
+V_INLINE vm16 v_isnan(v16 a) { vm16 r; V_EACH_(r.b[l_] = a.f[l_] != a.f[l_]); return r; }
+V_INLINE vm16 v_or(vm16 a, vm16 b) { vm16 r; V_EACH_(r.b[l_] = a.b[l_] | b.b[l_]); return r; }
+V_INLINE v16 v_blend(vm16 m, v16 t, v16 u) { v16 r; V_EACH_(r.f[l_] = m.b[l_] ? t.f[l_] : u.f[l_]); return r; }
+V_INLINE void v_deinterleave(v16 a, v16 b, v16 *even, v16 *odd) {
+    for (int i = 0; i < 8; i++) {
+        even->f[i] = a.f[2 * i]; odd->f[i] = a.f[2 * i + 1];
+        even->f[8 + i] = b.f[2 * i]; odd->f[8 + i] = b.f[2 * i + 1];
+    }
+}
+V_INLINE void v_dup_pairs(v16 a, v16 *lo, v16 *hi) {
+    for (int i = 0; i < 8; i++) {
+        lo->f[2 * i] = lo->f[2 * i + 1] = a.f[i];
+        hi->f[2 * i] = hi->f[2 * i + 1] = a.f[8 + i];
+    }
+}
+V_INLINE v16 v_iota(void) { v16 r; V_EACH_(r.f[l_] = (float)l_); return r; }
+V_INLINE void v_store_int_m(int *p, m16 m, v16 a) { for (int l = m.lo; l < m.n; l++) p[l] = (int)a.f[l]; }
 #undef V_EACH_
 #else
 #error "define NN_KERN_AVX512, NN_KERN_AVX2 or NN_KERN_PORTABLE"
