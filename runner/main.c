@@ -132,9 +132,14 @@ static const char usage_bench[] =
     "Trains CONFIG (default configs/lenet5.yaml) in a throw-away database and\n"
     "prints the seconds of every epoch (training plus validation, as the\n"
     "PyTorch peer times them), the median, GFLOP/s, where the time went layer\n"
-    "by layer, and the peak resident memory. Set the thread count and length\n"
-    "with --set train.threads=N --set train.epochs=N. 'make bench' runs it\n"
-    "beside PyTorch and prints the ratio.\n";
+    "by layer (seconds, GFLOP/s, and the share of one core's fused\n"
+    "multiply-add peak on the kernel path, measured at start), and the peak\n"
+    "resident memory. Set the thread count and length with --set\n"
+    "train.threads=N --set train.epochs=N.\n"
+    "\n"
+    "The kernel path is the best this CPU runs (avx512, avx2 or portable);\n"
+    "NNLAB_ISA=avx2 (or another) forces one, which changes the speed and no\n"
+    "result. 'make bench' runs it beside PyTorch and prints the ratio.\n";
 
 static const char usage_sweep[] =
     "usage: nnlab sweep EXPERIMENT [-j N] [--db PATH] [--set KEY=VALUE]... [--data DIR] [--dry-run]\n"
@@ -586,19 +591,34 @@ static int cmd_bench(int argc, char **argv) {
     double median = n % 2 ? secs[n / 2] : (secs[n / 2 - 1] + secs[n / 2]) / 2;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("\n%-4s %-11s %10s %10s %8s\n", "#", "layer", "fwd s/ep", "bwd s/ep", "share");
+    const double peak = nn_isa_peak_gflops(r.isa);
+    printf("\nkernels: %s on %s; one core's fma peak on this path %.1f GFLOP/s (measured)\n", nn_isa_name(r.isa),
+           nn_cpu_name(), peak);
+    printf("%-4s %-11s %10s %10s %8s %8s %8s %7s\n", "#", "layer", "fwd s/ep", "bwd s/ep", "share", "fwd GF/s",
+           "bwd GF/s", "of peak");
+    /* of peak: the layer's multiply-adds per second against the peak of the cores it ran on */
     double layer_total = 0;
     for (int i = 0; i < r.nlayers; i++) layer_total += r.t_fwd[i] + r.t_bwd[i];
-    for (int i = 0; i < r.nlayers; i++)
-        printf("%-4d %-11s %10.3f %10.3f %7.1f%%\n", i, nn_kind_name(r.kind[i]), r.t_fwd[i] / n, r.t_bwd[i] / n,
+    for (int i = 0; i < r.nlayers; i++) {
+        const double tf = r.t_fwd[i] / n, tb = r.t_bwd[i] / n;
+        const double gf = tf > 0 ? r.flops_fwd[i] / tf * 1e-9 : 0, gb = tb > 0 ? r.flops_bwd[i] / tb * 1e-9 : 0;
+        const double all = tf + tb > 0 ? (r.flops_fwd[i] + r.flops_bwd[i]) / (tf + tb) * 1e-9 : 0;
+        /* per core: the layer's threads share its wall time */
+        printf("%-4d %-11s %10.3f %10.3f %7.1f%%", i, nn_kind_name(r.kind[i]), tf, tb,
                100 * (r.t_fwd[i] + r.t_bwd[i]) / layer_total);
+        if (r.kind[i] == NN_CONV2D || r.kind[i] == NN_DENSE)
+            printf(" %8.1f %8.1f %6.0f%%\n", gf, gb, peak > 0 ? 100 * all / (peak * r.threads_at_end) : 0);
+        else
+            printf(" %8s %8s %7s\n", "-", "-", "-");
+    }
     printf("layers %.3f s/epoch; the rest (data, optimizer, loss, bookkeeping) %.3f s/epoch\n", layer_total / n,
            total / n - layer_total / n);
     if (r.threads > 1)
         printf("threads: up to %d; on %d at the end (nnlab times 1 against %d now and then and keeps the faster)\n",
                r.threads, r.threads_at_end, r.threads);
-    printf("RESULT nnlab threads=%d epochs=%d median_epoch_s=%.3f gflops=%.1f test_acc=%.4f peak_rss_mb=%.1f\n",
-           r.threads, n, median, r.flops_per_epoch / median * 1e-9, r.test_acc, ru.ru_maxrss / 1024.0);
+    printf("RESULT nnlab isa=%s threads=%d epochs=%d median_epoch_s=%.3f gflops=%.1f test_acc=%.4f peak_rss_mb=%.1f\n",
+           nn_isa_name(r.isa), r.threads, n, median, r.flops_per_epoch / median * 1e-9, r.test_acc,
+           ru.ru_maxrss / 1024.0);
     return 0;
 }
 

@@ -395,9 +395,11 @@ nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err,
     for (int i = 0; i < res->nlayers; i++) {
         res->kind[i] = specs[i].kind;
         nn_net_timing(m.net, i, &res->t_fwd[i], &res->t_bwd[i]);
-        res->flops_per_epoch += ntrain * (nn_net_flops_forward(m.net, i) + nn_net_flops_backward(m.net, i)) +
-                                nval * nn_net_flops_forward(m.net, i);
+        res->flops_fwd[i] = (double)(ntrain + nval) * nn_net_flops_forward(m.net, i);
+        res->flops_bwd[i] = (double)ntrain * nn_net_flops_backward(m.net, i);
+        res->flops_per_epoch += res->flops_fwd[i] + res->flops_bwd[i];
     }
+    res->isa = nn_net_isa(m.net);
 
     /* the test of the best model */
     {

@@ -53,6 +53,8 @@ typedef struct {
     nn_kind kind[NN_MAX_LAYERS];
     double t_fwd[NN_MAX_LAYERS], t_bwd[NN_MAX_LAYERS];
     double flops_per_epoch;   /* forward + backward of the training images, forward of the validation images */
+    double flops_fwd[NN_MAX_LAYERS], flops_bwd[NN_MAX_LAYERS]; /* per layer and epoch, the same count */
+    nn_isa isa;               /* the kernel path the run ended on */
 } nnl_train_result;
 
 /* Trains, recording everything in the store. Returns the outcome; on

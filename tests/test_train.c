@@ -187,6 +187,101 @@ static void interrupted_run_resumes_bitwise(void **state) {
     nnl_store_close(s);
 }
 
+/* ---- the same bits on every kernel path (issue 12), shipped configs */
+
+static void epochs_of(nnl_store *s, int64_t run, int n, nnl_epoch_row **rows) {
+    char err[512];
+    assert_int_equal(nnl_store_epochs_get(s, run, rows, err, sizeof err), n);
+}
+
+/* bitwise equality of what a run leaves: every epoch's losses and
+ * accuracies, and the test pass of its best checkpoint */
+static void same_run_bits(const char *what, nnl_store *s, int64_t a, int64_t b, int epochs) {
+    nnl_epoch_row *x, *y;
+    epochs_of(s, a, epochs, &x);
+    epochs_of(s, b, epochs, &y);
+    for (int i = 0; i < epochs; i++)
+        if (memcmp(&x[i].train_loss, &y[i].train_loss, sizeof(double)) ||
+            memcmp(&x[i].train_acc, &y[i].train_acc, sizeof(double)) ||
+            memcmp(&x[i].val_loss, &y[i].val_loss, sizeof(double)) ||
+            memcmp(&x[i].val_acc, &y[i].val_acc, sizeof(double)))
+            fail_msg("%s: epoch %d differs (train loss %.17g against %.17g)", what, i + 1, y[i].train_loss,
+                     x[i].train_loss);
+    free(x);
+    free(y);
+    char err[512];
+    nnl_run_row ra, rb;
+    assert_int_equal(nnl_store_run_get(s, a, &ra, err, sizeof err), 0);
+    assert_int_equal(nnl_store_run_get(s, b, &rb, err, sizeof err), 0);
+    if (memcmp(&ra.test_loss, &rb.test_loss, sizeof(double)) || memcmp(&ra.test_acc, &rb.test_acc, sizeof(double)))
+        fail_msg("%s: test loss %.17g against %.17g", what, rb.test_loss, ra.test_loss);
+    nnl_run_row_free(&ra);
+    nnl_run_row_free(&rb);
+}
+
+static void set_path(nn_isa isa) {
+    char err[256];
+    if (nn_isa_set_default(isa, err, sizeof err)) fail_msg("%s", err);
+}
+
+/* Every shipped config trains on every path this CPU runs (portable
+ * always) to the same losses, accuracies and test result as on portable:
+ * augmentation, batch norm, dropout, AdamW and the cosine schedule of
+ * lenet5-best included, on one thread and two. */
+static void shipped_configs_train_to_the_same_bits_on_every_path(void **state) {
+    if (!have_data()) skip();
+    const char *cfgs[] = {"configs/lenet5.yaml", "configs/lenet5-relu-max.yaml", "configs/lenet5-best.yaml",
+                          "configs/cnn3x3.yaml"};
+    nnl_store *s = open_db("paths.db");
+    /* two threads for lenet5-best alone: the thread count is held to the bits in test_nn_net */
+    for (size_t f = 0; f < sizeof cfgs / sizeof cfgs[0]; f++)
+        for (int nt = 1; nt <= (f == 2 ? 2 : 1); nt++) {
+            char threads[8];
+            snprintf(threads, sizeof threads, "%d", nt);
+            nnl_override ov[] = {{"train.epochs", "2"}, {"data.train_limit", f == 3 ? "128" : "256"},
+                                 {"data.test_limit", "64"}, {"train.threads", threads}, {"train.batch_size", "32"}};
+            nnl_config c;
+            char err[512];
+            if (nnl_config_load(cfgs[f], ov, 5, &c, err, sizeof err)) fail_msg("%s", err);
+            int64_t ref = 0;
+            for (int i = 0; i < NN_ISA_COUNT; i++) {
+                if (!nn_isa_supported((nn_isa)i)) continue;
+                set_path((nn_isa)i);
+                nnl_train_result r;
+                assert_int_equal(train(s, &c, 0, NULL, NULL, &r), NNL_RUN_FINISHED);
+                if (!ref) { ref = r.run; continue; }
+                char what[128];
+                snprintf(what, sizeof what, "%s on %s, %d threads", cfgs[f], nn_isa_name((nn_isa)i), nt);
+                same_run_bits(what, s, ref, r.run, 2);
+            }
+        }
+    set_path(nn_isa_best());
+    nnl_store_close(s);
+}
+
+/* A run interrupted on the best path and resumed on portable (a Slurm task
+ * requeued onto an older node) ends exactly as a run never stopped, and
+ * records the path it ran on last. */
+static void run_resumed_on_another_path_ends_the_same(void **state) {
+    if (!have_data()) skip();
+    nnl_config c;
+    load(&c, NULL, 0);
+    nnl_store *s = open_db("resume-path.db");
+    nnl_train_result full, part, rest;
+    set_path(nn_isa_best());
+    train(s, &c, 0, NULL, NULL, &full);
+    stop_now = 0;
+    assert_int_equal(train(s, &c, 0, &stop_now, stop_after_first, &part), NNL_RUN_INTERRUPTED);
+    set_path(NN_ISA_PORTABLE);
+    assert_int_equal(train(s, &c, part.run, NULL, NULL, &rest), NNL_RUN_FINISHED);
+    set_path(nn_isa_best());
+    same_run_bits("resumed on portable", s, full.run, part.run, 3);
+    assert_int_equal(count(s, "SELECT count(*) FROM params WHERE run_id = ?1 AND key = 'run.isa' AND value = 'portable'",
+                           part.run), 1);
+    assert_int_equal(count(s, "SELECT count(*) FROM params WHERE run_id = ?1 AND key = 'run.cpu'", part.run), 1);
+    nnl_store_close(s);
+}
+
 static void huge_learning_rate_marks_run_diverged(void **state) {
     if (!have_data()) skip();
     nnl_config c;
@@ -227,6 +322,8 @@ int main(void) {
         cmocka_unit_test(interrupted_run_resumes_bitwise),
         cmocka_unit_test(huge_learning_rate_marks_run_diverged),
         cmocka_unit_test(missing_dataset_fails_before_creating_a_run),
+        cmocka_unit_test(shipped_configs_train_to_the_same_bits_on_every_path),
+        cmocka_unit_test(run_resumed_on_another_path_ends_the_same),
     };
     return cmocka_run_group_tests_name("train", tests, setup, teardown);
 }

@@ -74,15 +74,21 @@ static void col2im(float *img, const float *col, const nn_conv_geom *g) {
                     if (ih < 0 || ih >= H) continue;
                     float *dst = img + ((size_t)c * H + ih) * W;
                     const float *rows = col + ((size_t)(c * K + ki) * K) * OH * OW + (size_t)oh * OW;
+                    /* whole vectors while they stay inside the image: the lanes
+                     * past the row add nothing (+0 leaves every sum as it was,
+                     * none of them being -0) */
+                    const int whole = (size_t)(dst - img) + (size_t)W + 15 < (size_t)g->C * H * W;
                     for (int w0 = 0; w0 < W; w0 += 16) {
                         const m16 mw = v_mask(W - w0);
-                        v16 acc = v_load_m(dst + w0, mw);
+                        const int full = whole || w0 + 16 <= W;
+                        v16 acc = full ? v_load(dst + w0) : v_load_m(dst + w0, mw);
                         for (int kj = 0; kj < K; kj++) {
-                            /* input iw = ow - P + kj for ow in [0, OW) */
-                            const int lo = kj - P, hi = OW - P + kj;
+                            /* input iw = ow - P + kj for ow in [0, OW), inside the row */
+                            const int lo = kj - P, hi = OW - P + kj < W ? OW - P + kj : W;
                             acc = v_add(acc, v_load_m(rows + (size_t)kj * OH * OW + w0 - lo, v_mask_range(lo - w0, hi - w0)));
                         }
-                        v_store_m(dst + w0, mw, acc);
+                        if (full) v_store(dst + w0, acc);
+                        else v_store_m(dst + w0, mw, acc);
                     }
                 }
         return;
@@ -190,9 +196,9 @@ static size_t fwd_carve(const plan_t *p, float *base, fwd_scr *s) {
     CARVE(xp, float, (size_t)(p->g.C + 1) * p->Hp * p->Wp + 16);
     CARVE(koff, int, CKK + 1);
     CARVE(qoff, int, Q);
-    CARVE(seg, nn_seg, p->fwd == FWD_ROWS ? 3 * (size_t)p->nseg : 0);
+    CARVE(seg, nn_seg, p->fwd == FWD_ROWS ? 4 * (size_t)p->nseg : 0);
     CARVE(wp, float, p->fwd == FWD_CHANNELS ? CKK * OC : 0);
-    CARVE(y, float, p->fwd == FWD_CHANNELS ? Q * OC : p->fwd == FWD_IM2COL ? CKK * Q : 0);
+    CARVE(y, float, p->fwd == FWD_CHANNELS ? Q * OC + 16 : p->fwd == FWD_IM2COL ? CKK * Q : 0);
     return o;
 }
 
@@ -218,7 +224,7 @@ static size_t bwd_carve(const plan_t *p, float *base, bwd_scr *s) {
         fwd_scr fs;
         CARVE(dx, float, fwd_carve(&fp, NULL, &fs));
     } else {
-        CARVE(dx, float, CKK * Q);
+        CARVE(dx, float, CKK * Q + 16);
     }
     return o;
 }
@@ -248,7 +254,8 @@ static void frame_init(const plan_t *p, fwd_scr *s) {
     if (p->fwd == FWD_ROWS)
         for (int oh = 0, n = 0; oh < g->OH; oh++)
             for (int ow = 0; ow < g->OW; ow += 16)
-                s->seg[n++] = (nn_seg){oh * p->Wp + ow, oh * g->OW + ow, g->OW - ow < 16 ? g->OW - ow : 16};
+                s->seg[n++] = (nn_seg){oh * p->Wp + ow, oh * g->OW + ow, g->OW - ow < 16 ? g->OW - ow : 16,
+                                       oh * g->OW + ow + 16 <= p->Q ? 16 : g->OW - ow};
 }
 
 /* per image: x (C, H, W) into the frame */
@@ -280,6 +287,7 @@ static void forward_one(const plan_t *p, fwd_scr *s, float *y, const float *x, c
         a.B = wp; a.ldb = OC;
         a.M = Q; a.N = OC;
         a.init = b ? GEMM_INIT_COL : GEMM_INIT_ZERO;
+        a.overrun = 1;
         NN_K(gemm_run)(&a);
         transpose(y, s->y, Q, OC);
         return;
@@ -296,6 +304,7 @@ static void forward_one(const plan_t *p, fwd_scr *s, float *y, const float *x, c
         /* y (OC, Q) = b + w (OC, CKK) . col (CKK, Q) */
         im2col(s->y, x, g);
         a.B = s->y; a.ldb = Q; a.N = Q;
+        a.overrun = 1; /* y is one image's (OC, Q): its last row is masked */
     }
     NN_K(gemm_run)(&a);
 }
@@ -401,7 +410,9 @@ void NN_K(conv2d_backward)(float *dinp, float *dw, float *db, const float *dout,
                 forward_one(&fp, &fs, di, d, wfp, NULL);
             } else {
                 /* dcol (CKK, Q) = w^T (CKK, OC) . dy (OC, Q), then back onto the image */
-                NN_K(gemm)(s.dx, Q, w, 1, CKK, d, Q, CKK, Q, OC, 0);
+                gemm_args c = {.C = s.dx, .ldc = Q, .A = w, .sam = 1, .sak = CKK, .B = d, .ldb = Q,
+                               .M = CKK, .N = Q, .K = OC, .init = GEMM_INIT_ZERO, .overrun = 1};
+                NN_K(gemm_run)(&c);
                 col2im(di, s.dx, g);
             }
         }

@@ -7,8 +7,9 @@
 /* out (B, nout) = b + inp (B, nin) . wt (nin, nout) */
 void NN_K(dense_forward_packed)(float *out, const float *inp, const float *wt, const float *b,
                                 int B, int nin, int nout) {
-    for (int n = 0; n < B; n++) memcpy(out + (size_t)n * nout, b, sizeof(float) * nout);
-    NN_K(gemm)(out, nout, inp, nin, 1, wt, nout, B, nout, nin, 1);
+    gemm_args a = {.C = out, .ldc = nout, .A = inp, .sam = nin, .sak = 1, .B = wt, .ldb = nout,
+                   .M = B, .N = nout, .K = nin, .init = GEMM_INIT_COL, .bias = b, .overrun = 1};
+    NN_K(gemm_run)(&a);
 }
 
 void NN_K(dense_backward)(float *dinp, float *dw, float *db, const float *dout,
@@ -22,5 +23,9 @@ void NN_K(dense_backward)(float *dinp, float *dw, float *db, const float *dout,
         db[o] = s;
     }
     /* dinp (B, nin) = dout (B, nout) . w (nout, nin) */
-    if (dinp) NN_K(gemm)(dinp, nin, dout, nout, 1, w, nin, B, nin, nout, 0);
+    if (dinp) {
+        gemm_args a = {.C = dinp, .ldc = nin, .A = dout, .sam = nout, .sak = 1, .B = w, .ldb = nin,
+                       .M = B, .N = nin, .K = nout, .init = GEMM_INIT_ZERO, .overrun = 1};
+        NN_K(gemm_run)(&a);
+    }
 }

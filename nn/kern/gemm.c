@@ -17,10 +17,13 @@ V_INLINE void tile(const int RT, const int VT, const int FULL, const int TA, con
                    const nn_seg *sg, int m0) {
     /* fixed sizes (not VLAs), loops fully unrolled: the tile lives in registers */
     v16 acc[RT_CAP][GEMM_VT_WIDE];
-    m16 mk[GEMM_VT_WIDE];
+    m16 mk[GEMM_VT_WIDE], ms[GEMM_VT_WIDE];
     const float *a[RT_CAP];
 #pragma GCC unroll 2
-    for (int v = 0; v < VT; v++) mk[v] = v_mask(sg[v].n);
+    for (int v = 0; v < VT; v++) {
+        mk[v] = v_mask(sg[v].n);
+        ms[v] = v_mask(sg[v].w);
+    }
 #pragma GCC unroll 24
     for (int r = 0; r < RT; r++) {
         const int m = m0 + r;
@@ -54,8 +57,8 @@ V_INLINE void tile(const int RT, const int VT, const int FULL, const int TA, con
         float *c = g->C + (size_t)(m0 + r) * g->ldc;
 #pragma GCC unroll 2
         for (int v = 0; v < VT; v++) {
-            if (FULL) v_store(c + sg[v].c, acc[r][v]);
-            else v_store_m(c + sg[v].c, mk[v], acc[r][v]);
+            if (FULL || sg[v].w == 16 || (g->overrun && m0 + r < g->M - 1)) v_store(c + sg[v].c, acc[r][v]);
+            else v_store_m(c + sg[v].c, ms[v], acc[r][v]);
         }
     }
 }
@@ -104,15 +107,19 @@ V_INLINE void tile(const int RT, const int VT, const int FULL, const int TA, con
  * columns 16 at a time. */
 V_INLINE void gemm_body(const int TA, const int TB, const gemm_args *g) {
     const int nseg = g->seg ? g->nseg : (g->N + 15) / 16;
-    for (int s0 = 0; s0 < nseg;) {
+    /* blocks of segments [s0, s0 + vt): the last block is the one of the
+     * rest when nseg is odd; overrun runs the blocks backwards */
+    const int nblk = GEMM_VT_WIDE > 1 ? nseg / GEMM_VT_WIDE + nseg % GEMM_VT_WIDE : nseg;
+    for (int bi = 0; bi < nblk; bi++) {
+        const int b = g->overrun ? nblk - 1 - bi : bi;
+        const int s0 = b * GEMM_VT_WIDE, vt = GEMM_VT_WIDE > 1 && nseg - s0 >= GEMM_VT_WIDE ? GEMM_VT_WIDE : 1;
         nn_seg sg[GEMM_VT_WIDE];
-        const int vt = GEMM_VT_WIDE > 1 && nseg - s0 >= GEMM_VT_WIDE ? GEMM_VT_WIDE : 1;
         int full = 1;
         for (int v = 0; v < vt; v++) {
             if (g->seg) sg[v] = g->seg[s0 + v];
             else {
                 const int j = 16 * (s0 + v), n = g->N - j < 16 ? g->N - j : 16;
-                sg[v] = (nn_seg){j, j, n};
+                sg[v] = (nn_seg){j, j, n, n};
             }
             full &= sg[v].n == 16;
         }
@@ -121,11 +128,11 @@ V_INLINE void gemm_body(const int TA, const int TB, const gemm_args *g) {
         } else {
             ROWS_(GEMM_RT_NARROW, 1);
         }
-        s0 += vt;
     }
 }
 
 void NN_K(gemm_run)(const gemm_args *g) {
+    if (g->overrun && (g->seg || g->init == GEMM_INIT_C)) __builtin_trap(); /* kern.h: not with these */
     if (g->am && g->bk) gemm_body(1, 1, g);
     else if (g->am) gemm_body(1, 0, g);
     else if (g->bk) gemm_body(0, 1, g);

@@ -46,9 +46,11 @@
 void NN_K(gemm)(float *C, int ldc, const float *A, int sam, int sak, const float *Bm, int ldb,
                 int M, int N, int K, int beta);
 
-/* A column segment of a product: up to 16 columns that start at Bm + b in
- * every row of Bm and at C + c in every row of C. */
-typedef struct { int b, c, n; } nn_seg;
+/* A column segment of a product: n (up to 16) columns that start at Bm + b
+ * in every row of Bm and at C + c in every row of C. Stores write w >= n
+ * lanes: 16 when whatever lies past the n columns in C is written later
+ * (the next row of an image), which spares a masked store. */
+typedef struct { int b, c, n, w; } nn_seg;
 
 enum { GEMM_INIT_ZERO, GEMM_INIT_C, GEMM_INIT_ROW, GEMM_INIT_COL };
 
@@ -71,6 +73,11 @@ typedef struct {
     int nseg;
     int init;
     const float *bias;
+    int overrun;   /* plain columns, chains not from C: every row of C but the
+                    * last may be written up to 16 floats past its end, into
+                    * the next row, whose own values are stored afterwards
+                    * (the column blocks run last to first): partial blocks
+                    * store whole vectors */
 } gemm_args;
 void NN_K(gemm_run)(const gemm_args *g);
 

@@ -29,6 +29,14 @@ static void avgpool_plane(float *o, const float *x, const nn_conv_geom *g) {
     }
 }
 
+/* 16 outputs into a plane of n at offset at: a whole vector when what runs
+ * past this row is the next rows' (written afterwards), a masked one at the
+ * end of the plane */
+V_INLINE void store_row(float *plane, int at, int n, v16 y) {
+    if (at + 16 <= n) v_store(plane + at, y);
+    else v_store_m(plane + at, v_mask(n - at), y);
+}
+
 /* the four taps of the 16 2x2 windows from output column j of the rows r0
  * (top) and r1 (bottom) of a plane OW outputs wide: t[0] top left, t[1] top
  * right, t[2] bottom left, t[3] bottom right; zero past the row */
@@ -46,7 +54,7 @@ static void avgpool2_plane(float *o, const float *x, const nn_conv_geom *g) {
             v16 t[4];
             taps2x2(t, r0, r1, j, g->OW);
             v16 y = v_mul(v_add(v_add(t[0], t[1]), v_add(t[2], t[3])), v_set1(0.25f));
-            v_store_m(o + oh * g->OW + j, v_mask(g->OW - j), y);
+            store_row(o, oh * g->OW + j, g->OH * g->OW, y);
         }
     }
 }
@@ -91,13 +99,12 @@ void NN_K(avgpool_backward)(float *dinp, const float *dout, int B, const nn_conv
             float *dx = dinp + (size_t)p * HW;
             const float *dy = dout + (size_t)p * OHW;
             for (int oh = 0; oh < g->OH; oh++) {
-                float *r0 = dx + 2 * oh * g->W, *r1 = r0 + g->W;
                 for (int j = 0; j < g->OW; j += 16) {
                     v16 lo, hi;
                     v_dup_pairs(v_mul(v_load_m(dy + oh * g->OW + j, v_mask(g->OW - j)), v_set1(0.25f)), &lo, &hi);
-                    const m16 ma = v_mask(2 * (g->OW - j)), mb = v_mask(2 * (g->OW - j) - 16);
-                    v_store_m(r0 + 2 * j, ma, lo); v_store_m(r0 + 2 * j + 16, mb, hi);
-                    v_store_m(r1 + 2 * j, ma, lo); v_store_m(r1 + 2 * j + 16, mb, hi);
+                    const int a0 = 2 * oh * g->W + 2 * j;
+                    store_row(dx, a0, HW, lo); store_row(dx, a0 + 16, HW, hi);
+                    store_row(dx, a0 + g->W, HW, lo); store_row(dx, a0 + g->W + 16, HW, hi);
                 }
             }
         );
@@ -140,9 +147,10 @@ static void maxpool2_plane(float *o, int *am, const float *x, const nn_conv_geom
                 m = v_blend(take, t[k], m);
                 best = v_blend(take, idx[k], best);
             }
-            const m16 st = v_mask(g->OW - j);
-            v_store_m(o + oh * g->OW + j, st, m);
-            v_store_int_m(am + oh * g->OW + j, st, best);
+            const int at = oh * g->OW + j;
+            store_row(o, at, g->OH * g->OW, m);
+            if (at + 16 <= g->OH * g->OW) v_store_int(am + at, best);
+            else v_store_int_m(am + at, v_mask(g->OH * g->OW - at), best);
         }
     }
 }

@@ -77,6 +77,7 @@ V_INLINE void v_dup_pairs(v16 a, v16 *lo, v16 *hi) {
 V_INLINE v16 v_iota(void) { return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
 /* the (integral) floats of a as ints, into the lanes m of p */
 V_INLINE void v_store_int_m(int *p, m16 m, v16 a) { _mm512_mask_storeu_epi32(p, m, _mm512_cvtps_epi32(a)); }
+V_INLINE void v_store_int(int *p, v16 a) { _mm512_storeu_si512(p, _mm512_cvtps_epi32(a)); }
 
 #elif defined(NN_KERN_AVX2)
 #include <immintrin.h>
@@ -173,6 +174,10 @@ V_INLINE v16 v_iota(void) {
     v16 r = {_mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7), _mm256_setr_ps(8, 9, 10, 11, 12, 13, 14, 15)};
     return r;
 }
+V_INLINE void v_store_int(int *p, v16 a) {
+    _mm256_storeu_si256((__m256i *)p, _mm256_cvtps_epi32(a.lo));
+    _mm256_storeu_si256((__m256i *)(p + 8), _mm256_cvtps_epi32(a.hi));
+}
 V_INLINE void v_store_int_m(int *p, m16 m, v16 a) {
     int t[16];
     _mm256_storeu_si256((__m256i *)t, _mm256_cvtps_epi32(a.lo));
@@ -232,6 +237,7 @@ V_INLINE void v_dup_pairs(v16 a, v16 *lo, v16 *hi) {
 }
 V_INLINE v16 v_iota(void) { v16 r; V_EACH_(r.f[l_] = (float)l_); return r; }
 V_INLINE void v_store_int_m(int *p, m16 m, v16 a) { for (int l = m.lo; l < m.n; l++) p[l] = (int)a.f[l]; }
+V_INLINE void v_store_int(int *p, v16 a) { for (int l = 0; l < 16; l++) p[l] = (int)a.f[l]; }
 #undef V_EACH_
 #else
 #error "define NN_KERN_AVX512, NN_KERN_AVX2 or NN_KERN_PORTABLE"
