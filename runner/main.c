@@ -53,7 +53,14 @@ static const char usage_main[] =
     "  bench [CONFIG]   time training epochs (default configs/lenet5.yaml)\n"
     "\n"
     "RUN is a run id or a unique prefix of its key (see 'nnlab ls').\n"
-    "'nnlab COMMAND --help' tells more. 'nnlab --version' prints the version.\n"
+    "'nnlab COMMAND --help' tells more. 'nnlab --version' prints the version\n"
+    "and the kernel paths this CPU runs.\n"
+    "\n"
+    "environment:\n"
+    "  NNLAB_DATA   the FashionMNIST folder (default /usr/share/datasets/fashion-mnist)\n"
+    "  NNLAB_ISA    avx512, avx2 or portable: the kernels to run instead of the\n"
+    "               best this CPU has; every path gives the same bits, so this\n"
+    "               changes the speed only (a CPU that lacks the path is refused)\n"
     "\n"
     "exit status: 0 success, 1 a run failed or diverged, 2 bad input,\n"
     "130 interrupted (the run is kept as 'interrupted').\n";
@@ -729,6 +736,11 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "--version")) {
         printf("nnlab %s%s%s\n", NNLAB_VERSION, *NNLAB_GIT_COMMIT ? " " : "", NNLAB_GIT_COMMIT);
+        /* what a cluster with mixed nodes wants to know: one binary, which kernels it takes here */
+        printf("kernels: %s on this CPU (%s); it also runs:", nn_isa_name(nn_isa_best()), nn_cpu_name());
+        for (int i = NN_ISA_COUNT - 1; i >= 0; i--)
+            if (i != (int)nn_isa_best() && nn_isa_supported((nn_isa)i)) printf(" %s", nn_isa_name((nn_isa)i));
+        printf("; every path gives the same bits\n");
         return 0;
     }
     /* NNLAB_ISA forces a kernel path (every path gives the same bits; a

@@ -127,6 +127,34 @@ static void help_and_version_answer(void **state) {
     assert_non_null(strstr(errout, "usage: nnlab"));
 }
 
+/* NNLAB_ISA (issue 12): a name that is no path, or a path this CPU lacks,
+ * is refused with status 2 and one line; a forced path is the one train
+ * names on its first line, and --version lists the paths. */
+static void nnlab_isa_forces_a_path_or_is_refused(void **state) {
+    setenv("NNLAB_ISA", "avx9", 1);
+    expect_bad("check configs/lenet5.yaml", "NNLAB_ISA=avx9 is not a kernel path (portable, avx2, avx512)");
+    const char *all[] = {"avx512", "avx2"};
+    for (int i = 0; i < 2; i++) {
+        setenv("NNLAB_ISA", all[i], 1);
+        int rc = nnlab("check configs/lenet5.yaml");
+        if (rc == 2 && !strstr(errout, "cannot run the")) fail_msg("NNLAB_ISA=%s: %s", all[i], errout);
+        if (rc != 0 && rc != 2) fail_msg("NNLAB_ISA=%s: exit %d", all[i], rc);
+    }
+    unsetenv("NNLAB_ISA");
+    assert_int_equal(nnlab("--version"), 0);
+    assert_non_null(strstr(out, "kernels: "));
+    assert_non_null(strstr(out, "portable"));
+    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK)) return;
+    setenv("NNLAB_ISA", "portable", 1);
+    char a[512];
+    snprintf(a, sizeof a, "train configs/lenet5.yaml --db %s/isa.db --quiet --set train.epochs=1 "
+                          "--set data.train_limit=64 --set data.test_limit=32", dir);
+    int rc = nnlab(a);
+    unsetenv("NNLAB_ISA");
+    if (rc != 0) fail_msg("train on portable: exit %d: %s", rc, errout);
+    assert_non_null(strstr(errout, ", portable kernels, "));
+}
+
 static void summary_prints_the_torchsummary_table(void **state) {
     assert_int_equal(nnlab("summary configs/lenet5.yaml"), 0);
     assert_non_null(strstr(out, "Total params: 61706"));
@@ -183,6 +211,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bad_input_exits_2_with_one_line_and_writes_nothing),
         cmocka_unit_test(help_and_version_answer),
+        cmocka_unit_test(nnlab_isa_forces_a_path_or_is_refused),
         cmocka_unit_test(summary_prints_the_torchsummary_table),
         cmocka_unit_test(check_validates_configs_and_experiments),
         cmocka_unit_test(train_then_ls_show_test),
