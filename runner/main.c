@@ -13,12 +13,14 @@
 #include "config.h"
 #include "data.h"
 #include "experiment.h"
+#include "input.h"
 #include "report.h"
 #include "slurm.h"
 #include "signals.h"
 #include "store.h"
 #include "sweep.h"
 #include "train.h"
+#include "yamltree.h"
 
 #ifndef NNLAB_VERSION
 #define NNLAB_VERSION "0.0.0"
@@ -401,7 +403,7 @@ static int cmd_test(int argc, char **argv) {
     rc = 2;
     if (!net || nn_optim_init(&opt, &cfg.optim, nn_net_nparams(net))) goto out;
     /* the blob is the trainer's loop state; the weights are what a test needs */
-    if (nn_checkpoint_load(ck, net, &opt, NULL, 0, NULL, err, sizeof err)) goto out;
+    if (nnl_checkpoint_load(ck, net, &opt, NULL, 0, NULL, err, sizeof err)) goto out;
     if (nnl_dataset_load(cfg.data_dir, 0, cfg.test_limit, &ds, err, sizeof err)) goto out;
     have_ds = 1;
     {
@@ -660,13 +662,19 @@ static int cmd_compare(int argc, char **argv) {
 
 static void print_kv(const char *k, const char *v, void *ud) { printf("%s: %s\n", k, v); }
 
-/* an experiment file has a top-level base: key; a config never does */
+/* an experiment file has a top-level base: key; a config never does. A file
+ * that cannot be read is no experiment: the config reader says why. */
 static int looks_like_experiment(const char *path) {
-    FILE *f = fopen(path, "r");
-    char line[512];
+    char why[160], *text;
+    size_t len;
+    int fd = nnl_input_open(path, 0, NULL, why, sizeof why);
+    if (fd < 0) return 0;
+    int rc = nnl_input_read(fd, YT_MAX_BYTES, &text, &len, why, sizeof why);
+    close(fd);
+    if (rc) return 0;
     int yes = 0;
-    while (f && !yes && fgets(line, sizeof line, f)) yes = !strncmp(line, "base:", 5);
-    if (f) fclose(f);
+    for (const char *p = text; p && !yes; p = strchr(p, '\n'), p = p ? p + 1 : NULL) yes = !strncmp(p, "base:", 5);
+    free(text);
     return yes;
 }
 
