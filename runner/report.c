@@ -28,6 +28,7 @@
 #include "config.h"
 #include "data.h"
 #include "experiment.h"
+#include "names.h"
 #include "sweep.h"
 
 #ifndef NNLAB_VERSION
@@ -107,13 +108,21 @@ static void utc_now(char *out, size_t n) {
     strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* A gnuplot string constant: double quotes, with \ " and newline escaped. */
+/* A gnuplot string constant in which no character is special: double
+ * quotes, with \ and " escaped, and the characters gnuplot would act on as
+ * octal escapes. gnuplot runs backquoted text as a shell command even inside
+ * double quotes (`touch /tmp/p` in a run name ran during `nnlab report` and
+ * at every redraw of the saved script), but not a backquote written \140;
+ * control characters (a newline ends the line, so the rest would be a
+ * command) are written \ooo too, and @ (a macro) as \100 for good measure. */
 static void gp_quote(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
-        else if (*s == '\n') fputs("\\n", f);
-        else if ((unsigned char)*s >= ' ') fputc(*s, f);
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c == '\n') fputs("\\n", f);
+        else if (c < ' ' || c == 0x7f || c == '`' || c == '@') fprintf(f, "\\%03o", c);
+        else fputc(c, f);
     }
     fputc('"', f);
 }
@@ -160,16 +169,12 @@ static void html_text(FILE *f, const char *s) {
     }
 }
 
-static int isalnum_ascii(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-/* A folder name from an experiment name: letters, digits and . _ - kept. */
-static void safe_name(const char *in, char *out, size_t n) {
-    size_t o = 0;
-    for (; *in && o + 1 < n; in++) out[o++] = isalnum_ascii(*in) || strchr("._-", *in) ? *in : '_';
-    out[o] = 0;
-    if (!o || !strcmp(out, ".") || !strcmp(out, "..")) snprintf(out, n, "report");
+/* Text in a comment line of a .dat file: a control character becomes '?',
+ * so no name can end the comment and add a row of numbers. Names are
+ * checked where they are read (names.h, store.c); this holds whatever
+ * slips past. */
+static void dat_text(FILE *f, const char *s) {
+    for (; *s; s++) fputc((unsigned char)*s < ' ' || *s == 0x7f ? '?' : *s, f);
 }
 
 /* a whole string that is a number */
@@ -639,7 +644,9 @@ static int run_curves(rctx *c, const nnl_run_row *r, const char *label, const nn
     FILE *f = open_out(c, "run-curves.dat", path, sizeof path);
     if (!f) return NNL_REPORT_EINPUT;
     utc_now(now, sizeof now);
-    fprintf(f, "# run-curves.dat -- nnlab report of %s, %s: its metrics by epoch.\n", label, now);
+    fputs("# run-curves.dat -- nnlab report of ", f);
+    dat_text(f, label);
+    fprintf(f, ", %s: its metrics by epoch.\n", now);
     fputs("# loss: mean cross-entropy; accuracy in %; lr: the learning rate of the epoch; seconds: its wall time;\n"
           "# NaN: not recorded\n# epoch train_loss val_loss train_acc val_acc lr seconds\n", f);
     int last = 0;
@@ -676,7 +683,9 @@ static int run_confusion(rctx *c, const nnl_run_row *r, const char *label, const
     FILE *f = open_out(c, "confusion.dat", path, sizeof path);
     if (!f) return NNL_REPORT_EINPUT;
     utc_now(now, sizeof now);
-    fprintf(f, "# confusion.dat -- nnlab report of %s, %s: its test confusion matrix.\n", label, now);
+    fputs("# confusion.dat -- nnlab report of ", f);
+    dat_text(f, label);
+    fprintf(f, ", %s: its test confusion matrix.\n", now);
     fputs("# row: the true class, column: the predicted class, both in class order; a count of test images.\n"
           "# classes:", f);
     int64_t total = 0, maxc = 0;
@@ -1002,7 +1011,9 @@ static void put_stat(FILE *f, const stat1 *s) {
 static void dat_head(FILE *f, const char *file, const xdata *x, const char *what) {
     char now[32];
     utc_now(now, sizeof now);
-    fprintf(f, "# %s -- nnlab report of experiment %s, %s:\n# %s\n", file, x->experiment, now, what);
+    fprintf(f, "# %s -- nnlab report of experiment ", file);
+    dat_text(f, x->experiment);
+    fprintf(f, ", %s:\n# %s\n", now, what);
 }
 
 /* the variant (grid point) tics shared by the bar charts */
@@ -1045,7 +1056,9 @@ static int exp_curves(rctx *c, const xdata *x) {
                     if (x->r[i].ep[e].epoch > last) last = x->r[i].ep[e].epoch;
         if (!last) continue;
         if (last > maxe) maxe = last;
-        fprintf(f, "%s# variant %d: %s\n", nblocks ? "\n\n" : "", x->p[pi].color, point_title(&x->p[pi]));
+        fprintf(f, "%s# variant %d: ", nblocks ? "\n\n" : "", x->p[pi].color);
+        dat_text(f, point_title(&x->p[pi]));
+        fputc('\n', f);
         block_point[nblocks++] = pi;
         for (int e = 1; e <= last; e++) {
             stat1 acc = {0}, loss = {0};
@@ -1493,7 +1506,17 @@ int nnl_report_experiment(nnl_store *s, const char *experiment, const nnl_report
         if (heatmap_fits(&x, &ax, &ay, why, sizeof why)) {
             if ((rc = exp_heatmap(&c, &x, &ax, &ay))) goto out;
         } else if (nn < sizeof notes) {
-            nn += (size_t)snprintf(notes + nn, sizeof notes - nn, "<p class=\"small\">No heat map: %s.</p>\n", why);
+            /* why names the grid's keys: text of the experiment, escaped like the rest */
+            char *esc = NULL;
+            size_t esclen = 0;
+            FILE *m = open_memstream(&esc, &esclen);
+            if (m) {
+                html_text(m, why);
+                fclose(m);
+            }
+            nn += (size_t)snprintf(notes + nn, sizeof notes - nn, "<p class=\"small\">No heat map: %s.</p>\n",
+                                   esc ? esc : "");
+            free(esc);
         }
     } else if (nn < sizeof notes) {
         nn += (size_t)snprintf(notes + nn, sizeof notes - nn,
@@ -1620,7 +1643,7 @@ int nnl_report_cmd(int argc, char **argv) {
     }
     char outdir[NNL_PATH_MAX], folder[NNL_NAME_MAX + 32];
     if (run) snprintf(folder, sizeof folder, "run-%lld", (long long)run);
-    else safe_name(name, folder, sizeof folder);
+    else nnl_name_to_path(name, "report", folder, sizeof folder);
     const char *slash = strrchr(db, '/');
     if (out) snprintf(outdir, sizeof outdir, "%s", out);
     else if (slash) snprintf(outdir, sizeof outdir, "%.*s/reports/%s", (int)(slash - db), db, folder);
