@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include "data.h"
 #include "experiment.h"
+#include "names.h"
 #include "signals.h"
 #include "slurm.h"
 #include "sweep.h"
@@ -143,6 +144,17 @@ static int parse_int(const char *cmd, const char *opt, const char *v, int lo, in
     return 0;
 }
 
+/* A value that becomes an #SBATCH line: a newline would end the line and
+ * make the rest a command of the job script, and other control characters
+ * (a carriage return, ESC) have no business there either. 0, or 2 after
+ * saying so. */
+static int sbatch_value_bad(const char *cmd, const char *opt, const char *v) {
+    const char *why = nnl_text_problem(v, 4096, 0);
+    if (!why) return 0;
+    fprintf(stderr, "nnlab %s: %s: the value %s; it goes into an #SBATCH line of the job script\n", cmd, opt, why);
+    return 2;
+}
+
 /* allowed: the O_ options the command takes, as a 0-terminated list */
 static int parse_opts(int argc, char **argv, const char *cmd, const int *allowed, opts *o) {
     static const struct option lo[] = {
@@ -185,14 +197,18 @@ static int parse_opts(int argc, char **argv, const char *cmd, const int *allowed
         case O_DB: o->db = optarg; break;
         case O_DATA: o->data = optarg; break;
         case O_SHARDS: o->shards = optarg; break;
-        case O_PARTITION: o->partition = optarg; break;
-        case O_TIME: o->time = optarg; break;
+        case O_PARTITION:
+        case O_TIME:
+            if (sbatch_value_bad(cmd, ch == O_PARTITION ? "--partition" : "--time", optarg)) return 2;
+            if (ch == O_PARTITION) o->partition = optarg;
+            else o->time = optarg;
+            break;
         case O_CPUS: rc = parse_int(cmd, "--cpus-per-task", optarg, 1, 4096, &o->cpus); break;
         case O_PARALLEL: rc = parse_int(cmd, "--array-parallel", optarg, 1, 1000000, &o->parallel); break;
         case O_PER_TASK: rc = parse_int(cmd, "--runs-per-task", optarg, 1, NNL_MAX_PLAN, &o->per_task); break;
         case O_SBATCH_ARG:
             if (o->nsbatch == MAX_SBATCH_ARGS) { fprintf(stderr, "nnlab %s: more than %d --sbatch-arg options\n", cmd, MAX_SBATCH_ARGS); return 2; }
-            if (strchr(optarg, '\n')) { fprintf(stderr, "nnlab %s: --sbatch-arg: a newline cannot go into an #SBATCH line\n", cmd); return 2; }
+            if (sbatch_value_bad(cmd, "--sbatch-arg", optarg)) return 2;
             o->sbatch_args[o->nsbatch++] = optarg;
             break;
         case O_PRINT: o->print = 1; break;
@@ -253,8 +269,12 @@ static int shards_dir(const opts *o, const nnl_plan *plan, char *out, size_t n) 
     if (o->shards) snprintf(tmp, sizeof tmp, "%s", o->shards);
     else {
         const char *slash = strrchr(o->db, '/');
-        if (slash) snprintf(tmp, sizeof tmp, "%.*s/slurm/%s", (int)(slash - o->db), o->db, plan->name);
-        else snprintf(tmp, sizeof tmp, "slurm/%s", plan->name);
+        /* the folder is named after the experiment the way report folders
+         * are: an experiment named ../../x stays inside slurm/ */
+        char folder[NNL_NAME_MAX];
+        nnl_name_to_path(plan->name, "experiment", folder, sizeof folder);
+        if (slash) snprintf(tmp, sizeof tmp, "%.*s/slurm/%s", (int)(slash - o->db), o->db, folder);
+        else snprintf(tmp, sizeof tmp, "slurm/%s", folder);
     }
     if (abs_path(tmp, out, n)) {
         fprintf(stderr, "nnlab: %s: path too long\n", tmp);
@@ -337,6 +357,20 @@ static void put_quoted(FILE *f, const char *s) {
         else fputc(*s, f);
     }
     fputc('\'', f);
+}
+
+/* The rest of an #SBATCH line: prefix and s as one double-quoted argument
+ * with " and \\ escaped, as sbatch reads its #SBATCH lines, then the end
+ * of the line; a space or a # in a name or a folder stays in the value.
+ * Control characters never get here (names.h, sbatch_value_bad). */
+static void put_sbatch_quoted(FILE *f, const char *prefix, const char *s) {
+    fputc('"', f);
+    for (const char *p = prefix; *p; p++) fputc(*p, f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', f);
+        fputc(*s, f);
+    }
+    fputs("\"\n", f);
 }
 
 /* FNV-1a of the plan's keys in order: the worker checks it is running the
@@ -918,13 +952,23 @@ static void write_script(FILE *f, const opts *o, const nnl_plan *plan, const tas
             plan->nruns, tp->ntasks, tp->nneed);
     fprintf(f, "# task%s with runs to do. Task I runs the plan's runs I, I + %d, ... into %s/task-I.db.\n",
             tp->nneed == 1 ? "" : "s", tp->ntasks, dir);
-    fprintf(f, "#SBATCH --job-name=nnlab-%s\n", plan->name);
+    fputs("#SBATCH --job-name=", f);
+    put_sbatch_quoted(f, "nnlab-", plan->name);
     fprintf(f, "#SBATCH --array=%s", spec);
     if (o->parallel) fprintf(f, "%%%d", o->parallel);
     fprintf(f, "\n#SBATCH --ntasks=1\n#SBATCH --cpus-per-task=%d\n", o->cpus);
-    if (o->partition) fprintf(f, "#SBATCH --partition=%s\n", o->partition);
-    if (o->time) fprintf(f, "#SBATCH --time=%s\n", o->time);
-    fprintf(f, "#SBATCH --output=%s/logs/%%A_%%a.out\n", dir);
+    if (o->partition) {
+        fputs("#SBATCH --partition=", f);
+        put_sbatch_quoted(f, "", o->partition);
+    }
+    if (o->time) {
+        fputs("#SBATCH --time=", f);
+        put_sbatch_quoted(f, "", o->time);
+    }
+    char logs[NNL_PATH_MAX + 32];
+    snprintf(logs, sizeof logs, "%s/logs/%%A_%%a.out", dir);
+    fputs("#SBATCH --output=", f);
+    put_sbatch_quoted(f, "", logs);
     fprintf(f, "#SBATCH --open-mode=append\n#SBATCH --requeue\n");
     for (int i = 0; i < o->nsbatch; i++) fprintf(f, "#SBATCH %s\n", o->sbatch_args[i]);
     fprintf(f, "cd ");
@@ -962,6 +1006,13 @@ static int submit(opts *o, const nnl_plan *plan, const char *dir, int *submitted
         return 2;
     }
     plan_hash(plan, hash);
+    /* the folder goes into the script's comment and #SBATCH lines, where a
+     * newline would start a command */
+    const char *why = nnl_text_problem(dir, NNL_PATH_MAX, 0);
+    if (why) {
+        fprintf(stderr, "nnlab sweep: the shards' folder %s: its path %s; choose another with --shards DIR\n", dir, why);
+        return 2;
+    }
 
     submission last;
     if (!o->print && !read_submission(dir, &last)) {
