@@ -845,6 +845,7 @@ typedef struct {
     xrun *r;
     int nr;
     int any_epoch, any_val, any_test;
+    int capp, capr, oom;       /* while loading */
 } xdata;
 
 static void split_point(xpoint *p) {
@@ -896,61 +897,56 @@ static void xdata_free(xdata *x) {
     free(x->order);
 }
 
+/* one run of the experiment into x, from nnl_store_points_foreach */
+static int xdata_add(const nnl_point_run *pr, void *ud) {
+    xdata *x = ud;
+    int pi = 0;
+    while (pi < x->np && strcmp(x->p[pi].name, pr->point)) pi++;
+    if (pi == x->np) {
+        if (x->np == x->capp) {
+            int cap = x->capp ? 2 * x->capp : 16;
+            xpoint *np = realloc(x->p, sizeof *np * (size_t)cap);
+            if (!np) return x->oom = 1;
+            x->p = np;
+            x->capp = cap;
+        }
+        memset(&x->p[pi], 0, sizeof x->p[pi]);
+        snprintf(x->p[pi].name, sizeof x->p[pi].name, "%s", pr->point);
+        split_point(&x->p[pi]);
+        x->np++;
+    }
+    if (x->nr == x->capr) {
+        int cap = x->capr ? 2 * x->capr : 64;
+        xrun *nr = realloc(x->r, sizeof *nr * (size_t)cap);
+        if (!nr) return x->oom = 1;
+        x->r = nr;
+        x->capr = cap;
+    }
+    xrun *r = &x->r[x->nr++];
+    memset(r, 0, sizeof *r);
+    r->id = pr->id;
+    r->point = pi;
+    snprintf(r->status, sizeof r->status, "%s", pr->status);
+    r->test = pr->test_acc;
+    x->p[pi].nruns++;
+    if (!strcmp(r->status, "finished") && isfinite(r->test)) {
+        x->p[pi].nfinished++;
+        x->any_test = 1;
+    } else {
+        r->test = NAN; /* a test result counts once its run has finished */
+    }
+    return 0;
+}
+
 static int xdata_load(nnl_store *s, const char *experiment, xdata *x, char *err, size_t errlen) {
     memset(x, 0, sizeof *x);
     x->experiment = experiment;
-    sqlite3_stmt *st;
-    sqlite3 *db = nnl_store_db(s);
-    if (sqlite3_prepare_v2(db,
-                           "SELECT r.id, coalesce(p.value, r.name, ''), r.status, r.test_acc FROM runs r"
-                           " LEFT JOIN params p ON p.run_id = r.id AND p.key = 'sweep.point'"
-                           " WHERE r.experiment = ?1 ORDER BY r.id", -1, &st, NULL) != SQLITE_OK)
-        return fail(err, errlen, NNL_REPORT_EINPUT, "%s: reading runs of %s: %s", nnl_store_path(s), experiment,
-                    sqlite3_errmsg(db));
-    sqlite3_bind_text(st, 1, experiment, -1, SQLITE_STATIC);
-    int rc, capr = 0, capp = 0, oom = 0;
-    while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *point = (const char *)sqlite3_column_text(st, 1);
-        int pi = 0;
-        while (pi < x->np && strcmp(x->p[pi].name, point)) pi++;
-        if (pi == x->np) {
-            if (x->np == capp) {
-                capp = capp ? 2 * capp : 16;
-                xpoint *np = realloc(x->p, sizeof *np * (size_t)capp);
-                if (!np) { oom = 1; break; }
-                x->p = np;
-            }
-            memset(&x->p[pi], 0, sizeof x->p[pi]);
-            snprintf(x->p[pi].name, sizeof x->p[pi].name, "%s", point);
-            split_point(&x->p[pi]);
-            x->np++;
-        }
-        if (x->nr == capr) {
-            capr = capr ? 2 * capr : 64;
-            xrun *nr = realloc(x->r, sizeof *nr * (size_t)capr);
-            if (!nr) { oom = 1; break; }
-            x->r = nr;
-        }
-        xrun *r = &x->r[x->nr++];
-        memset(r, 0, sizeof *r);
-        r->id = sqlite3_column_int64(st, 0);
-        r->point = pi;
-        snprintf(r->status, sizeof r->status, "%s", (const char *)sqlite3_column_text(st, 2));
-        r->test = sqlite3_column_type(st, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 3);
-        x->p[pi].nruns++;
-        if (!strcmp(r->status, "finished") && isfinite(r->test)) {
-            x->p[pi].nfinished++;
-            x->any_test = 1;
-        } else {
-            r->test = NAN; /* a test result counts once its run has finished */
-        }
-    }
-    sqlite3_finalize(st);
-    if (oom || (rc != SQLITE_DONE && rc != SQLITE_ROW)) {
-        int r = fail(err, errlen, NNL_REPORT_EINPUT, "%s: reading runs of %s: %s", nnl_store_path(s), experiment,
-                     oom ? "out of memory" : sqlite3_errmsg(db));
+    /* the store checks what it hands over (store.h): a database from
+     * elsewhere with a NULL status is reported, not drawn */
+    if (nnl_store_points_foreach(s, experiment, xdata_add, x, err, errlen) || x->oom) {
+        if (x->oom) fail(err, errlen, 0, "%s: reading runs of %s: out of memory", nnl_store_path(s), experiment);
         xdata_free(x);
-        return r;
+        return NNL_REPORT_EINPUT;
     }
     if (!x->nr) {
         xdata_free(x);

@@ -440,9 +440,16 @@ static int fold_db(const char *path, const nnl_plan *plan, run_state *st, int *h
         sqlite3_bind_text(q, 1, plan->runs[i].key, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, plan->name, -1, SQLITE_STATIC);
         int r = sqlite3_step(q);
-        if (r == SQLITE_ROW) {
-            const char *status = (const char *)sqlite3_column_text(q, 0);
-            int ep = sqlite3_column_int(q, 1), rank = run_rank(status, ep, sqlite3_column_int(q, 2));
+        const char *status = r == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
+        int ep = r == SQLITE_ROW ? sqlite3_column_int(q, 1) : 0;
+        if (r == SQLITE_ROW && (!nnl_store_status_known(status) || ep < 0 || ep > NNL_STORE_MAX_EPOCH)) {
+            /* a database from elsewhere may hold anything (store.h) */
+            fprintf(stderr, "%s: damaged database: run %s of %s has status %s and %d epochs; pass another path "
+                    "or move the file aside\n", path, plan->runs[i].key, plan->name,
+                    status && nnl_store_status_known(status) ? status : "(not a run status)", ep);
+            rc = -1;
+        } else if (r == SQLITE_ROW) {
+            int rank = run_rank(status, ep, sqlite3_column_int(q, 2));
             /* the best copy names the state; a copy running now beats an unfinished one */
             int running = !strcmp(status, "running") && !is_final(st[i].status);
             if (!st[i].status[0] || rank > st[i].rank || running) {
@@ -734,9 +741,12 @@ static void merge_row_free(merge_row *r) {
 /* a row of the runs queries below: id, key, status, experiment, finished,
  * error, epochs_done, has a test result [, checkpoint_dir] */
 static void merge_row_read(sqlite3_stmt *q, merge_row *r) {
+    /* a shard's rows were checked (nnl_store_check); main's are read as
+     * carefully, NULLs as "" */
+    const char *key = (const char *)sqlite3_column_text(q, 1), *status = (const char *)sqlite3_column_text(q, 2);
     r->id = sqlite3_column_int64(q, 0);
-    snprintf(r->key, sizeof r->key, "%s", (const char *)sqlite3_column_text(q, 1));
-    snprintf(r->status, sizeof r->status, "%s", (const char *)sqlite3_column_text(q, 2));
+    snprintf(r->key, sizeof r->key, "%s", key ? key : "");
+    snprintf(r->status, sizeof r->status, "%s", status ? status : "");
     r->experiment = dup_col(q, 3);
     r->finished = dup_col(q, 4);
     r->error = dup_col(q, 5);
@@ -817,6 +827,14 @@ int nnl_merge_shard(nnl_store *main_db, const char *shard, nnl_merge_counts *c, 
      * old schema and rolls back what a killed task left half-written */
     nnl_store *s = nnl_store_open_shared(abs, err, errlen);
     if (!s) return -1;
+    /* a shard may come from anywhere: every row is checked before one is
+     * copied (a label of -3 was copied and later written out of bounds) */
+    if (nnl_store_check(s, err, errlen)) {
+        size_t n = strlen(err);
+        snprintf(err + n, errlen - n, "; nothing merged");
+        nnl_store_close(s);
+        return -1;
+    }
     sqlite3 *db = nnl_store_db(main_db);
     sqlite3_stmt *q;
     int rc = sqlite3_prepare_v2(db, "ATTACH DATABASE ?1 AS shard", -1, &q, NULL);
