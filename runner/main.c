@@ -525,6 +525,11 @@ static int cmd_show(int argc, char **argv) {
     }
     nnl_epoch_row *rows = NULL;
     int n = nnl_store_epochs_get(s, id, &rows, err, sizeof err);
+    /* a damaged row is said, not skipped: the run is not what it seems */
+    if (n < 0) {
+        fprintf(stderr, "%s\n", err);
+        rc = 2;
+    }
     if (n > 0) {
         printf("\n%5s  %10s  %9s  %10s  %9s  %10s  %8s\n", "epoch", "train loss", "train acc", "val loss", "val acc", "lr",
                "seconds");
@@ -536,6 +541,10 @@ static int cmd_show(int argc, char **argv) {
     int64_t conf[NNL_CLASSES * NNL_CLASSES];
     double cacc[NNL_CLASSES];
     int nc = nnl_store_test_get(s, id, conf, cacc, NNL_CLASSES, err, sizeof err);
+    if (nc < 0 && strstr(err, "damaged database")) {
+        fprintf(stderr, "%s\n", err);
+        rc = 2;
+    }
     if (nc == NNL_CLASSES) {
         printf("\nper-class test accuracy and confusion matrix (rows: true class, columns: predicted)\n");
         printf("%-12s %8s ", "", "acc");
@@ -549,7 +558,7 @@ static int cmd_show(int argc, char **argv) {
     }
     nnl_run_row_free(&r);
     nnl_store_close(s);
-    return 0;
+    return rc;
 }
 
 static int cmp_double(const void *a, const void *b) {

@@ -1223,7 +1223,9 @@ int nnl_store_run_get(nnl_store *s, int64_t run, nnl_run_row *out,
     /* id key name experiment status config seed created started finished
      * host pid version git_commit nparams epochs_done best_epoch
      * best_val_acc test_loss test_acc diverged_epoch error checkpoint_dir */
-    if (rc == SQLITE_ROW) bad = row_ok(s, q, "IKnnScinnnninnpEearaenn", what, err, errlen);
+    char row[48];
+    snprintf(row, sizeof row, "run %lld", (long long)run);
+    if (rc == SQLITE_ROW) bad = row_ok(s, q, "IKnnScinnnninnpEearaenn", row, err, errlen);
     if (rc == SQLITE_ROW && !bad) {
         out->id = sqlite3_column_int64(q, 0);
         out->key = col_strdup(q, 1, &oom);
@@ -1250,7 +1252,7 @@ int nnl_store_run_get(nnl_store *s, int64_t run, nnl_run_row *out,
         out->checkpoint_dir = col_strdup(q, 22, &oom);
     } else if (rc == SQLITE_DONE) {
         errf(s, err, errlen, "no run with id %lld", (long long)run);
-    } else {
+    } else if (rc != SQLITE_ROW) {
         db_fail(s, err, errlen, what);
     }
     stmt_done(q);
