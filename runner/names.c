@@ -96,3 +96,8 @@ void nnl_name_from_file(const char *path, const char *fallback, char *out, size_
         i += k ? k : 1;
     }
 }
+
+void nnl_text_one_line(char *s) {
+    for (; s && *s; s++)
+        if ((unsigned char)*s < ' ' || *s == 0x7f) *s = ' ';
+}

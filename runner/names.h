@@ -36,6 +36,11 @@ const char *nnl_name_problem(const char *s, size_t max);
  * A longer name is cut to fit out (n bytes). */
 void nnl_name_to_path(const char *name, const char *fallback, char *out, size_t n);
 
+/* Makes s one line in place: every control character a space. For a
+ * message that quotes what a file or a database holds (SQLite's own
+ * messages name schema objects: "malformed database schema (con\nusion)"). */
+void nnl_text_one_line(char *s);
+
 /* The default name of a config or an experiment: the file's base name
  * without its extension, each control character and each byte of a
  * character that is not printable UTF-8 made '_'; fallback if that leaves

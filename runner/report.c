@@ -49,6 +49,7 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
+        nnl_text_one_line(err); /* SQLite's messages quote what a file holds */
     }
     return rc;
 }

@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include "data.h"
 #include "experiment.h"
+#include "input.h"
 #include "names.h"
 #include "signals.h"
 #include "slurm.h"
@@ -385,11 +386,24 @@ static void plan_hash(const nnl_plan *plan, char out[17]) {
 /* DIR/job: the last submission */
 typedef struct { char job[64]; int tasks, per_task; char plan[17]; } submission;
 
+/* A small file of the shards' folder (job, done) opened for reading, or
+ * NULL: like every input (input.h), only a regular file of at most cap
+ * bytes, so a FIFO left there cannot hang a task. */
+static FILE *open_small(const char *path, long long cap) {
+    char why[160];
+    struct stat st;
+    int fd = nnl_input_open(path, 0, &st, why, sizeof why);
+    if (fd < 0) return NULL;
+    FILE *f = st.st_size <= cap ? fdopen(fd, "r") : NULL;
+    if (!f) close(fd);
+    return f;
+}
+
 static int read_submission(const char *dir, submission *sub) {
     char path[NNL_PATH_MAX + 8], line[256];
     memset(sub, 0, sizeof *sub);
     snprintf(path, sizeof path, "%s/job", dir);
-    FILE *f = fopen(path, "r");
+    FILE *f = open_small(path, 1 << 16);
     if (!f) return -1;
     while (fgets(line, sizeof line, f)) {
         sscanf(line, "job %63s", sub->job);
@@ -562,8 +576,9 @@ static int read_done(const char *dir, char (**keys)[17], int *n) {
     snprintf(path, sizeof path, "%s/done", dir);
     *keys = NULL;
     *n = 0;
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
+    if (access(path, F_OK)) return 0;
+    FILE *f = open_small(path, 17LL * NNL_MAX_PLAN + 4096); /* a key a line */
+    if (!f) return -1;
     int cap = 0;
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n")] = 0;
@@ -646,7 +661,12 @@ int nnl_worker_cmd(int argc, char **argv) {
     }
     char (*done)[17];
     int ndone;
-    if (read_done(o.shards, &done, &ndone)) { fprintf(stderr, "nnlab worker: out of memory\n"); nnl_plan_free(&plan); return 2; }
+    if (read_done(o.shards, &done, &ndone)) {
+        fprintf(stderr, "nnlab worker: %s/done: cannot read it (not a regular file, too large, or out of memory)\n",
+                o.shards);
+        nnl_plan_free(&plan);
+        return 2;
+    }
     nnl_plan sub = plan;
     sub.runs = malloc(sizeof *sub.runs * (size_t)(plan.nruns / o.ntasks + 1));
     sub.nruns = 0;
@@ -845,12 +865,14 @@ int nnl_merge_shard(nnl_store *main_db, const char *shard, nnl_merge_counts *c, 
     }
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%s: attaching %s: %s", nnl_store_path(main_db), abs, sqlite3_errmsg(db));
+        nnl_text_one_line(err);
         nnl_store_close(s);
         return -1;
     }
     if (nnl_store_begin(main_db, err, errlen)) rc = -1;
     else if (merge_runs(s, db, c)) {
         snprintf(err, errlen, "%s: merging %s: %s", nnl_store_path(main_db), abs, sqlite3_errmsg(db));
+        nnl_text_one_line(err);
         nnl_store_rollback(main_db, NULL, 0);
         rc = -1;
     } else {

@@ -195,6 +195,9 @@ static void errf(const nnl_store *s, char *err, size_t errlen, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
     va_end(ap);
+    /* one line, whatever a path, a row or SQLite's message about a damaged
+     * file (which quotes the file's object names) holds */
+    nnl_text_one_line(err);
 }
 
 /* "path: <what>: <SQLite's message>". Call before anything that could
@@ -1034,13 +1037,25 @@ int nnl_store_run_status(nnl_store *s, int64_t run, const char *status,
     char what[96];
     snprintf(what, sizeof what, "setting the status of run %lld", (long long)run);
     if (check_status(s, status, err, errlen, what) != 0) return -1;
+    /* one line, as the readers require of every text column: a message
+     * that quotes a path or a name with a control character must not make
+     * nnlab's own database read as damaged */
+    char *error = error_or_null ? strdup(error_or_null) : NULL;
+    if (error_or_null && !error) {
+        errf(s, err, errlen, "%s: out of memory", what);
+        return -1;
+    }
+    for (char *p = error; p && *p; p++)
+        if ((unsigned char)*p < ' ' || *p == 0x7f) *p = ' ';
     char host[256];
     int tx = tx_begin(s, err, errlen, what);
-    if (tx < 0) return -1;
+    if (tx < 0) { free(error); return -1; }
     sqlite3_stmt *q = bound(s, ST_RUN_STATUS, err, errlen, what, "IttitI", run,
-                            status, error_or_null, is_terminal(status),
+                            status, error, is_terminal(status),
                             host_name(host, sizeof host), (int64_t)getpid());
-    return update_run(s, tx, q, run, err, errlen, what);
+    int rc = update_run(s, tx, q, run, err, errlen, what);
+    free(error);
+    return rc;
 }
 
 int nnl_store_run_checkpoint_dir(nnl_store *s, int64_t run, const char *dir,
