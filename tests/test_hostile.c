@@ -37,10 +37,10 @@
 #include "nnlab_bin.h"
 #include "tmpdir.h"
 
-static char dir[64], cwd[1024], out[1 << 16], err[2048];
+static char dir[64], cwd[512], out[1 << 16], err[2048];
 
 static int setup(void **state) {
-    if (tmpdir_make(dir, "hostile") || !getcwd(cwd, sizeof cwd - 8)) return -1;
+    if (tmpdir_make(dir, "hostile") || !getcwd(cwd, sizeof cwd)) return -1;
     char plots[1100];
     snprintf(plots, sizeof plots, "%s/plots", cwd);
     setenv("NNLAB_PLOTS", plots, 1);
