@@ -1276,6 +1276,14 @@ static int axis_build(axis *a, const xdata *x, int k) {
             a->val[j - 1] = s;
         }
     a->log = nnl_report_log_spaced(a->pos, a->n);
+    /* one value has no neighbour to reach half-way to: its cell is a unit
+     * wide (the cells below read t[i - 1] and t[1], out of bounds for one
+     * value, as a one-point grid of issue 11's case 5 showed under UBSan) */
+    if (a->n == 1) {
+        a->lo[0] = a->pos[0] - 0.5;
+        a->hi[0] = a->pos[0] + 0.5;
+        return 0;
+    }
     double t[MAX_AXIS];
     for (int i = 0; i < a->n; i++) t[i] = a->log ? log10(a->pos[i]) : a->pos[i];
     for (int i = 0; i < a->n; i++) {
