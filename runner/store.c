@@ -218,8 +218,7 @@ static int damaged(const nnl_store *s, char *err, size_t errlen, const char *fmt
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    errf(s, err, errlen, "damaged database: %s; nnlab did not write this (use another copy, or "
-         "pass another --db)", msg);
+    errf(s, err, errlen, "damaged database: %s; nnlab never writes this (use another copy of the file)", msg);
     return -1;
 }
 
