@@ -149,7 +149,7 @@ FUZZ_CC     ?= clang
 FUZZ_CFLAGS ?= -O1 -g -Wno-pass-failed -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
                -fno-sanitize-recover=undefined
 FUZZ_TIME   ?= 600
-FUZZ_TARGETS := config experiment idx checkpoint
+FUZZ_TARGETS := config experiment idx checkpoint db
 
 $(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz.h $(BUILD)/librunner.a $(BUILD)/libnn.a
 	@mkdir -p $(dir $@)

@@ -38,6 +38,7 @@
 #include <unistd.h>
 #include <yaml.h>
 #include "config.h"
+#include "names.h"
 #include "yamltree.h"
 
 #define MAX_BYTES YT_MAX_BYTES     /* largest config file or --set value */
@@ -443,11 +444,9 @@ static int read_value(ctx *x, const node *v, const char *path, const key_row *r,
                         yt_got(v, g, sizeof g));
         size_t len = strlen(v->text);
         if (!len) return yt_fail(&x->y, v, "%s: must not be empty", path);
-        if (len >= r->size)
-            return yt_fail(&x->y, v, "%s: longer than %zu bytes", path, r->size - 1);
-        for (const char *s = v->text; *s; s++)
-            if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                return yt_fail(&x->y, v, "%s: contains a control character", path);
+        /* the name labels figures and names folders; data.dir is a path */
+        const char *why = nnl_text_problem(v->text, r->size - 1, 0);
+        if (why) return yt_fail(&x->y, v, "%s: %s", path, why);
         memcpy(p, v->text, len + 1);
         return 0;
     }
@@ -1016,24 +1015,6 @@ void nnl_config_defaults(nnl_config *c) {
     c->augment.erase_max = 0.33; /* torchvision's RandomErasing scale=(0.02, 0.33) */
 }
 
-/* The file's base name without its extension, as the default run name. */
-static void default_name(const char *path, char *out, size_t n) {
-    const char *b = strrchr(path, '/');
-    b = b ? b + 1 : path;
-    size_t len = strlen(b);
-    const char *dot = strrchr(b, '.');
-    if (dot && dot != b) len = (size_t)(dot - b);
-    if (len >= n) len = n - 1;
-    if (!len) {
-        b = "config";
-        len = strlen(b);
-    }
-    memcpy(out, b, len);
-    out[len] = 0;
-    for (char *s = out; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '_';
-}
-
 int nnl_config_parse(const char *name, const char *text, size_t len,
                      const nnl_override *ov, int nov,
                      nnl_config *c, char *err, size_t errlen) {
@@ -1045,7 +1026,7 @@ int nnl_config_parse(const char *name, const char *text, size_t len,
     int rc = -1;
     if (err && errlen) err[0] = 0;
     nnl_config_defaults(&t);
-    default_name(x.y.file, t.name, sizeof t.name);
+    nnl_name_from_file(x.y.file, "config", t.name, sizeof t.name);
     if (!text) len = 0;
     if (yt_parse_yaml(&x.y, x.y.file, 1, text, len, &root)) goto out;
     if (!root || yt_is_null(root)) {

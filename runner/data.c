@@ -22,7 +22,9 @@ const char *const nnl_class_names[NNL_CLASSES] = {
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
+#include "input.h"
 
 #define IN_BUF (64 * 1024)
 #define IMAGES_MAGIC 0x00000803u /* unsigned bytes, 3 dimensions */
@@ -77,9 +79,13 @@ static int reader_open(idx_reader *r, const char *path, char *err, size_t errlen
     memset(r, 0, sizeof *r);
     r->path = path;
     r->size = -1;
-    r->f = fopen(path, "rb");
-    if (!r->f) {
-        seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    /* only a regular file: a FIFO or device in the data folder would hang
+     * or never end (the header bounds what is read from a regular one) */
+    char why[160];
+    int fd = nnl_input_open(path, 0, NULL, why, sizeof why);
+    if (fd < 0 || !(r->f = fdopen(fd, "rb"))) {
+        seterr(err, errlen, "%s: cannot open: %s", path, fd < 0 ? why : strerror(errno));
+        if (fd >= 0) close(fd);
         return -1;
     }
     r->in = malloc(IN_BUF);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "experiment.h"
+#include "names.h"
 #include "yamltree.h"
 
 #define VAL_MAX 256
@@ -114,6 +115,9 @@ static int add_values(exp_ctx *x, axis *a, const node *seq, const char *section)
         a->valnode[i] = seq->kid[i];
         if (yt_flow(seq->kid[i], a->vals[i], VAL_MAX))
             return yt_fail(&x->y, seq->kid[i], "%s: %s: a value longer than %d characters", section, a->key, VAL_MAX);
+        /* a value names its runs and labels its point in every figure */
+        const char *why = nnl_text_problem(a->vals[i], VAL_MAX, 0);
+        if (why) return yt_fail(&x->y, seq->kid[i], "%s: %s: the value %s", section, a->key, why);
     }
     return 0;
 }
@@ -206,6 +210,8 @@ static int read_variants(exp_ctx *x, const node *seq) {
         node *nm = yt_map_get(m, "name", NULL), *st = yt_map_get(m, "set", NULL);
         if (!nm || nm->type != N_SCALAR || !*nm->text || strlen(nm->text) >= sizeof v->name || strpbrk(nm->text, ",="))
             return yt_fail(&x->y, nm ? nm : m, "variants: each needs a name: a short word without ',' or '='");
+        const char *why = nnl_name_problem(nm->text, sizeof v->name - 1);
+        if (why) return yt_fail(&x->y, nm, "variants: name: %s", why);
         snprintf(v->name, sizeof v->name, "%s", nm->text);
         for (int j = 0; j < i; j++)
             if (!strcmp(x->var[j].name, v->name))
@@ -409,13 +415,11 @@ int nnl_plan_load(const char *path, const nnl_override *ov, int nov, nnl_plan *p
     /* name: default the file's base name */
     if ((v = yt_map_get(root, "name", NULL)) && !yt_is_null(v)) {
         if (v->type != N_SCALAR || !*v->text || strlen(v->text) >= sizeof plan->name) { yt_fail(&x.y, v, "name: expected a short word, got %s", yt_got(v, g, sizeof g)); goto out; }
+        const char *why = nnl_name_problem(v->text, sizeof plan->name - 1);
+        if (why) { yt_fail(&x.y, v, "name: %s", why); goto out; }
         snprintf(plan->name, sizeof plan->name, "%s", v->text);
     } else {
-        char tmp[NNL_PATH_MAX];
-        snprintf(tmp, sizeof tmp, "%s", path);
-        char *b = basename(tmp), *dot = strrchr(b, '.');
-        if (dot && dot != b) *dot = 0;
-        snprintf(plan->name, sizeof plan->name, "%s", b);
+        nnl_name_from_file(path, "experiment", plan->name, sizeof plan->name);
     }
     if (!(v = yt_map_get(root, "base", &k)) || v->type != N_SCALAR || !*v->text) {
         yt_fail(&x.y, v ? v : root, "base: expected the path of a config file (relative to this file), got %s",

@@ -13,12 +13,14 @@
 #include "config.h"
 #include "data.h"
 #include "experiment.h"
+#include "input.h"
 #include "report.h"
 #include "slurm.h"
 #include "signals.h"
 #include "store.h"
 #include "sweep.h"
 #include "train.h"
+#include "yamltree.h"
 
 #ifndef NNLAB_VERSION
 #define NNLAB_VERSION "0.0.0"
@@ -414,7 +416,7 @@ static int cmd_test(int argc, char **argv) {
     rc = 2;
     if (!net || nn_optim_init(&opt, &cfg.optim, nn_net_nparams(net))) goto out;
     /* the blob is the trainer's loop state; the weights are what a test needs */
-    if (nn_checkpoint_load(ck, net, &opt, NULL, 0, NULL, err, sizeof err)) goto out;
+    if (nnl_checkpoint_load(ck, net, &opt, NULL, 0, NULL, err, sizeof err)) goto out;
     if (nnl_dataset_load(cfg.data_dir, 0, cfg.test_limit, &ds, err, sizeof err)) goto out;
     have_ds = 1;
     {
@@ -536,6 +538,11 @@ static int cmd_show(int argc, char **argv) {
     }
     nnl_epoch_row *rows = NULL;
     int n = nnl_store_epochs_get(s, id, &rows, err, sizeof err);
+    /* a damaged row is said, not skipped: the run is not what it seems */
+    if (n < 0) {
+        fprintf(stderr, "%s\n", err);
+        rc = 2;
+    }
     if (n > 0) {
         printf("\n%5s  %10s  %9s  %10s  %9s  %10s  %8s\n", "epoch", "train loss", "train acc", "val loss", "val acc", "lr",
                "seconds");
@@ -547,6 +554,10 @@ static int cmd_show(int argc, char **argv) {
     int64_t conf[NNL_CLASSES * NNL_CLASSES];
     double cacc[NNL_CLASSES];
     int nc = nnl_store_test_get(s, id, conf, cacc, NNL_CLASSES, err, sizeof err);
+    if (nc < 0 && strstr(err, "damaged database")) {
+        fprintf(stderr, "%s\n", err);
+        rc = 2;
+    }
     if (nc == NNL_CLASSES) {
         printf("\nper-class test accuracy and confusion matrix (rows: true class, columns: predicted)\n");
         printf("%-12s %8s ", "", "acc");
@@ -560,7 +571,7 @@ static int cmd_show(int argc, char **argv) {
     }
     nnl_run_row_free(&r);
     nnl_store_close(s);
-    return 0;
+    return rc;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -688,13 +699,19 @@ static int cmd_compare(int argc, char **argv) {
 
 static void print_kv(const char *k, const char *v, void *ud) { printf("%s: %s\n", k, v); }
 
-/* an experiment file has a top-level base: key; a config never does */
+/* an experiment file has a top-level base: key; a config never does. A file
+ * that cannot be read is no experiment: the config reader says why. */
 static int looks_like_experiment(const char *path) {
-    FILE *f = fopen(path, "r");
-    char line[512];
+    char why[160], *text;
+    size_t len;
+    int fd = nnl_input_open(path, 0, NULL, why, sizeof why);
+    if (fd < 0) return 0;
+    int rc = nnl_input_read(fd, YT_MAX_BYTES, &text, &len, why, sizeof why);
+    close(fd);
+    if (rc) return 0;
     int yes = 0;
-    while (f && !yes && fgets(line, sizeof line, f)) yes = !strncmp(line, "base:", 5);
-    if (f) fclose(f);
+    for (const char *p = text; p && !yes; p = strchr(p, '\n'), p = p ? p + 1 : NULL) yes = !strncmp(p, "base:", 5);
+    free(text);
     return yes;
 }
 

@@ -28,6 +28,7 @@
 #include "config.h"
 #include "data.h"
 #include "experiment.h"
+#include "names.h"
 #include "sweep.h"
 
 #ifndef NNLAB_VERSION
@@ -48,6 +49,7 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
+        nnl_text_one_line(err); /* SQLite's messages quote what a file holds */
     }
     return rc;
 }
@@ -107,13 +109,21 @@ static void utc_now(char *out, size_t n) {
     strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* A gnuplot string constant: double quotes, with \ " and newline escaped. */
+/* A gnuplot string constant in which no character is special: double
+ * quotes, with \ and " escaped, and the characters gnuplot would act on as
+ * octal escapes. gnuplot runs backquoted text as a shell command even inside
+ * double quotes (`touch /tmp/p` in a run name ran during `nnlab report` and
+ * at every redraw of the saved script), but not a backquote written \140;
+ * control characters (a newline ends the line, so the rest would be a
+ * command) are written \ooo too, and @ (a macro) as \100 for good measure. */
 static void gp_quote(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
-        else if (*s == '\n') fputs("\\n", f);
-        else if ((unsigned char)*s >= ' ') fputc(*s, f);
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c == '\n') fputs("\\n", f);
+        else if (c < ' ' || c == 0x7f || c == '`' || c == '@') fprintf(f, "\\%03o", c);
+        else fputc(c, f);
     }
     fputc('"', f);
 }
@@ -160,16 +170,12 @@ static void html_text(FILE *f, const char *s) {
     }
 }
 
-static int isalnum_ascii(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-/* A folder name from an experiment name: letters, digits and . _ - kept. */
-static void safe_name(const char *in, char *out, size_t n) {
-    size_t o = 0;
-    for (; *in && o + 1 < n; in++) out[o++] = isalnum_ascii(*in) || strchr("._-", *in) ? *in : '_';
-    out[o] = 0;
-    if (!o || !strcmp(out, ".") || !strcmp(out, "..")) snprintf(out, n, "report");
+/* Text in a comment line of a .dat file: a control character becomes '?',
+ * so no name can end the comment and add a row of numbers. Names are
+ * checked where they are read (names.h, store.c); this holds whatever
+ * slips past. */
+static void dat_text(FILE *f, const char *s) {
+    for (; *s; s++) fputc((unsigned char)*s < ' ' || *s == 0x7f ? '?' : *s, f);
 }
 
 /* a whole string that is a number */
@@ -639,7 +645,9 @@ static int run_curves(rctx *c, const nnl_run_row *r, const char *label, const nn
     FILE *f = open_out(c, "run-curves.dat", path, sizeof path);
     if (!f) return NNL_REPORT_EINPUT;
     utc_now(now, sizeof now);
-    fprintf(f, "# run-curves.dat -- nnlab report of %s, %s: its metrics by epoch.\n", label, now);
+    fputs("# run-curves.dat -- nnlab report of ", f);
+    dat_text(f, label);
+    fprintf(f, ", %s: its metrics by epoch.\n", now);
     fputs("# loss: mean cross-entropy; accuracy in %; lr: the learning rate of the epoch; seconds: its wall time;\n"
           "# NaN: not recorded\n# epoch train_loss val_loss train_acc val_acc lr seconds\n", f);
     int last = 0;
@@ -676,7 +684,9 @@ static int run_confusion(rctx *c, const nnl_run_row *r, const char *label, const
     FILE *f = open_out(c, "confusion.dat", path, sizeof path);
     if (!f) return NNL_REPORT_EINPUT;
     utc_now(now, sizeof now);
-    fprintf(f, "# confusion.dat -- nnlab report of %s, %s: its test confusion matrix.\n", label, now);
+    fputs("# confusion.dat -- nnlab report of ", f);
+    dat_text(f, label);
+    fprintf(f, ", %s: its test confusion matrix.\n", now);
     fputs("# row: the true class, column: the predicted class, both in class order; a count of test images.\n"
           "# classes:", f);
     int64_t total = 0, maxc = 0;
@@ -836,6 +846,7 @@ typedef struct {
     xrun *r;
     int nr;
     int any_epoch, any_val, any_test;
+    int capp, capr, oom;       /* while loading */
 } xdata;
 
 static void split_point(xpoint *p) {
@@ -887,61 +898,56 @@ static void xdata_free(xdata *x) {
     free(x->order);
 }
 
+/* one run of the experiment into x, from nnl_store_points_foreach */
+static int xdata_add(const nnl_point_run *pr, void *ud) {
+    xdata *x = ud;
+    int pi = 0;
+    while (pi < x->np && strcmp(x->p[pi].name, pr->point)) pi++;
+    if (pi == x->np) {
+        if (x->np == x->capp) {
+            int cap = x->capp ? 2 * x->capp : 16;
+            xpoint *np = realloc(x->p, sizeof *np * (size_t)cap);
+            if (!np) return x->oom = 1;
+            x->p = np;
+            x->capp = cap;
+        }
+        memset(&x->p[pi], 0, sizeof x->p[pi]);
+        snprintf(x->p[pi].name, sizeof x->p[pi].name, "%s", pr->point);
+        split_point(&x->p[pi]);
+        x->np++;
+    }
+    if (x->nr == x->capr) {
+        int cap = x->capr ? 2 * x->capr : 64;
+        xrun *nr = realloc(x->r, sizeof *nr * (size_t)cap);
+        if (!nr) return x->oom = 1;
+        x->r = nr;
+        x->capr = cap;
+    }
+    xrun *r = &x->r[x->nr++];
+    memset(r, 0, sizeof *r);
+    r->id = pr->id;
+    r->point = pi;
+    snprintf(r->status, sizeof r->status, "%s", pr->status);
+    r->test = pr->test_acc;
+    x->p[pi].nruns++;
+    if (!strcmp(r->status, "finished") && isfinite(r->test)) {
+        x->p[pi].nfinished++;
+        x->any_test = 1;
+    } else {
+        r->test = NAN; /* a test result counts once its run has finished */
+    }
+    return 0;
+}
+
 static int xdata_load(nnl_store *s, const char *experiment, xdata *x, char *err, size_t errlen) {
     memset(x, 0, sizeof *x);
     x->experiment = experiment;
-    sqlite3_stmt *st;
-    sqlite3 *db = nnl_store_db(s);
-    if (sqlite3_prepare_v2(db,
-                           "SELECT r.id, coalesce(p.value, r.name, ''), r.status, r.test_acc FROM runs r"
-                           " LEFT JOIN params p ON p.run_id = r.id AND p.key = 'sweep.point'"
-                           " WHERE r.experiment = ?1 ORDER BY r.id", -1, &st, NULL) != SQLITE_OK)
-        return fail(err, errlen, NNL_REPORT_EINPUT, "%s: reading runs of %s: %s", nnl_store_path(s), experiment,
-                    sqlite3_errmsg(db));
-    sqlite3_bind_text(st, 1, experiment, -1, SQLITE_STATIC);
-    int rc, capr = 0, capp = 0, oom = 0;
-    while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *point = (const char *)sqlite3_column_text(st, 1);
-        int pi = 0;
-        while (pi < x->np && strcmp(x->p[pi].name, point)) pi++;
-        if (pi == x->np) {
-            if (x->np == capp) {
-                capp = capp ? 2 * capp : 16;
-                xpoint *np = realloc(x->p, sizeof *np * (size_t)capp);
-                if (!np) { oom = 1; break; }
-                x->p = np;
-            }
-            memset(&x->p[pi], 0, sizeof x->p[pi]);
-            snprintf(x->p[pi].name, sizeof x->p[pi].name, "%s", point);
-            split_point(&x->p[pi]);
-            x->np++;
-        }
-        if (x->nr == capr) {
-            capr = capr ? 2 * capr : 64;
-            xrun *nr = realloc(x->r, sizeof *nr * (size_t)capr);
-            if (!nr) { oom = 1; break; }
-            x->r = nr;
-        }
-        xrun *r = &x->r[x->nr++];
-        memset(r, 0, sizeof *r);
-        r->id = sqlite3_column_int64(st, 0);
-        r->point = pi;
-        snprintf(r->status, sizeof r->status, "%s", (const char *)sqlite3_column_text(st, 2));
-        r->test = sqlite3_column_type(st, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 3);
-        x->p[pi].nruns++;
-        if (!strcmp(r->status, "finished") && isfinite(r->test)) {
-            x->p[pi].nfinished++;
-            x->any_test = 1;
-        } else {
-            r->test = NAN; /* a test result counts once its run has finished */
-        }
-    }
-    sqlite3_finalize(st);
-    if (oom || (rc != SQLITE_DONE && rc != SQLITE_ROW)) {
-        int r = fail(err, errlen, NNL_REPORT_EINPUT, "%s: reading runs of %s: %s", nnl_store_path(s), experiment,
-                     oom ? "out of memory" : sqlite3_errmsg(db));
+    /* the store checks what it hands over (store.h): a database from
+     * elsewhere with a NULL status is reported, not drawn */
+    if (nnl_store_points_foreach(s, experiment, xdata_add, x, err, errlen) || x->oom) {
+        if (x->oom) fail(err, errlen, 0, "%s: reading runs of %s: out of memory", nnl_store_path(s), experiment);
         xdata_free(x);
-        return r;
+        return NNL_REPORT_EINPUT;
     }
     if (!x->nr) {
         xdata_free(x);
@@ -1002,7 +1008,9 @@ static void put_stat(FILE *f, const stat1 *s) {
 static void dat_head(FILE *f, const char *file, const xdata *x, const char *what) {
     char now[32];
     utc_now(now, sizeof now);
-    fprintf(f, "# %s -- nnlab report of experiment %s, %s:\n# %s\n", file, x->experiment, now, what);
+    fprintf(f, "# %s -- nnlab report of experiment ", file);
+    dat_text(f, x->experiment);
+    fprintf(f, ", %s:\n# %s\n", now, what);
 }
 
 /* the variant (grid point) tics shared by the bar charts */
@@ -1045,7 +1053,9 @@ static int exp_curves(rctx *c, const xdata *x) {
                     if (x->r[i].ep[e].epoch > last) last = x->r[i].ep[e].epoch;
         if (!last) continue;
         if (last > maxe) maxe = last;
-        fprintf(f, "%s# variant %d: %s\n", nblocks ? "\n\n" : "", x->p[pi].color, point_title(&x->p[pi]));
+        fprintf(f, "%s# variant %d: ", nblocks ? "\n\n" : "", x->p[pi].color);
+        dat_text(f, point_title(&x->p[pi]));
+        fputc('\n', f);
         block_point[nblocks++] = pi;
         for (int e = 1; e <= last; e++) {
             stat1 acc = {0}, loss = {0};
@@ -1266,6 +1276,14 @@ static int axis_build(axis *a, const xdata *x, int k) {
             a->val[j - 1] = s;
         }
     a->log = nnl_report_log_spaced(a->pos, a->n);
+    /* one value has no neighbour to reach half-way to: its cell is a unit
+     * wide (the cells below read t[i - 1] and t[1], out of bounds for one
+     * value, as a one-point grid of issue 11's case 5 showed under UBSan) */
+    if (a->n == 1) {
+        a->lo[0] = a->pos[0] - 0.5;
+        a->hi[0] = a->pos[0] + 0.5;
+        return 0;
+    }
     double t[MAX_AXIS];
     for (int i = 0; i < a->n; i++) t[i] = a->log ? log10(a->pos[i]) : a->pos[i];
     for (int i = 0; i < a->n; i++) {
@@ -1493,7 +1511,17 @@ int nnl_report_experiment(nnl_store *s, const char *experiment, const nnl_report
         if (heatmap_fits(&x, &ax, &ay, why, sizeof why)) {
             if ((rc = exp_heatmap(&c, &x, &ax, &ay))) goto out;
         } else if (nn < sizeof notes) {
-            nn += (size_t)snprintf(notes + nn, sizeof notes - nn, "<p class=\"small\">No heat map: %s.</p>\n", why);
+            /* why names the grid's keys: text of the experiment, escaped like the rest */
+            char *esc = NULL;
+            size_t esclen = 0;
+            FILE *m = open_memstream(&esc, &esclen);
+            if (m) {
+                html_text(m, why);
+                fclose(m);
+            }
+            nn += (size_t)snprintf(notes + nn, sizeof notes - nn, "<p class=\"small\">No heat map: %s.</p>\n",
+                                   esc ? esc : "");
+            free(esc);
         }
     } else if (nn < sizeof notes) {
         nn += (size_t)snprintf(notes + nn, sizeof notes - nn,
@@ -1620,7 +1648,7 @@ int nnl_report_cmd(int argc, char **argv) {
     }
     char outdir[NNL_PATH_MAX], folder[NNL_NAME_MAX + 32];
     if (run) snprintf(folder, sizeof folder, "run-%lld", (long long)run);
-    else safe_name(name, folder, sizeof folder);
+    else nnl_name_to_path(name, "report", folder, sizeof folder);
     const char *slash = strrchr(db, '/');
     if (out) snprintf(outdir, sizeof outdir, "%s", out);
     else if (slash) snprintf(outdir, sizeof outdir, "%.*s/reports/%s", (int)(slash - db), db, folder);

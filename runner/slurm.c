@@ -31,6 +31,8 @@
 #include <unistd.h>
 #include "data.h"
 #include "experiment.h"
+#include "input.h"
+#include "names.h"
 #include "signals.h"
 #include "slurm.h"
 #include "sweep.h"
@@ -143,6 +145,17 @@ static int parse_int(const char *cmd, const char *opt, const char *v, int lo, in
     return 0;
 }
 
+/* A value that becomes an #SBATCH line: a newline would end the line and
+ * make the rest a command of the job script, and other control characters
+ * (a carriage return, ESC) have no business there either. 0, or 2 after
+ * saying so. */
+static int sbatch_value_bad(const char *cmd, const char *opt, const char *v) {
+    const char *why = nnl_text_problem(v, 4096, 0);
+    if (!why) return 0;
+    fprintf(stderr, "nnlab %s: %s: the value %s; it goes into an #SBATCH line of the job script\n", cmd, opt, why);
+    return 2;
+}
+
 /* allowed: the O_ options the command takes, as a 0-terminated list */
 static int parse_opts(int argc, char **argv, const char *cmd, const int *allowed, opts *o) {
     static const struct option lo[] = {
@@ -185,14 +198,18 @@ static int parse_opts(int argc, char **argv, const char *cmd, const int *allowed
         case O_DB: o->db = optarg; break;
         case O_DATA: o->data = optarg; break;
         case O_SHARDS: o->shards = optarg; break;
-        case O_PARTITION: o->partition = optarg; break;
-        case O_TIME: o->time = optarg; break;
+        case O_PARTITION:
+        case O_TIME:
+            if (sbatch_value_bad(cmd, ch == O_PARTITION ? "--partition" : "--time", optarg)) return 2;
+            if (ch == O_PARTITION) o->partition = optarg;
+            else o->time = optarg;
+            break;
         case O_CPUS: rc = parse_int(cmd, "--cpus-per-task", optarg, 1, 4096, &o->cpus); break;
         case O_PARALLEL: rc = parse_int(cmd, "--array-parallel", optarg, 1, 1000000, &o->parallel); break;
         case O_PER_TASK: rc = parse_int(cmd, "--runs-per-task", optarg, 1, NNL_MAX_PLAN, &o->per_task); break;
         case O_SBATCH_ARG:
             if (o->nsbatch == MAX_SBATCH_ARGS) { fprintf(stderr, "nnlab %s: more than %d --sbatch-arg options\n", cmd, MAX_SBATCH_ARGS); return 2; }
-            if (strchr(optarg, '\n')) { fprintf(stderr, "nnlab %s: --sbatch-arg: a newline cannot go into an #SBATCH line\n", cmd); return 2; }
+            if (sbatch_value_bad(cmd, "--sbatch-arg", optarg)) return 2;
             o->sbatch_args[o->nsbatch++] = optarg;
             break;
         case O_PRINT: o->print = 1; break;
@@ -253,8 +270,12 @@ static int shards_dir(const opts *o, const nnl_plan *plan, char *out, size_t n) 
     if (o->shards) snprintf(tmp, sizeof tmp, "%s", o->shards);
     else {
         const char *slash = strrchr(o->db, '/');
-        if (slash) snprintf(tmp, sizeof tmp, "%.*s/slurm/%s", (int)(slash - o->db), o->db, plan->name);
-        else snprintf(tmp, sizeof tmp, "slurm/%s", plan->name);
+        /* the folder is named after the experiment the way report folders
+         * are: an experiment named ../../x stays inside slurm/ */
+        char folder[NNL_NAME_MAX];
+        nnl_name_to_path(plan->name, "experiment", folder, sizeof folder);
+        if (slash) snprintf(tmp, sizeof tmp, "%.*s/slurm/%s", (int)(slash - o->db), o->db, folder);
+        else snprintf(tmp, sizeof tmp, "slurm/%s", folder);
     }
     if (abs_path(tmp, out, n)) {
         fprintf(stderr, "nnlab: %s: path too long\n", tmp);
@@ -339,6 +360,20 @@ static void put_quoted(FILE *f, const char *s) {
     fputc('\'', f);
 }
 
+/* The rest of an #SBATCH line: prefix and s as one double-quoted argument
+ * with " and \\ escaped, as sbatch reads its #SBATCH lines, then the end
+ * of the line; a space or a # in a name or a folder stays in the value.
+ * Control characters never get here (names.h, sbatch_value_bad). */
+static void put_sbatch_quoted(FILE *f, const char *prefix, const char *s) {
+    fputc('"', f);
+    for (const char *p = prefix; *p; p++) fputc(*p, f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', f);
+        fputc(*s, f);
+    }
+    fputs("\"\n", f);
+}
+
 /* FNV-1a of the plan's keys in order: the worker checks it is running the
  * plan that was submitted, since its share depends on the order */
 static void plan_hash(const nnl_plan *plan, char out[17]) {
@@ -351,11 +386,24 @@ static void plan_hash(const nnl_plan *plan, char out[17]) {
 /* DIR/job: the last submission */
 typedef struct { char job[64]; int tasks, per_task; char plan[17]; } submission;
 
+/* A small file of the shards' folder (job, done) opened for reading, or
+ * NULL: like every input (input.h), only a regular file of at most cap
+ * bytes, so a FIFO left there cannot hang a task. */
+static FILE *open_small(const char *path, long long cap) {
+    char why[160];
+    struct stat st;
+    int fd = nnl_input_open(path, 0, &st, why, sizeof why);
+    if (fd < 0) return NULL;
+    FILE *f = st.st_size <= cap ? fdopen(fd, "r") : NULL;
+    if (!f) close(fd);
+    return f;
+}
+
 static int read_submission(const char *dir, submission *sub) {
     char path[NNL_PATH_MAX + 8], line[256];
     memset(sub, 0, sizeof *sub);
     snprintf(path, sizeof path, "%s/job", dir);
-    FILE *f = fopen(path, "r");
+    FILE *f = open_small(path, 1 << 16);
     if (!f) return -1;
     while (fgets(line, sizeof line, f)) {
         sscanf(line, "job %63s", sub->job);
@@ -406,9 +454,16 @@ static int fold_db(const char *path, const nnl_plan *plan, run_state *st, int *h
         sqlite3_bind_text(q, 1, plan->runs[i].key, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, plan->name, -1, SQLITE_STATIC);
         int r = sqlite3_step(q);
-        if (r == SQLITE_ROW) {
-            const char *status = (const char *)sqlite3_column_text(q, 0);
-            int ep = sqlite3_column_int(q, 1), rank = run_rank(status, ep, sqlite3_column_int(q, 2));
+        const char *status = r == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
+        int ep = r == SQLITE_ROW ? sqlite3_column_int(q, 1) : 0;
+        if (r == SQLITE_ROW && (!nnl_store_status_known(status) || ep < 0 || ep > NNL_STORE_MAX_EPOCH)) {
+            /* a database from elsewhere may hold anything (store.h) */
+            fprintf(stderr, "%s: damaged database: run %s of %s has status %s and %d epochs; pass another path "
+                    "or move the file aside\n", path, plan->runs[i].key, plan->name,
+                    status && nnl_store_status_known(status) ? status : "(not a run status)", ep);
+            rc = -1;
+        } else if (r == SQLITE_ROW) {
+            int rank = run_rank(status, ep, sqlite3_column_int(q, 2));
             /* the best copy names the state; a copy running now beats an unfinished one */
             int running = !strcmp(status, "running") && !is_final(st[i].status);
             if (!st[i].status[0] || rank > st[i].rank || running) {
@@ -521,8 +576,9 @@ static int read_done(const char *dir, char (**keys)[17], int *n) {
     snprintf(path, sizeof path, "%s/done", dir);
     *keys = NULL;
     *n = 0;
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
+    if (access(path, F_OK)) return 0;
+    FILE *f = open_small(path, 17LL * NNL_MAX_PLAN + 4096); /* a key a line */
+    if (!f) return -1;
     int cap = 0;
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n")] = 0;
@@ -605,7 +661,12 @@ int nnl_worker_cmd(int argc, char **argv) {
     }
     char (*done)[17];
     int ndone;
-    if (read_done(o.shards, &done, &ndone)) { fprintf(stderr, "nnlab worker: out of memory\n"); nnl_plan_free(&plan); return 2; }
+    if (read_done(o.shards, &done, &ndone)) {
+        fprintf(stderr, "nnlab worker: %s/done: cannot read it (not a regular file, too large, or out of memory)\n",
+                o.shards);
+        nnl_plan_free(&plan);
+        return 2;
+    }
     nnl_plan sub = plan;
     sub.runs = malloc(sizeof *sub.runs * (size_t)(plan.nruns / o.ntasks + 1));
     sub.nruns = 0;
@@ -700,9 +761,12 @@ static void merge_row_free(merge_row *r) {
 /* a row of the runs queries below: id, key, status, experiment, finished,
  * error, epochs_done, has a test result [, checkpoint_dir] */
 static void merge_row_read(sqlite3_stmt *q, merge_row *r) {
+    /* a shard's rows were checked (nnl_store_check); main's are read as
+     * carefully, NULLs as "" */
+    const char *key = (const char *)sqlite3_column_text(q, 1), *status = (const char *)sqlite3_column_text(q, 2);
     r->id = sqlite3_column_int64(q, 0);
-    snprintf(r->key, sizeof r->key, "%s", (const char *)sqlite3_column_text(q, 1));
-    snprintf(r->status, sizeof r->status, "%s", (const char *)sqlite3_column_text(q, 2));
+    snprintf(r->key, sizeof r->key, "%s", key ? key : "");
+    snprintf(r->status, sizeof r->status, "%s", status ? status : "");
     r->experiment = dup_col(q, 3);
     r->finished = dup_col(q, 4);
     r->error = dup_col(q, 5);
@@ -783,6 +847,14 @@ int nnl_merge_shard(nnl_store *main_db, const char *shard, nnl_merge_counts *c, 
      * old schema and rolls back what a killed task left half-written */
     nnl_store *s = nnl_store_open_shared(abs, err, errlen);
     if (!s) return -1;
+    /* a shard may come from anywhere: every row is checked before one is
+     * copied (a label of -3 was copied and later written out of bounds) */
+    if (nnl_store_check(s, err, errlen)) {
+        size_t n = strlen(err);
+        snprintf(err + n, errlen - n, "; nothing merged");
+        nnl_store_close(s);
+        return -1;
+    }
     sqlite3 *db = nnl_store_db(main_db);
     sqlite3_stmt *q;
     int rc = sqlite3_prepare_v2(db, "ATTACH DATABASE ?1 AS shard", -1, &q, NULL);
@@ -793,12 +865,14 @@ int nnl_merge_shard(nnl_store *main_db, const char *shard, nnl_merge_counts *c, 
     }
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%s: attaching %s: %s", nnl_store_path(main_db), abs, sqlite3_errmsg(db));
+        nnl_text_one_line(err);
         nnl_store_close(s);
         return -1;
     }
     if (nnl_store_begin(main_db, err, errlen)) rc = -1;
     else if (merge_runs(s, db, c)) {
         snprintf(err, errlen, "%s: merging %s: %s", nnl_store_path(main_db), abs, sqlite3_errmsg(db));
+        nnl_text_one_line(err);
         nnl_store_rollback(main_db, NULL, 0);
         rc = -1;
     } else {
@@ -918,13 +992,23 @@ static void write_script(FILE *f, const opts *o, const nnl_plan *plan, const tas
             plan->nruns, tp->ntasks, tp->nneed);
     fprintf(f, "# task%s with runs to do. Task I runs the plan's runs I, I + %d, ... into %s/task-I.db.\n",
             tp->nneed == 1 ? "" : "s", tp->ntasks, dir);
-    fprintf(f, "#SBATCH --job-name=nnlab-%s\n", plan->name);
+    fputs("#SBATCH --job-name=", f);
+    put_sbatch_quoted(f, "nnlab-", plan->name);
     fprintf(f, "#SBATCH --array=%s", spec);
     if (o->parallel) fprintf(f, "%%%d", o->parallel);
     fprintf(f, "\n#SBATCH --ntasks=1\n#SBATCH --cpus-per-task=%d\n", o->cpus);
-    if (o->partition) fprintf(f, "#SBATCH --partition=%s\n", o->partition);
-    if (o->time) fprintf(f, "#SBATCH --time=%s\n", o->time);
-    fprintf(f, "#SBATCH --output=%s/logs/%%A_%%a.out\n", dir);
+    if (o->partition) {
+        fputs("#SBATCH --partition=", f);
+        put_sbatch_quoted(f, "", o->partition);
+    }
+    if (o->time) {
+        fputs("#SBATCH --time=", f);
+        put_sbatch_quoted(f, "", o->time);
+    }
+    char logs[NNL_PATH_MAX + 32];
+    snprintf(logs, sizeof logs, "%s/logs/%%A_%%a.out", dir);
+    fputs("#SBATCH --output=", f);
+    put_sbatch_quoted(f, "", logs);
     fprintf(f, "#SBATCH --open-mode=append\n#SBATCH --requeue\n");
     for (int i = 0; i < o->nsbatch; i++) fprintf(f, "#SBATCH %s\n", o->sbatch_args[i]);
     fprintf(f, "cd ");
@@ -962,6 +1046,13 @@ static int submit(opts *o, const nnl_plan *plan, const char *dir, int *submitted
         return 2;
     }
     plan_hash(plan, hash);
+    /* the folder goes into the script's comment and #SBATCH lines, where a
+     * newline would start a command */
+    const char *why = nnl_text_problem(dir, NNL_PATH_MAX, 0);
+    if (why) {
+        fprintf(stderr, "nnlab sweep: the shards' folder %s: its path %s; choose another with --shards DIR\n", dir, why);
+        return 2;
+    }
 
     submission last;
     if (!o->print && !read_submission(dir, &last)) {

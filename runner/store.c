@@ -23,7 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include "input.h"
+#include "names.h"
+#include "signals.h"
 
 /* The Makefile defines both; a build without it still records something. */
 #ifndef NNLAB_VERSION
@@ -102,7 +106,7 @@ enum {
     ST_RUN_INSERT, ST_PARAM_PUT, ST_EPOCH_PUT, ST_EPOCH_TRIM, ST_EPOCH_SUMMARY,
     ST_RUN_STATUS, ST_RUN_DIVERGED, ST_TEST_RUN, ST_CONF_CLEAR, ST_CONF_PUT,
     ST_CACC_CLEAR, ST_CACC_PUT, ST_CLAIM_PICK, ST_FIND_ID, ST_FIND_PREFIX,
-    ST_FIND_KEY, ST_RUN_GET, ST_NCLASSES, ST_RUN_CKDIR, ST_COUNT
+    ST_FIND_KEY, ST_RUN_GET, ST_RUN_CKDIR, ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -163,10 +167,6 @@ static const char *const stmt_sql[ST_COUNT] = {
         " epochs_done, best_epoch, best_val_acc, test_loss, test_acc,"
         " diverged_epoch, error, checkpoint_dir FROM runs WHERE id = ?1",
     [ST_RUN_CKDIR] = "UPDATE runs SET checkpoint_dir = ?2 WHERE id = ?1",
-    [ST_NCLASSES] =
-        "SELECT max(m) FROM (SELECT max(true_label, pred_label) AS m"
-        " FROM confusion WHERE run_id = ?1"
-        " UNION ALL SELECT label FROM class_acc WHERE run_id = ?1)",
 };
 
 static const char *const statuses[] = {
@@ -177,6 +177,7 @@ struct nnl_store {
     sqlite3 *db;
     char *path;
     int readonly;
+    double stop_seen;           /* when the progress handler first saw nnl_stop; 0: not yet */
     sqlite3_stmt *st[ST_COUNT];
 };
 
@@ -194,6 +195,9 @@ static void errf(const nnl_store *s, char *err, size_t errlen, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
     va_end(ap);
+    /* one line, whatever a path, a row or SQLite's message about a damaged
+     * file (which quotes the file's object names) holds */
+    nnl_text_one_line(err);
 }
 
 /* "path: <what>: <SQLite's message>". Call before anything that could
@@ -201,6 +205,21 @@ static void errf(const nnl_store *s, char *err, size_t errlen, const char *fmt, 
 static void db_fail(const nnl_store *s, char *err, size_t errlen, const char *what)
 {
     errf(s, err, errlen, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+/* "path: damaged database: <message>; ...": a value no nnlab writes, found
+ * where a row is read. Such a value is reported, never used. */
+static int damaged(const nnl_store *s, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int damaged(const nnl_store *s, char *err, size_t errlen, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    errf(s, err, errlen, "damaged database: %s; nnlab never writes this (use another copy of the file)", msg);
+    return -1;
 }
 
 /* --- statements --------------------------------------------------------- */
@@ -298,6 +317,89 @@ static int query_int(nnl_store *s, sqlite3_stmt *q, int64_t *out,
 static double col_double(sqlite3_stmt *q, int i)
 {
     return sqlite3_column_type(q, i) == SQLITE_NULL ? NAN : sqlite3_column_double(q, i);
+}
+
+/* Text columns longer than this are no nnlab's: names, hosts, errors and
+ * paths are far shorter (a config's text is bounded as a config file is). */
+#define TEXT_MAX 4096
+#define CONFIG_MAX (1 << 20)
+
+/* Checks the row q holds, column by column, against spec: one letter per
+ * column, lower case where NULL is allowed too:
+ *   I/i  an integer                E/e  an epoch count, 0 to NNL_STORE_MAX_EPOCH
+ *   P/p  a count, 0 or more        K    a run key: 16 hex digits
+ *   S    a run status              N/n  one line of printable text
+ *   c    a config's text (lines)   a    an accuracy, 0 to 1
+ *   r    a number                  .    anything
+ * A database from elsewhere may hold anything in any column, whatever the
+ * schema says (a crafted file need not obey its NOT NULL and CHECK): what
+ * is read is checked here before it is used. what names the row in the
+ * message ("run 12"). 0, or -1 with err written. */
+static int row_ok(const nnl_store *s, sqlite3_stmt *q, const char *spec, const char *what,
+                  char *err, size_t errlen)
+{
+    for (int i = 0; spec[i]; i++) {
+        char k = spec[i];
+        if (k == '.') continue;
+        int t = sqlite3_column_type(q, i);
+        const char *col = sqlite3_column_name(q, i);
+        if (t == SQLITE_NULL) {
+            if (k >= 'A' && k <= 'Z') return damaged(s, err, errlen, "%s: %s is NULL", what, col ? col : "?");
+            continue;
+        }
+        const char *bad = NULL;
+        char why[160];
+        switch (k | 0x20) {
+        case 'i': case 'e': case 'p': {
+            if (t != SQLITE_INTEGER) { bad = "is not an integer"; break; }
+            int64_t v = sqlite3_column_int64(q, i);
+            if ((k | 0x20) == 'e' && (v < 0 || v > NNL_STORE_MAX_EPOCH)) {
+                snprintf(why, sizeof why, "is %lld (expected 0 to %d)", (long long)v, NNL_STORE_MAX_EPOCH);
+                bad = why;
+            } else if ((k | 0x20) == 'p' && v < 0) {
+                snprintf(why, sizeof why, "is %lld (expected 0 or more)", (long long)v);
+                bad = why;
+            }
+            break;
+        }
+        case 'a': case 'r': {
+            if (t != SQLITE_INTEGER && t != SQLITE_FLOAT) { bad = "is not a number"; break; }
+            double v = sqlite3_column_double(q, i);
+            if (k == 'a' && !(v >= 0 && v <= 1)) {
+                snprintf(why, sizeof why, "is %g (expected an accuracy from 0 to 1)", v);
+                bad = why;
+            }
+            break;
+        }
+        case 'k': {
+            const char *v = (const char *)sqlite3_column_text(q, i);
+            size_t n = v ? strlen(v) : 0;
+            int hex = t == SQLITE_TEXT && n == 16;
+            for (size_t j = 0; hex && j < n; j++) hex = isxdigit((unsigned char)v[j]);
+            if (!hex) bad = "is not a run key (16 hex digits)";
+            break;
+        }
+        case 's': {
+            const char *v = t == SQLITE_TEXT ? (const char *)sqlite3_column_text(q, i) : NULL;
+            if (!nnl_store_status_known(v)) bad = "is not a run status (queued, running, finished, failed, "
+                                                  "diverged, interrupted or pruned)";
+            break;
+        }
+        case 'n': case 'c': {
+            const char *v = (const char *)sqlite3_column_text(q, i);
+            if (t != SQLITE_TEXT || !v) { bad = "is not text"; break; }
+            const char *p = nnl_text_problem(v, k == 'c' ? CONFIG_MAX : TEXT_MAX, k == 'c');
+            if (p) {
+                snprintf(why, sizeof why, "%s", p);
+                bad = why;
+            }
+            break;
+        }
+        default: break;
+        }
+        if (bad) return damaged(s, err, errlen, "%s: %s %s", what, col ? col : "?", bad);
+    }
+    return 0;
 }
 
 /* A malloc'd copy of a text column, NULL for NULL; *oom set on failure. */
@@ -520,11 +622,157 @@ static int set_journal_wal(nnl_store *s, char *err, size_t errlen)
     return ok ? 0 : -1;
 }
 
+/* type, name, tbl_name and sql of every schema object, in one order */
+static const char schema_sql[] =
+    "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name";
+
+/* The statistics ANALYZE keeps: SQLite's own tables, read only by its query
+ * planner, and a user's `sqlite3 nnlab.db ANALYZE` should not lock them out. */
+static int is_stat_table(sqlite3_stmt *q)
+{
+    const char *type = (const char *)sqlite3_column_text(q, 0), *sql = (const char *)sqlite3_column_text(q, 3);
+    return type && sql && !strcmp(type, "table") &&
+           (!strcmp(sql, "CREATE TABLE sqlite_stat1(tbl,idx,stat)") ||
+            !strcmp(sql, "CREATE TABLE sqlite_stat4(tbl,idx,neq,nlt,ndlt,sample)"));
+}
+
+/* A name from the file for a message: control characters made '?', cut to fit. */
+static void clip_name(const char *in, char *out, size_t n)
+{
+    size_t o = 0;
+    for (; *in && o + 1 < n; in++) out[o++] = (unsigned char)*in < ' ' || *in == 0x7f ? '?' : *in;
+    out[o] = 0;
+}
+
+static const char *col_or(sqlite3_stmt *q, int i, const char *none)
+{
+    const char *t = q ? (const char *)sqlite3_column_text(q, i) : NULL;
+    return t ? t : none;
+}
+
+/* Compares the file's schema objects with those nnlab's migrations up to
+ * version v create (built in an empty in-memory database, so the text is
+ * SQLite's own normal form of ours). A trigger runs on every write and a
+ * view can stand in for a table: a database from elsewhere with either,
+ * or with a table of other columns or constraints, is refused before
+ * anything reads or writes it. 0, or -1 with err naming the object. */
+static int schema_check(nnl_store *s, int64_t v, char *err, size_t errlen)
+{
+    sqlite3 *ref = NULL;
+    sqlite3_stmt *a = NULL, *b = NULL;
+    int rc = -1;
+    if (sqlite3_open_v2(":memory:", &ref, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        errf(s, err, errlen, "checking the schema: out of memory");
+        goto out;
+    }
+    for (int64_t i = 1; i <= v && i <= NNL_STORE_SCHEMA_VERSION; i++)
+        if (sqlite3_exec(ref, migrations[i], NULL, NULL, NULL) != SQLITE_OK) {
+            errf(s, err, errlen, "checking the schema: %s", sqlite3_errmsg(ref));
+            goto out;
+        }
+    if (sqlite3_prepare_v2(s->db, schema_sql, -1, &a, NULL) != SQLITE_OK) {
+        db_fail(s, err, errlen, "reading the schema");
+        goto out;
+    }
+    if (sqlite3_prepare_v2(ref, schema_sql, -1, &b, NULL) != SQLITE_OK) {
+        errf(s, err, errlen, "checking the schema: %s", sqlite3_errmsg(ref));
+        goto out;
+    }
+    /* a merge of two lists sorted the same way */
+    int ra = sqlite3_step(a), rb = sqlite3_step(b);
+    for (;;) {
+        if (ra == SQLITE_ROW && is_stat_table(a)) { ra = sqlite3_step(a); continue; }
+        if (ra != SQLITE_ROW && ra != SQLITE_DONE) {
+            db_fail(s, err, errlen, "reading the schema");
+            goto out;
+        }
+        if (ra == SQLITE_DONE && rb != SQLITE_ROW) break;
+        int c = ra != SQLITE_ROW ? 1 : rb != SQLITE_ROW ? -1 : strcmp(col_or(a, 0, ""), col_or(b, 0, ""));
+        if (!c) c = strcmp(col_or(a, 1, ""), col_or(b, 1, ""));
+        char name[96];
+        if (c < 0) {
+            clip_name(col_or(a, 1, "?"), name, sizeof name);
+            errf(s, err, errlen, "not a database as nnlab writes it: it has a %s '%s' that nnlab's schema "
+                 "(version %lld) does not; a trigger or view runs on what nnlab reads and writes, so it is "
+                 "refused (remove it with: sqlite3 %s 'DROP %s \"%s\"', if you trust the rest)",
+                 col_or(a, 0, "?"), name, (long long)v, s->path, !strcmp(col_or(a, 0, ""), "trigger") ?
+                 "TRIGGER" : !strcmp(col_or(a, 0, ""), "view") ? "VIEW" : !strcmp(col_or(a, 0, ""), "index") ?
+                 "INDEX" : "TABLE", name);
+            goto out;
+        }
+        if (c > 0) {
+            errf(s, err, errlen, "not a database as nnlab writes it: its %s '%s' is missing (schema version "
+                 "%lld); pass another path", col_or(b, 0, "?"), col_or(b, 1, "?"), (long long)v);
+            goto out;
+        }
+        if (strcmp(col_or(a, 2, ""), col_or(b, 2, "")) || strcmp(col_or(a, 3, ""), col_or(b, 3, ""))) {
+            errf(s, err, errlen, "not a database as nnlab writes it: its %s '%s' is not the one nnlab's "
+                 "schema version %lld defines (other columns or constraints); pass another path",
+                 col_or(b, 0, "?"), col_or(b, 1, "?"), (long long)v);
+            goto out;
+        }
+        ra = sqlite3_step(a);
+        rb = sqlite3_step(b);
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(a);
+    sqlite3_finalize(b);
+    sqlite3_close(ref);
+    return rc;
+}
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* How long a statement may still run once Ctrl-C or SIGTERM has set
+ * nnl_stop: long enough for the short writes that record the run as
+ * interrupted, short enough that nothing in SQLite outlasts the signal. */
+#define STOP_GRACE_SECONDS 2.0
+
+/* SQLite calls this every few thousand steps of a statement; non-zero
+ * interrupts it (SQLITE_INTERRUPT). Without it a statement that never
+ * ends (a recursive view or trigger of a hostile database, a huge scan)
+ * kept nnlab at 100% CPU through SIGTERM until SIGKILL. */
+static int on_progress(void *ud)
+{
+    nnl_store *s = ud;
+    if (!nnl_stop) return 0;
+    double now = now_seconds();
+    if (s->stop_seen == 0) s->stop_seen = now;
+    return now - s->stop_seen > STOP_GRACE_SECONDS;
+}
+
+/* The connection options for a database that may come from anyone
+ * (SQLite's "defense against the dark arts"): no writes to the schema
+ * through PRAGMA writable_schema or sqlite_dbpage, no functions with side
+ * effects called from the schema, no triggers or views at all (nnlab uses
+ * neither), page checks that find a damaged file early, and the progress
+ * handler. */
+static int harden(nnl_store *s, char *err, size_t errlen)
+{
+    int ok = sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL) == SQLITE_OK &&
+             sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL) == SQLITE_OK &&
+             sqlite3_db_config(s->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL) == SQLITE_OK &&
+             sqlite3_db_config(s->db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL) == SQLITE_OK &&
+             sqlite3_exec(s->db, "PRAGMA cell_size_check = ON", NULL, NULL, NULL) == SQLITE_OK;
+    if (!ok) {
+        db_fail(s, err, errlen, "setting the connection's safety options");
+        return -1;
+    }
+    sqlite3_progress_handler(s->db, 10000, on_progress, s);
+    return 0;
+}
+
 /* How store_open opens: read-write in WAL, read-only, or read-write with a
  * rollback journal (nnl_store_open_shared). */
 enum { OPEN_WAL, OPEN_READONLY, OPEN_SHARED };
 
-static nnl_store *store_open(const char *path, int mode, char *err, size_t errlen)
+static nnl_store *store_open(const char *path, int mode, int busy_ms, char *err, size_t errlen)
 {
     int readonly = mode == OPEN_READONLY;
     nnl_store *s = calloc(1, sizeof *s);
@@ -537,8 +785,14 @@ static nnl_store *store_open(const char *path, int mode, char *err, size_t errle
     s->readonly = readonly;
     int memory = strcmp(path, ":memory:") == 0;
     struct stat sb;
+    char why[160];
     if (readonly && !memory && stat(path, &sb) != 0) {
         errf(s, err, errlen, "cannot open the results database: %s", strerror(errno));
+        goto fail;
+    }
+    /* a FIFO or device would hang SQLite's open or first read */
+    if (!memory && !access(path, F_OK) && nnl_input_check(path, 0, 0, why, sizeof why)) {
+        errf(s, err, errlen, "cannot open the results database: %s", why);
         goto fail;
     }
     if (!readonly && make_parent_dir(s, err, errlen) != 0) goto fail;
@@ -551,7 +805,8 @@ static nnl_store *store_open(const char *path, int mode, char *err, size_t errle
         goto fail;
     }
     sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    sqlite3_busy_timeout(s->db, busy_ms);
+    if (harden(s, err, errlen)) goto fail;
     /* SQLite silently opens a file it may not write read-only; say so now
      * rather than at the first epoch. */
     if (!readonly && sqlite3_db_readonly(s->db, "main") == 1) {
@@ -575,6 +830,7 @@ static nnl_store *store_open(const char *path, int mode, char *err, size_t errle
              (long long)objects);
         goto fail;
     }
+    if (v > 0 && schema_check(s, v, err, errlen)) goto fail;
     if (readonly && v < NNL_STORE_SCHEMA_VERSION) {
         if (v == 0)
             errf(s, err, errlen, "holds no nnlab results yet (empty database)");
@@ -597,7 +853,8 @@ static nnl_store *store_open(const char *path, int mode, char *err, size_t errle
         db_fail(s, err, errlen, "setting connection options");
         goto fail;
     }
-    if (!readonly && v < NNL_STORE_SCHEMA_VERSION && migrate(s, err, errlen) != 0)
+    if (!readonly && v < NNL_STORE_SCHEMA_VERSION &&
+        (migrate(s, err, errlen) != 0 || schema_check(s, NNL_STORE_SCHEMA_VERSION, err, errlen) != 0))
         goto fail;
     return s;
 
@@ -608,17 +865,22 @@ fail:
 
 nnl_store *nnl_store_open(const char *path, char *err, size_t errlen)
 {
-    return store_open(path, OPEN_WAL, err, errlen);
+    return store_open(path, OPEN_WAL, BUSY_TIMEOUT_MS, err, errlen);
 }
 
 nnl_store *nnl_store_open_shared(const char *path, char *err, size_t errlen)
 {
-    return store_open(path, OPEN_SHARED, err, errlen);
+    return store_open(path, OPEN_SHARED, BUSY_TIMEOUT_MS, err, errlen);
 }
 
 nnl_store *nnl_store_open_readonly(const char *path, char *err, size_t errlen)
 {
-    return store_open(path, OPEN_READONLY, err, errlen);
+    return store_open(path, OPEN_READONLY, BUSY_TIMEOUT_MS, err, errlen);
+}
+
+nnl_store *nnl_store_open_readonly_busy(const char *path, int busy_ms, char *err, size_t errlen)
+{
+    return store_open(path, OPEN_READONLY, busy_ms, err, errlen);
 }
 
 void nnl_store_close(nnl_store *s)
@@ -638,7 +900,7 @@ const char *nnl_store_path(const nnl_store *s) { return s->path; }
 
 /* --- writing ------------------------------------------------------------ */
 
-static int is_status(const char *st)
+int nnl_store_status_known(const char *st)
 {
     for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++)
         if (st && strcmp(st, statuses[i]) == 0) return 1;
@@ -653,7 +915,7 @@ static int is_terminal(const char *st)
 static int check_status(const nnl_store *s, const char *st, char *err, size_t errlen,
                         const char *what)
 {
-    if (is_status(st)) return 0;
+    if (nnl_store_status_known(st)) return 0;
     errf(s, err, errlen, "%s: unknown run status '%s' (expected queued, running, "
          "finished, failed, diverged, interrupted or pruned)", what, st ? st : "(null)");
     return -1;
@@ -774,13 +1036,25 @@ int nnl_store_run_status(nnl_store *s, int64_t run, const char *status,
     char what[96];
     snprintf(what, sizeof what, "setting the status of run %lld", (long long)run);
     if (check_status(s, status, err, errlen, what) != 0) return -1;
+    /* one line, as the readers require of every text column: a message
+     * that quotes a path or a name with a control character must not make
+     * nnlab's own database read as damaged */
+    char *error = error_or_null ? strdup(error_or_null) : NULL;
+    if (error_or_null && !error) {
+        errf(s, err, errlen, "%s: out of memory", what);
+        return -1;
+    }
+    for (char *p = error; p && *p; p++)
+        if ((unsigned char)*p < ' ' || *p == 0x7f) *p = ' ';
     char host[256];
     int tx = tx_begin(s, err, errlen, what);
-    if (tx < 0) return -1;
+    if (tx < 0) { free(error); return -1; }
     sqlite3_stmt *q = bound(s, ST_RUN_STATUS, err, errlen, what, "IttitI", run,
-                            status, error_or_null, is_terminal(status),
+                            status, error, is_terminal(status),
                             host_name(host, sizeof host), (int64_t)getpid());
-    return update_run(s, tx, q, run, err, errlen, what);
+    int rc = update_run(s, tx, q, run, err, errlen, what);
+    free(error);
+    return rc;
 }
 
 int nnl_store_run_checkpoint_dir(nnl_store *s, int64_t run, const char *dir,
@@ -959,8 +1233,14 @@ int nnl_store_run_get(nnl_store *s, int64_t run, nnl_run_row *out,
     memset(out, 0, sizeof *out);
     sqlite3_stmt *q = bound(s, ST_RUN_GET, err, errlen, what, "I", run);
     if (!q) return -1;
-    int rc = sqlite3_step(q), oom = 0;
-    if (rc == SQLITE_ROW) {
+    int rc = sqlite3_step(q), oom = 0, bad = 0;
+    /* id key name experiment status config seed created started finished
+     * host pid version git_commit nparams epochs_done best_epoch
+     * best_val_acc test_loss test_acc diverged_epoch error checkpoint_dir */
+    char row[48];
+    snprintf(row, sizeof row, "run %lld", (long long)run);
+    if (rc == SQLITE_ROW) bad = row_ok(s, q, "IKnnScinnnninnpEearaenn", row, err, errlen);
+    if (rc == SQLITE_ROW && !bad) {
         out->id = sqlite3_column_int64(q, 0);
         out->key = col_strdup(q, 1, &oom);
         out->name = col_strdup(q, 2, &oom);
@@ -986,12 +1266,12 @@ int nnl_store_run_get(nnl_store *s, int64_t run, nnl_run_row *out,
         out->checkpoint_dir = col_strdup(q, 22, &oom);
     } else if (rc == SQLITE_DONE) {
         errf(s, err, errlen, "no run with id %lld", (long long)run);
-    } else {
+    } else if (rc != SQLITE_ROW) {
         db_fail(s, err, errlen, what);
     }
     stmt_done(q);
     if (rc == SQLITE_ROW && oom) errf(s, err, errlen, "%s: out of memory", what);
-    if (rc != SQLITE_ROW || oom) {
+    if (rc != SQLITE_ROW || oom || bad) {
         nnl_run_row_free(out);
         return -1;
     }
@@ -1023,8 +1303,17 @@ int nnl_store_epochs_get(nnl_store *s, int64_t run, nnl_epoch_row **rows,
     if (!q) return -1;
     sqlite3_bind_int64(q, 1, run);
     nnl_epoch_row *r = NULL;
-    int n = 0, cap = 0, rc;
+    int n = 0, cap = 0, rc, bad = 0;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        /* epoch train_loss train_acc val_loss val_acc lr seconds: an epoch
+         * counts from 1, each once (the report loops up to the last one) */
+        if (row_ok(s, q, "Erararr", what, err, errlen)) { bad = 1; break; }
+        int e = sqlite3_column_int(q, 0);
+        if (e < 1 || (n && e <= r[n - 1].epoch)) {
+            damaged(s, err, errlen, "%s: epoch %d %s", what, e, e < 1 ? "(epochs count from 1)" : "comes twice");
+            bad = 1;
+            break;
+        }
         if (n == cap) {
             cap = cap ? 2 * cap : 64;
             nnl_epoch_row *g = realloc(r, (size_t)cap * sizeof *r);
@@ -1038,7 +1327,8 @@ int nnl_store_epochs_get(nnl_store *s, int64_t run, nnl_epoch_row **rows,
             .lr = col_double(q, 5), .seconds = col_double(q, 6),
         };
     }
-    if (rc == SQLITE_NOMEM) errf(s, err, errlen, "%s: out of memory", what);
+    if (bad) rc = SQLITE_ERROR;
+    else if (rc == SQLITE_NOMEM) errf(s, err, errlen, "%s: out of memory", what);
     else if (rc != SQLITE_DONE) db_fail(s, err, errlen, what);
     sqlite3_finalize(q);
     if (rc != SQLITE_DONE) {
@@ -1062,6 +1352,12 @@ int nnl_store_runs_foreach(nnl_store *s, const char *experiment,
     if (experiment) sqlite3_bind_text(q, 1, experiment, -1, SQLITE_STATIC);
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        char row[48];
+        snprintf(row, sizeof row, "run %lld", (long long)sqlite3_column_int64(q, 0));
+        if (row_ok(s, q, "IKnnSnnnEaa", row, err, errlen)) {
+            sqlite3_finalize(q);
+            return -1;
+        }
         nnl_run_summary r = {
             .id = sqlite3_column_int64(q, 0),
             .key = (const char *)sqlite3_column_text(q, 1),
@@ -1092,10 +1388,13 @@ int nnl_store_params_foreach(nnl_store *s, int64_t run,
                               " ORDER BY key", err, errlen, what);
     if (!q) return -1;
     sqlite3_bind_int64(q, 1, run);
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+    int rc, bad = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (row_ok(s, q, "NN", what, err, errlen)) { bad = 1; break; }
         fn((const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1), ud);
-    if (rc != SQLITE_DONE) db_fail(s, err, errlen, what);
+    }
+    if (bad) rc = SQLITE_ERROR;
+    else if (rc != SQLITE_DONE) db_fail(s, err, errlen, what);
     sqlite3_finalize(q);
     return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -1105,40 +1404,146 @@ int nnl_store_test_get(nnl_store *s, int64_t run, int64_t *confusion,
 {
     char what[80];
     snprintf(what, sizeof what, "reading the test result of run %lld", (long long)run);
-    int64_t maxlabel = -1;
-    sqlite3_stmt *q = bound(s, ST_NCLASSES, err, errlen, what, "I", run);
-    if (!q || query_int(s, q, &maxlabel, err, errlen, what) < 0) return -1;
-    int64_t n = maxlabel + 1;
-    if (n > cap) {
+    int64_t maxlabel = -1, nrows = 0;
+    sqlite3_stmt *q = prepare(s, "SELECT max(m), count(*) FROM (SELECT max(true_label, pred_label) AS m"
+                              " FROM confusion WHERE run_id = ?1"
+                              " UNION ALL SELECT label FROM class_acc WHERE run_id = ?1)", err, errlen, what);
+    if (!q) return -1;
+    sqlite3_bind_int64(q, 1, run);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        if (sqlite3_column_type(q, 0) == SQLITE_INTEGER) maxlabel = sqlite3_column_int64(q, 0);
+        nrows = sqlite3_column_int64(q, 1);
+    } else {
+        db_fail(s, err, errlen, what);
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_ROW) return -1;
+    if (nrows == 0) return 0;
+    /* the labels size the caller's arrays: checked before any is used */
+    if (maxlabel < 0) return damaged(s, err, errlen, "%s: no class label is a whole number from 0", what);
+    if (maxlabel >= cap) {
         errf(s, err, errlen, "%s: it has %lld classes, more than the %d the caller "
-             "has room for", what, (long long)n, cap);
+             "has room for", what, (long long)maxlabel + 1, cap);
         return -1;
     }
-    if (n == 0) return 0;
-    if (confusion) memset(confusion, 0, (size_t)(n * n) * sizeof *confusion);
-    for (int64_t c = 0; class_acc && c < n; c++) class_acc[c] = NAN;
+    int n = (int)maxlabel + 1, bad = 0;
+    if (confusion) memset(confusion, 0, (size_t)n * (size_t)n * sizeof *confusion);
+    for (int c = 0; class_acc && c < n; c++) class_acc[c] = NAN;
 
-    int rc = SQLITE_DONE;
-    if (confusion) {
-        q = prepare(s, "SELECT true_label, pred_label, count FROM confusion"
-                    " WHERE run_id = ?1", err, errlen, what);
-        if (!q) return -1;
-        sqlite3_bind_int64(q, 1, run);
-        while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-            confusion[sqlite3_column_int64(q, 0) * n + sqlite3_column_int64(q, 1)] =
-                sqlite3_column_int64(q, 2);
-        if (rc != SQLITE_DONE) db_fail(s, err, errlen, what);
-        sqlite3_finalize(q);
+    /* every row is read and checked, also when the caller wants only part */
+    q = prepare(s, "SELECT true_label, pred_label, count FROM confusion WHERE run_id = ?1", err, errlen, what);
+    if (!q) return -1;
+    sqlite3_bind_int64(q, 1, run);
+    while (!bad && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (row_ok(s, q, "IIP", what, err, errlen)) { bad = 1; break; }
+        int64_t t = sqlite3_column_int64(q, 0), p = sqlite3_column_int64(q, 1);
+        if (t < 0 || t >= n || p < 0 || p >= n) {
+            damaged(s, err, errlen, "%s: a confusion row with labels %lld, %lld (expected 0 to %d)", what,
+                    (long long)t, (long long)p, n - 1);
+            bad = 1;
+            break;
+        }
+        if (confusion) confusion[t * n + p] = sqlite3_column_int64(q, 2);
     }
-    if (rc == SQLITE_DONE && class_acc) {
-        q = prepare(s, "SELECT label, accuracy FROM class_acc WHERE run_id = ?1",
-                    err, errlen, what);
-        if (!q) return -1;
-        sqlite3_bind_int64(q, 1, run);
-        while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-            class_acc[sqlite3_column_int64(q, 0)] = col_double(q, 1);
-        if (rc != SQLITE_DONE) db_fail(s, err, errlen, what);
-        sqlite3_finalize(q);
+    if (!bad && rc != SQLITE_DONE) db_fail(s, err, errlen, what);
+    sqlite3_finalize(q);
+    if (bad || rc != SQLITE_DONE) return -1;
+
+    q = prepare(s, "SELECT label, accuracy FROM class_acc WHERE run_id = ?1", err, errlen, what);
+    if (!q) return -1;
+    sqlite3_bind_int64(q, 1, run);
+    while (!bad && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (row_ok(s, q, "Ia", what, err, errlen)) { bad = 1; break; }
+        int64_t c = sqlite3_column_int64(q, 0);
+        if (c < 0 || c >= n) {
+            damaged(s, err, errlen, "%s: a class_acc row with label %lld (expected 0 to %d)", what,
+                    (long long)c, n - 1);
+            bad = 1;
+            break;
+        }
+        if (class_acc) class_acc[c] = col_double(q, 1);
     }
-    return rc == SQLITE_DONE ? (int)n : -1;
+    if (!bad && rc != SQLITE_DONE) db_fail(s, err, errlen, what);
+    sqlite3_finalize(q);
+    return bad || rc != SQLITE_DONE ? -1 : n;
+}
+
+/* nnl_store_check's callback for params: reading them checks them */
+static void param_seen(const char *key, const char *value, void *ud)
+{
+    (void)key;
+    (void)value;
+    (void)ud;
+}
+
+int nnl_store_check_run(nnl_store *s, int64_t run, char *err, size_t errlen)
+{
+    nnl_run_row r;
+    nnl_epoch_row *ep = NULL;
+    if (nnl_store_run_get(s, run, &r, err, errlen)) return -1;
+    nnl_run_row_free(&r);
+    int rc = nnl_store_epochs_get(s, run, &ep, err, errlen) < 0 ||
+             nnl_store_test_get(s, run, NULL, NULL, INT32_MAX, err, errlen) < 0 ||
+             nnl_store_params_foreach(s, run, param_seen, NULL, err, errlen) ? -1 : 0;
+    free(ep);
+    return rc;
+}
+
+int nnl_store_check(nnl_store *s, char *err, size_t errlen)
+{
+    /* the page structure and the NOT NULL and CHECK constraints first */
+    sqlite3_stmt *q = prepare(s, "PRAGMA quick_check", err, errlen, "checking the database");
+    if (!q) return -1;
+    int rc = sqlite3_step(q);
+    const char *v = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
+    if (rc == SQLITE_ROW && (!v || strcmp(v, "ok"))) {
+        char msg[200];
+        clip_name(v ? v : "?", msg, sizeof msg);
+        damaged(s, err, errlen, "PRAGMA quick_check says: %s", msg);
+        rc = SQLITE_ERROR;
+    } else if (rc != SQLITE_ROW) {
+        db_fail(s, err, errlen, "checking the database");
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_ROW) return -1;
+    q = prepare(s, "SELECT id FROM runs ORDER BY id", err, errlen, "checking the database");
+    if (!q) return -1;
+    int bad = 0;
+    while (!bad && (rc = sqlite3_step(q)) == SQLITE_ROW)
+        bad = nnl_store_check_run(s, sqlite3_column_int64(q, 0), err, errlen) != 0;
+    if (!bad && rc != SQLITE_DONE) db_fail(s, err, errlen, "checking the database");
+    sqlite3_finalize(q);
+    return bad || rc != SQLITE_DONE ? -1 : 0;
+}
+
+int nnl_store_points_foreach(nnl_store *s, const char *experiment,
+                             int (*fn)(const nnl_point_run *r, void *ud), void *ud,
+                             char *err, size_t errlen)
+{
+    char what[300];
+    snprintf(what, sizeof what, "reading the runs of experiment '%.200s'", experiment);
+    sqlite3_stmt *q = prepare(s, "SELECT r.id, coalesce(p.value, r.name, ''), r.status, r.test_acc,"
+                              " r.best_val_acc FROM runs r"
+                              " LEFT JOIN params p ON p.run_id = r.id AND p.key = 'sweep.point'"
+                              " WHERE r.experiment = ?1 ORDER BY r.id", err, errlen, what);
+    if (!q) return -1;
+    sqlite3_bind_text(q, 1, experiment, -1, SQLITE_STATIC);
+    int rc, bad = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        char row[48];
+        snprintf(row, sizeof row, "run %lld", (long long)sqlite3_column_int64(q, 0));
+        if (row_ok(s, q, "INSaa", row, err, errlen)) { bad = 1; break; }
+        nnl_point_run r = {
+            .id = sqlite3_column_int64(q, 0),
+            .point = (const char *)sqlite3_column_text(q, 1),
+            .status = (const char *)sqlite3_column_text(q, 2),
+            .test_acc = col_double(q, 3),
+            .best_val_acc = col_double(q, 4),
+        };
+        if (fn(&r, ud)) { rc = SQLITE_DONE; break; }
+    }
+    if (!bad && rc != SQLITE_DONE) db_fail(s, err, errlen, what);
+    sqlite3_finalize(q);
+    return bad || rc != SQLITE_DONE ? -1 : 0;
 }

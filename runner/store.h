@@ -45,6 +45,11 @@
 /* The schema version this nnlab writes, kept in PRAGMA user_version. */
 #define NNL_STORE_SCHEMA_VERSION 1
 
+/* The largest epoch number a database may hold (train.epochs' limit): a
+ * larger one, as a NULL where nnlab writes none, a label outside
+ * 0..classes-1 or a negative count, is reported as a damaged database. */
+#define NNL_STORE_MAX_EPOCH 100000
+
 typedef struct nnl_store nnl_store;
 
 /* What a new run records; strings are copied, pointers need only live for
@@ -124,6 +129,24 @@ nnl_store *nnl_store_open_shared(const char *path, char *err, size_t errlen);
  * creates, migrates or writes; every write function fails with a clear
  * error. */
 nnl_store *nnl_store_open_readonly(const char *path, char *err, size_t errlen);
+
+/* Like nnl_store_open_readonly, waiting at most busy_ms for a lock rather
+ * than 30 s: for a glance at a database another host is writing (the
+ * median pruner reads the other shards of a Slurm sweep). */
+nnl_store *nnl_store_open_readonly_busy(const char *path, int busy_ms, char *err, size_t errlen);
+
+/* Databases travel (a colleague's, a shard from a cluster, one published
+ * with a paper), so every open treats the file as hostile: a FIFO or a
+ * device is refused before SQLite opens it; the connection runs SQLite's
+ * defensive mode with trusted_schema off and no triggers or views; the
+ * schema must be exactly the one nnlab's migrations create (a trigger, a
+ * view, an extra index or a table of other columns is refused with one
+ * line naming it); and every row read below is checked before use (NULLs
+ * where nnlab writes none, statuses, labels outside 0..classes-1, negative
+ * counts, epochs out of order or past NNL_STORE_MAX_EPOCH, control
+ * characters in text): "results/nnlab.db: damaged database: ...". Once
+ * Ctrl-C or SIGTERM has set nnl_stop (signals.h), a statement still running
+ * after 2 s is interrupted. */
 
 /* Closes the database and frees s; NULL is allowed. */
 void nnl_store_close(nnl_store *s);
@@ -247,5 +270,31 @@ int nnl_store_params_foreach(nnl_store *s, int64_t run,
  * class_acc cap; more than cap classes is an error. */
 int nnl_store_test_get(nnl_store *s, int64_t run, int64_t *confusion,
                        double *class_acc, int cap, char *err, size_t errlen);
+
+/* One of queued, running, finished, failed, diverged, interrupted, pruned. */
+int nnl_store_status_known(const char *status);
+
+/* Reads every row of the run and checks it as the readers above do: 0, or
+ * -1 with the first damage in err. */
+int nnl_store_check_run(nnl_store *s, int64_t run, char *err, size_t errlen);
+
+/* PRAGMA quick_check, then nnl_store_check_run for every run: what `nnlab
+ * merge` asks of a shard before it copies a row. 0 or -1. */
+int nnl_store_check(nnl_store *s, char *err, size_t errlen);
+
+/* One run of an experiment with the grid point it belongs to (its
+ * sweep.point param, else its name, else ""), for compare and report. The
+ * strings are valid during the callback only. */
+typedef struct {
+    int64_t id;
+    const char *point, *status;
+    double test_acc, best_val_acc;  /* NaN: none */
+} nnl_point_run;
+
+/* Calls fn for each run of experiment in id order; fn returns non-zero to
+ * stop. 0 or -1. */
+int nnl_store_points_foreach(nnl_store *s, const char *experiment,
+                             int (*fn)(const nnl_point_run *r, void *ud), void *ud,
+                             char *err, size_t errlen);
 
 #endif

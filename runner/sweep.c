@@ -237,12 +237,11 @@ static void prune_collect_peers(const char *dir, const char *own, const char *ex
         if (len < 4 || strcmp(de->d_name + len - 3, ".db") || !strcmp(de->d_name, own_base)) continue;
         char path[NNL_PATH_MAX + 300];
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        sqlite3 *db = NULL;
-        if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-            sqlite3_busy_timeout(db, 2000);
-            prune_collect(db, experiment, epoch, pv);
-        }
-        sqlite3_close(db);
+        /* opened as any database from elsewhere is (store.h): a file put
+         * in the folder must not run a view or trigger in every worker */
+        nnl_store *peer = nnl_store_open_readonly_busy(path, 2000, NULL, 0);
+        if (peer) prune_collect(nnl_store_db(peer), experiment, epoch, pv);
+        nnl_store_close(peer);
     }
     closedir(d);
 }
@@ -559,33 +558,24 @@ static void point_value(const char *point, const char *key, char *out, size_t n)
     snprintf(out, n, "-");
 }
 
+static int compare_add(const nnl_point_run *r, void *ud) {
+    groups *gs = ud;
+    group *g = group_of(gs, r->point);
+    if (!g) return 1;
+    g->runs++;
+    if (!strcmp(r->status, "finished") && g->n < 1024 && !isnan(r->test_acc)) {
+        g->test[g->n++] = r->test_acc;
+        g->val[g->nval++] = r->best_val_acc;
+    }
+    return 0;
+}
+
 int nnl_compare(nnl_store *s, const char *experiment, int csv, FILE *out, char *err, size_t errlen) {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(nnl_store_db(s),
-                           "SELECT coalesce(p.value, r.name), r.status, r.test_acc, r.best_val_acc FROM runs r"
-                           " LEFT JOIN params p ON p.run_id = r.id AND p.key = 'sweep.point'"
-                           " WHERE r.experiment = ?1 ORDER BY r.id",
-                           -1, &st, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "%s: %s", nnl_store_path(s), sqlite3_errmsg(nnl_store_db(s)));
-        return -1;
-    }
-    sqlite3_bind_text(st, 1, experiment, -1, SQLITE_STATIC);
     groups gs = {0};
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        group *g = group_of(&gs, (const char *)sqlite3_column_text(st, 0));
-        if (!g) break;
-        g->runs++;
-        if (!strcmp((const char *)sqlite3_column_text(st, 1), "finished") && g->n < 1024 &&
-            sqlite3_column_type(st, 2) != SQLITE_NULL) {
-            g->test[g->n++] = sqlite3_column_double(st, 2);
-            g->val[g->nval++] = sqlite3_column_double(st, 3);
-        }
-    }
-    sqlite3_finalize(st);
-    if (gs.oom || (rc != SQLITE_DONE && rc != SQLITE_ROW)) {
-        snprintf(err, errlen, "%s: reading runs of %s: %s", nnl_store_path(s), experiment,
-                 gs.oom ? "out of memory" : sqlite3_errmsg(nnl_store_db(s)));
+    /* the store checks every value it hands over: a NULL status or point of
+     * a database from elsewhere is reported, not compared */
+    if (nnl_store_points_foreach(s, experiment, compare_add, &gs, err, errlen) || gs.oom) {
+        if (gs.oom) snprintf(err, errlen, "%s: reading runs of %s: out of memory", nnl_store_path(s), experiment);
         free(gs.g);
         return -1;
     }

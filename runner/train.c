@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include "augment.h"
 #include "data.h"
+#include "input.h"
 #include "train.h"
 
 #define STATE_MAGIC 0x524c4e4eu /* "NNLR" */
@@ -56,6 +57,20 @@ void nnl_checkpoint_dir(const nnl_store *s, int64_t run, char *out, size_t n) {
     char *stem = basename(tmp2), *dot = strrchr(stem, '.');
     if (dot && dot != stem) *dot = 0;
     snprintf(out, n, "%s/checkpoints/%s/%lld", dirname(tmp), stem, (long long)run);
+}
+
+int nnl_checkpoint_load(const char *path, nn_net *net, nn_optim *opt, void *blob, size_t blobcap,
+                        size_t *bloblen, char *err, size_t errlen) {
+    /* the header, the parameters, buffers and optimizer state as floats, the
+     * blob and the CRC; 1 MB spare for the header's future fields */
+    long long cap = (1 << 20) + 4 * (long long)(nn_net_nparams(net) + nn_net_nbuffers(net) + nn_optim_state_size(opt)) +
+                    (long long)blobcap;
+    char why[160];
+    if (nnl_input_check(path, NNL_INPUT_NOFOLLOW, cap, why, sizeof why)) {
+        snprintf(err, errlen, "%s: cannot read checkpoint: %s", path, why);
+        return -1;
+    }
+    return nn_checkpoint_load(path, net, opt, blob, blobcap, bloblen, err, errlen);
 }
 
 static int mkdirs(const char *path, char *err, size_t errlen) {
@@ -264,7 +279,7 @@ nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err,
          * older database of the same name left there */
         if (had_epochs && access(last_path, F_OK) == 0) {
             size_t got = 0;
-            if (nn_checkpoint_load(last_path, m.net, &m.opt, m.state, m.statesz, &got, err, errlen)) goto fail_run;
+            if (nnl_checkpoint_load(last_path, m.net, &m.opt, m.state, m.statesz, &got, err, errlen)) goto fail_run;
             if (got != m.statesz || m.state->magic != STATE_MAGIC || m.state->ntrain != ntrain) {
                 snprintf(err, errlen, "%s: checkpoint does not belong to this run's data split", last_path);
                 goto fail_run;
@@ -405,7 +420,7 @@ nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err,
     {
         int NC = nn_net_nclasses(m.net), nt = m.ds.test.n;
         size_t got;
-        if (nn_checkpoint_load(best_path, m.net, &m.opt, m.state, m.statesz, &got, err, errlen)) goto fail_run;
+        if (nnl_checkpoint_load(best_path, m.net, &m.opt, m.state, m.statesz, &got, err, errlen)) goto fail_run;
         int *tidx = malloc(sizeof(int) * (size_t)nt);
         int64_t *conf = calloc((size_t)NC * NC, sizeof(int64_t));
         double *cacc = calloc((size_t)NC, sizeof(double));

@@ -78,6 +78,14 @@ void nnl_evaluate(nn_net *net, const nnl_images *im, const int *idx, int n, int 
  * DIR/STEM.db (results/checkpoints/nnlab/12) */
 void nnl_checkpoint_dir(const nnl_store *s, int64_t run, char *out, size_t n);
 
+/* Loads a checkpoint of net through nn_checkpoint_load, after checking the
+ * file as nnlab checks every input (nnl_input_open: a regular file, not a
+ * symbolic link) and that it is no larger than a checkpoint of this network
+ * and optimizer with a blob of blobcap bytes can be: its path may come from
+ * a database written elsewhere (nnlab test). */
+int nnl_checkpoint_load(const char *path, nn_net *net, nn_optim *opt, void *blob, size_t blobcap,
+                        size_t *bloblen, char *err, size_t errlen);
+
 /* The thread count a config asks for: train.threads, or every online core. */
 int nnl_threads(const nnl_config *cfg);
 

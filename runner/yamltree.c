@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+#include "input.h"
 #include "yamltree.h"
 
 
@@ -448,44 +449,19 @@ int yt_check_dups(yt_ctx *x, const node *n, const char *path) {
     return 0;
 }
 int yt_read_file(yt_ctx *x, const char *path, char **out, size_t *outlen) {
-    size_t len = 0, cap = 0;
-    char *buf = NULL;
+    char why[160];
     struct stat st;
     *out = NULL;
     *outlen = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return yt_fail(x, NULL, "cannot read: %s", strerror(errno));
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        close(fd);
-        return yt_fail(x, NULL, "cannot read: is a directory");
-    }
-    for (;;) { /* up to one byte past the limit, so "too large" can be told */
-        if (len == cap) {
-            size_t ncap = cap ? 2 * cap : 16384;
-            if (ncap > YT_MAX_BYTES + 1) ncap = YT_MAX_BYTES + 1;
-            if (ncap == cap) break;
-            char *nb = realloc(buf, ncap);
-            if (!nb) {
-                free(buf);
-                close(fd);
-                return yt_fail(x, NULL, "out of memory");
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        ssize_t r = read(fd, buf + len, cap - len);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            int e = errno;
-            free(buf);
-            close(fd);
-            return yt_fail(x, NULL, "cannot read: %s", e == EISDIR ? "is a directory" : strerror(e));
-        }
-        if (r == 0) break;
-        len += (size_t)r;
-    }
+    /* a FIFO, a device or a /proc file is refused before anything is read */
+    int fd = nnl_input_open(path, 0, &st, why, sizeof why);
+    if (fd < 0) return yt_fail(x, NULL, "cannot read: %s", why);
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = st.st_size > YT_MAX_BYTES ? 0 : nnl_input_read(fd, YT_MAX_BYTES, &buf, &len, why, sizeof why);
     close(fd);
-    if (len > YT_MAX_BYTES) {
+    if (rc) return yt_fail(x, NULL, "cannot read: %s", why);
+    if (st.st_size > YT_MAX_BYTES || len > YT_MAX_BYTES) {
         free(buf);
         return yt_fail(x, NULL, "too large: more than %d bytes (a file here is at most %d bytes)",
                        YT_MAX_BYTES, YT_MAX_BYTES);

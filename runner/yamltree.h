@@ -63,8 +63,10 @@ int yt_parse_yaml(yt_ctx *x, const char *src, int marks, const char *text, size_
  * this O(n log n) even for a hostile file with thousands of keys. */
 int yt_check_dups(yt_ctx *x, const node *n, const char *path);
 
-/* Reads a whole file of at most YT_MAX_BYTES into *out (malloc'd, not
- * NUL-terminated); errors name the file: "cannot read: is a directory". */
+/* Reads a whole file of at most YT_MAX_BYTES into *out (malloc'd); errors
+ * name the file: "cannot read: is a directory". Only a regular file is
+ * read (nnl_input_open): a FIFO, a device or a /proc file is refused at
+ * once, "cannot read: not a regular file (a FIFO)". */
 int yt_read_file(yt_ctx *x, const char *path, char **out, size_t *outlen);
 /* n as YAML flow text ("relu", "[0.9, 0.99]", "{type: cosine}") that parses
  * back to the same value: what a --set override or a run name carries.
