@@ -12,6 +12,7 @@
  * the network before touching it, so a foreign or torn file changes nothing. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,23 +96,39 @@ int nn_checkpoint_save(const char *path, nn_net *net, const nn_optim *opt,
 int nn_checkpoint_load(const char *path, nn_net *net, nn_optim *opt,
                        void *blob, size_t blobcap, size_t *bloblen,
                        char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "%s: cannot open checkpoint: %s", path, strerror(errno)); return -1; }
-    unsigned char *d = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n == cap) {
-            size_t nc = cap ? 2 * cap : 65536;
-            unsigned char *nd = realloc(d, nc);
-            if (!nd) { free(d); fclose(f); snprintf(err, errlen, "%s: out of memory", path); return -1; }
-            d = nd; cap = nc;
-        }
-        size_t r = fread(d + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) break;
+    /* A checkpoint may come from anyone (a shard copied back from a
+     * cluster): opened without blocking, a regular file only, and read no
+     * further than this network's checkpoint can be long, so a FIFO, a
+     * device or an endless file is refused at once. */
+    const size_t longest = CK_HEADER + 4 * (nn_net_nparams(net) + nn_net_nbuffers(net) + nn_optim_state_size(opt)) +
+                           (blob ? blobcap : ((size_t)1 << 30)) + 4;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) { snprintf(err, errlen, "%s: cannot open checkpoint: %s", path, strerror(errno)); return -1; }
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: cannot read checkpoint: not a regular file", path);
+        close(fd);
+        return -1;
     }
-    int ioerr = ferror(f);
-    fclose(f);
+    if ((uint64_t)st.st_size > longest) {
+        snprintf(err, errlen, "%s: not a checkpoint of this network (%lld bytes, at most %zu expected)", path,
+                 (long long)st.st_size, longest);
+        close(fd);
+        return -1;
+    }
+    unsigned char *d = malloc((size_t)st.st_size + 1);
+    if (!d) { close(fd); snprintf(err, errlen, "%s: out of memory", path); return -1; }
+    size_t n = 0;
+    int ioerr = 0;
+    /* one byte past the size fstat gave: a file that grew is noticed below */
+    while (n < (size_t)st.st_size + 1) {
+        ssize_t r = read(fd, d + n, (size_t)st.st_size + 1 - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) { ioerr = 1; break; }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    close(fd);
 #define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); free(d); return -1; } while (0)
     if (ioerr) BAD("%s: read error", path);
     if (n < 8 || memcmp(d, CK_MAGIC, 8)) BAD("%s: not an nnlab checkpoint (bad magic)", path);
