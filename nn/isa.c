@@ -229,3 +229,10 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
                         int B, int C, int HW, int nthreads) {
     nn_kernels_default()->batchnorm_backward(dinp, dgamma, dbeta, dout, xhat, invstd, gamma, B, C, HW, nthreads);
 }
+
+float softmax_ce_forward(float *probs, const float *logits, const int *labels, int B, int NC) {
+    return nn_kernels_default()->softmax_ce_forward(probs, logits, labels, B, NC);
+}
+void softmax_ce_backward(float *dlogits, const float *probs, const int *labels, int B, int NC) {
+    nn_kernels_default()->softmax_ce_backward(dlogits, probs, labels, B, NC);
+}

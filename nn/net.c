@@ -443,7 +443,7 @@ float nn_net_forward(nn_net *net, int B, const int *labels, int train) {
     net->last_B = B;
     net->last_train = train;
     if (labels) memcpy(net->labels, labels, sizeof(int) * B);
-    return softmax_ce_forward(net->probs, net->L[net->n - 1].y, labels, B, net->nclasses);
+    return net->K->softmax_ce_forward(net->probs, net->L[net->n - 1].y, labels, B, net->nclasses);
 }
 
 int nn_net_correct(const nn_net *net, const int *labels, int B) {
@@ -520,7 +520,7 @@ void nn_net_backward(nn_net *net) {
         return;
     }
     layer *top = &net->L[net->n - 1];
-    softmax_ce_backward(top->dy, net->probs, net->labels, B, net->nclasses);
+    net->K->softmax_ce_backward(top->dy, net->probs, net->labels, B, net->nclasses);
     for (int i = net->n - 1; i >= 0;) {
         int j = i;
         while (j >= 0 && net->L[j].spec.kind != NN_BATCHNORM) j--;

@@ -163,6 +163,8 @@ typedef struct nn_kernels {
     void (*batchnorm_backward)(float *dinp, float *dgamma, float *dbeta, const float *dout,
                                const float *xhat, const float *invstd, const float *gamma,
                                int B, int C, int HW, int nthreads);
+    float (*softmax_ce_forward)(float *probs, const float *logits, const int *labels, int B, int NC);
+    void (*softmax_ce_backward)(float *dlogits, const float *probs, const int *labels, int B, int NC);
 } nn_kernels;
 
 /* the table of a path, or NULL when this build or this CPU lacks it */

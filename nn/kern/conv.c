@@ -123,22 +123,44 @@ static void transpose(float *dst, const float *src, int rows, int cols) {
  * pixel q = (oh, ow) is xp[koff[k] + qoff[q]], koff[k] = (c Hp + ki) Wp + kj,
  * qoff[q] = S (oh Wp + ow). */
 enum { FWD_ROWS, FWD_CHANNELS, FWD_IM2COL };
+enum { DW_CHANNELS, DW_TAPS, DW_ROWS };
 typedef struct {
     nn_conv_geom g;
     int Hp, Wp, CKK, Q;
-    int fwd;      /* FWD_ROWS: image rows in the lanes, in segments of 16 (stride 1);
+    int fwd;      /* FWD_ROWS: image rows in the lanes, in segments of 16 (stride 1),
+                   * the taps that meet only the frame's zero rows left out (a
+                   * product by 0 adds nothing to a chain that is never -0);
                    * FWD_CHANNELS: output channels in the lanes, y^T then transposed;
                    * FWD_IM2COL: a column matrix, pixels in the lanes */
     int nseg;     /* FWD_ROWS: segments, OH * ceil(OW / 16) */
-    int dw_ch;    /* weight gradient with the output channels in the lanes (needs dy^T);
-                   * else the taps in the lanes (each pixel's taps copied out) */
+    int dw;       /* DW_CHANNELS: weight gradient chains with the output channels in
+                   * the lanes (needs dy^T); DW_TAPS: chains with the taps in the
+                   * lanes (each pixel's taps copied out); DW_ROWS (stride 1):
+                   * sixteen partial sums along image rows, then one tree */
     int dx_flip;  /* input gradient as the flipped forward; else through col2im */
 } plan_t;
+
+/* the kernel rows ki that meet input rows for output row oh (stride 1):
+ * the others read only the frame's zeros, and FWD_ROWS skips them */
+static void ki_range(const nn_conv_geom *g, int oh, int *lo, int *hi) {
+    *lo = g->P - oh > 0 ? g->P - oh : 0;
+    *hi = g->P + g->H - oh < g->K ? g->P + g->H - oh : g->K;
+    if (*hi < *lo) *hi = *lo;
+}
 
 /* vector operations of a forward by each layout (SIZE_MAX: not possible) */
 static size_t fwd_cost(const nn_conv_geom *g, int *how) {
     const size_t OC = (size_t)g->OC, Q = (size_t)g->OH * g->OW, taps = (size_t)g->C * g->K * g->K;
-    const size_t rows = g->S == 1 ? OC * g->OH * div16((size_t)g->OW) * taps : (size_t)-1;
+    size_t rows = (size_t)-1;
+    if (g->S == 1) {
+        rows = 0;
+        for (int oh = 0; oh < g->OH; oh++) {
+            int lo, hi;
+            ki_range(g, oh, &lo, &hi);
+            /* the products, and a row of Bm loaded for each segment and tap */
+            rows += (OC + 1) * div16((size_t)g->OW) * (size_t)g->C * g->K * (size_t)(hi - lo);
+        }
+    }
     const size_t ch = div16(OC) * Q * taps + Q * OC;            /* + the transpose */
     const size_t col = OC * div16(Q) * taps + taps * Q;         /* + im2col */
     size_t best = rows;
@@ -165,12 +187,16 @@ static plan_t plan(const nn_conv_geom *g) {
     fwd_cost(g, &p.fwd);
     p.nseg = g->OH * (int)div16((size_t)g->OW);
     const size_t OC = (size_t)g->OC, CKK = (size_t)p.CKK, Q = (size_t)p.Q;
-    p.dw_ch = (CKK + 1) * div16(OC) * Q + Q * OC < OC * div16(CKK + 1) * Q + Q * g->C * g->K;
+    {
+        const size_t ch = (CKK + 1) * div16(OC) * Q + Q * OC, taps = OC * div16(CKK + 1) * Q + Q * g->C * g->K;
+        const size_t rows = g->S == 1 ? OC * (CKK + 1) * (size_t)p.nseg : (size_t)-1;
+        p.dw = ch <= taps && ch <= rows ? DW_CHANNELS : taps <= rows ? DW_TAPS : DW_ROWS;
+    }
     /* the flipped forward reads dy framed in zeros, mostly zeros when dy is
      * small; col2im does only the products that count, then its adds */
     if (g->S == 1 && g->P < g->K) {
         const nn_conv_geom f = flipped(g);
-        p.dx_flip = fwd_cost(&f, NULL) < CKK * div16(Q) * OC + CKK * Q / 8;
+        p.dx_flip = fwd_cost(&f, NULL) < CKK * div16(Q) * OC + CKK * Q / 2;
     } else {
         p.dx_flip = 0;
     }
@@ -184,6 +210,12 @@ typedef struct {
     int *koff;     /* CKK + 1: the last is the plane of ones */
     int *qoff;     /* Q */
     nn_seg *seg;   /* FWD_ROWS: nseg segments of output rows */
+    int *grp;      /* FWD_ROWS: groups of rows with the same taps: first segment, segments,
+                    * taps, offset of their tables; ngrp of them (at most OH) */
+    int *tapw;     /* FWD_ROWS: per group, each tap's index in a row of w ... */
+    int *tapx;     /* ... and its offset in the frame */
+    int *wrow;     /* FWD_ROWS: OC row offsets of w, m * CKK */
+    int ngrp;
     float *wp;     /* FWD_CHANNELS: w^T (CKK, OC) */
     float *y;      /* FWD_CHANNELS: y^T (Q, OC); FWD_IM2COL: col (CKK, Q) */
 } fwd_scr;
@@ -196,7 +228,13 @@ static size_t fwd_carve(const plan_t *p, float *base, fwd_scr *s) {
     CARVE(xp, float, (size_t)(p->g.C + 1) * p->Hp * p->Wp + 16);
     CARVE(koff, int, CKK + 1);
     CARVE(qoff, int, Q);
-    CARVE(seg, nn_seg, p->fwd == FWD_ROWS ? 4 * (size_t)p->nseg : 0);
+    CARVE(seg, nn_seg, p->fwd == FWD_ROWS || p->dw == DW_ROWS ? 4 * (size_t)p->nseg : 0);
+    const int rows = p->fwd == FWD_ROWS;
+    CARVE(grp, int, rows ? 4 * (size_t)p->g.OH : 0);
+    /* the ki ranges change at most 2K times down the rows */
+    CARVE(tapw, int, rows ? (size_t)(2 * p->g.K + 1) * CKK : 0);
+    CARVE(tapx, int, rows ? (size_t)(2 * p->g.K + 1) * CKK : 0);
+    CARVE(wrow, int, rows ? OC : 0);
     CARVE(wp, float, p->fwd == FWD_CHANNELS ? CKK * OC : 0);
     CARVE(y, float, p->fwd == FWD_CHANNELS ? Q * OC + 16 : p->fwd == FWD_IM2COL ? CKK * Q : 0);
     return o;
@@ -204,9 +242,10 @@ static size_t fwd_carve(const plan_t *p, float *base, fwd_scr *s) {
 
 typedef struct {
     fwd_scr f;     /* the input's framed plane and offsets */
-    float *dT;     /* dy^T (Q, OC) (dw_ch) */
-    float *colT;   /* (Q, CKK + 1) + 16: each pixel's taps and a 1 (not dw_ch) */
-    float *gw;     /* the chains of dw and db: (CKK + 1, OC) (dw_ch) or (OC, CKK + 1) */
+    float *dT;     /* dy^T (Q, OC) (DW_CHANNELS) */
+    float *colT;   /* (Q, CKK + 1) + 16: each pixel's taps and a 1 (DW_TAPS) */
+    float *gw;     /* the sums of dw and db: (CKK + 1, OC) (DW_CHANNELS) or (OC, CKK + 1),
+                    * of 16 lanes each for DW_ROWS */
     float *wf;     /* the flipped kernels (C, OC, K, K) (dx_flip) */
     float *dx;     /* the flipped forward's scratch, or dcol (CKK, Q) */
 } bwd_scr;
@@ -214,9 +253,9 @@ typedef struct {
 static size_t bwd_carve(const plan_t *p, float *base, bwd_scr *s) {
     const size_t OC = (size_t)p->g.OC, CKK = (size_t)p->CKK, Q = (size_t)p->Q;
     size_t o = fwd_carve(p, base, &s->f);
-    CARVE(dT, float, p->dw_ch ? Q * OC : 0);
-    CARVE(colT, float, p->dw_ch ? 0 : Q * (CKK + 1) + 16);
-    CARVE(gw, float, (CKK + 1) * OC);
+    CARVE(dT, float, p->dw == DW_CHANNELS ? Q * OC : 0);
+    CARVE(colT, float, p->dw == DW_TAPS ? Q * (CKK + 1) + 16 : 0);
+    CARVE(gw, float, (CKK + 1) * OC * (p->dw == DW_ROWS ? 16 : 1));
     CARVE(wf, float, p->dx_flip ? CKK * OC : 0);
     if (p->dx_flip) {
         const nn_conv_geom fg = flipped(&p->g);
@@ -251,11 +290,33 @@ static void frame_init(const plan_t *p, fwd_scr *s) {
     s->koff[k] = (int)(g->C * plane);
     for (int oh = 0, q = 0; oh < g->OH; oh++)
         for (int ow = 0; ow < g->OW; ow++) s->qoff[q++] = g->S * (oh * p->Wp + ow);
-    if (p->fwd == FWD_ROWS)
+    if (p->fwd == FWD_ROWS || p->dw == DW_ROWS)
         for (int oh = 0, n = 0; oh < g->OH; oh++)
             for (int ow = 0; ow < g->OW; ow += 16)
                 s->seg[n++] = (nn_seg){oh * p->Wp + ow, oh * g->OW + ow, g->OW - ow < 16 ? g->OW - ow : 16,
                                        oh * g->OW + ow + 16 <= p->Q ? 16 : g->OW - ow};
+    if (p->fwd == FWD_ROWS) {
+        /* runs of output rows with the same kernel rows, and their taps in k order */
+        const int spr = (int)div16((size_t)g->OW), KK = g->K * g->K;
+        int ntab = 0, prev_lo = -1, prev_hi = -1;
+        s->ngrp = 0;
+        for (int oh = 0; oh < g->OH; oh++) {
+            int lo, hi;
+            ki_range(g, oh, &lo, &hi);
+            if (lo == prev_lo && hi == prev_hi) { s->grp[4 * (s->ngrp - 1) + 1] += spr; continue; }
+            int *G = s->grp + 4 * s->ngrp++;
+            G[0] = oh * spr; G[1] = spr; G[2] = 0; G[3] = ntab;
+            for (int c = 0; c < g->C; c++)
+                for (int ki = lo; ki < hi; ki++)
+                    for (int kj = 0; kj < g->K; kj++, G[2]++, ntab++) {
+                        s->tapw[ntab] = c * KK + ki * g->K + kj;
+                        s->tapx[ntab] = (int)(c * plane) + ki * p->Wp + kj;
+                    }
+            prev_lo = lo;
+            prev_hi = hi;
+        }
+        for (int m = 0; m < g->OC; m++) s->wrow[m] = m * p->CKK;
+    }
 }
 
 /* per image: x (C, H, W) into the frame */
@@ -297,9 +358,17 @@ static void forward_one(const plan_t *p, fwd_scr *s, float *y, const float *x, c
     a.M = OC;
     a.init = b ? GEMM_INIT_ROW : GEMM_INIT_ZERO;
     if (p->fwd == FWD_ROWS) {
-        /* y (OC, Q) = b + w (OC, CKK) . xp through koff, by segments of rows */
-        a.B = s->xp; a.bk = s->koff;
-        a.seg = s->seg; a.nseg = p->nseg;
+        /* y (OC, Q) = b + w (OC, CKK) . xp through koff, by segments of rows,
+         * each run of rows with the taps that meet its input rows */
+        a.B = s->xp;
+        for (int i = 0; i < s->ngrp; i++) {
+            const int *G = s->grp + 4 * i;
+            a.seg = s->seg + G[0]; a.nseg = G[1]; a.K = G[2];
+            if (G[2] == CKK) { a.am = a.ak = NULL; a.bk = s->koff; }
+            else { a.am = s->wrow; a.ak = s->tapw + G[3]; a.bk = s->tapx + G[3]; }
+            NN_K(gemm_run)(&a);
+        }
+        return;
     } else {
         /* y (OC, Q) = b + w (OC, CKK) . col (CKK, Q) */
         im2col(s->y, x, g);
@@ -353,6 +422,60 @@ static void build_colT(const plan_t *p, bwd_scr *s) {
     }
 }
 
+/* DW_ROWS: lane l of gw[oc][k] (OC, CKK + 1, 16) adds dy[oc][q] * tap k
+ * of q for the pixels q in lane l of each row segment, images and segments
+ * in order (lanes past a row's end add 0 * x, x whatever lies past the row
+ * in the frame: 0 unless a non-finite input makes the sums NaN anyway); the tap CKK is the plane of
+ * ones (db). A register tile is DOT_RO channels by DOT_RK taps; the tiles at
+ * the edges repeat their last channel or tap and store only the real ones. */
+static void dw_rows(const plan_t *p, bwd_scr *s, const float *d) {
+    const int OC = p->g.OC, K1 = p->CKK + 1, Q = p->Q, nseg = p->nseg;
+    const nn_seg *seg = s->f.seg;
+    for (int o0 = 0; o0 < OC; o0 += DOT_RO)
+        for (int k0 = 0; k0 < K1; k0 += DOT_RK) {
+            v16 acc[DOT_RO][DOT_RK];
+            const float *dr[DOT_RO], *xr[DOT_RK];
+            float *out[DOT_RO][DOT_RK];
+#pragma GCC unroll 8
+            for (int r = 0; r < DOT_RO; r++) dr[r] = d + (size_t)(o0 + r < OC ? o0 + r : OC - 1) * Q;
+#pragma GCC unroll 8
+            for (int t = 0; t < DOT_RK; t++) xr[t] = s->f.xp + s->f.koff[k0 + t < K1 ? k0 + t : K1 - 1];
+#pragma GCC unroll 8
+            for (int r = 0; r < DOT_RO; r++)
+#pragma GCC unroll 8
+                for (int t = 0; t < DOT_RK; t++) {
+                    out[r][t] = s->gw + ((size_t)(o0 + r < OC ? o0 + r : OC - 1) * K1 + (k0 + t < K1 ? k0 + t : K1 - 1)) * 16;
+                    acc[r][t] = v_load(out[r][t]);
+                }
+            for (int sg = 0; sg < nseg; sg++) {
+                const int b = seg[sg].b, c = seg[sg].c, n = seg[sg].n;
+                v16 dv[DOT_RO];
+                if (n == 16) {
+#pragma GCC unroll 8
+                    for (int r = 0; r < DOT_RO; r++) dv[r] = v_load(dr[r] + c);
+                } else {
+                    const m16 m = v_mask(n);
+#pragma GCC unroll 8
+                    for (int r = 0; r < DOT_RO; r++) dv[r] = v_load_m(dr[r] + c, m);
+                }
+#pragma GCC unroll 8
+                for (int t = 0; t < DOT_RK; t++) {
+                    /* whole vectors: past the row they meet dy's zeros (the frame
+                     * and its plane of ones, with 16 floats of slack, hold them) */
+                    const v16 xv = v_load(xr[t] + b);
+#pragma GCC unroll 8
+                    for (int r = 0; r < DOT_RO; r++) acc[r][t] = v_fma(dv[r], xv, acc[r][t]);
+                }
+            }
+            /* only the real channels and taps: the repeated ones are another tile's */
+#pragma GCC unroll 8
+            for (int r = 0; r < DOT_RO; r++)
+#pragma GCC unroll 8
+                for (int t = 0; t < DOT_RK; t++)
+                    if (o0 + r < OC && k0 + t < K1) v_store(out[r][t], acc[r][t]);
+        }
+}
+
 void NN_K(conv2d_backward)(float *dinp, float *dw, float *db, const float *dout,
                            const float *inp, const float *w, int B, const nn_conv_geom *g,
                            float *scratch, int nthreads) {
@@ -367,7 +490,7 @@ void NN_K(conv2d_backward)(float *dinp, float *dw, float *db, const float *dout,
         bwd_scr s;
         bwd_carve(&p, scratch + (size_t)nn_t * per, &s);
         frame_init(&p, &s.f);
-        memset(s.gw, 0, sizeof(float) * (size_t)K1 * OC);
+        memset(s.gw, 0, sizeof(float) * (size_t)K1 * OC * (p.dw == DW_ROWS ? 16 : 1));
         fwd_scr fs;
         const float *wfp = NULL;
         if (dinp && p.dx_flip) {
@@ -387,7 +510,9 @@ void NN_K(conv2d_backward)(float *dinp, float *dw, float *db, const float *dout,
             const float *x = inp + (size_t)n * isz, *d = dout + (size_t)n * osz;
             frame_fill(&p, &s.f, x);
             gemm_args a = {.K = Q, .init = GEMM_INIT_C};
-            if (p.dw_ch) {
+            if (p.dw == DW_ROWS) {
+                dw_rows(&p, &s, d);
+            } else if (p.dw == DW_CHANNELS) {
                 /* gw (CKK + 1, OC) += [taps; ones] (CKK + 1, Q) . dy^T (Q, OC) */
                 transpose(s.dT, d, OC, Q);
                 a.C = s.gw; a.ldc = OC;
@@ -402,7 +527,7 @@ void NN_K(conv2d_backward)(float *dinp, float *dw, float *db, const float *dout,
                 a.B = s.colT; a.ldb = K1;
                 a.M = OC; a.N = K1;
             }
-            NN_K(gemm_run)(&a);
+            if (p.dw != DW_ROWS) NN_K(gemm_run)(&a);
             if (!dinp) continue;
             float *di = dinp + (size_t)n * isz;
             if (p.dx_flip) {
@@ -421,7 +546,13 @@ void NN_K(conv2d_backward)(float *dinp, float *dw, float *db, const float *dout,
     for (int t = 0; t < nt; t++) {
         bwd_scr s;
         bwd_carve(&p, scratch + (size_t)t * per, &s);
-        if (p.dw_ch) {
+        if (p.dw == DW_ROWS) {
+            for (int oc = 0; oc < OC; oc++) {
+                const float *l = s.gw + (size_t)oc * K1 * 16;
+                for (int k = 0; k < CKK; k++) dw[(size_t)oc * CKK + k] += v_hsum(v_load(l + 16 * k));
+                db[oc] += v_hsum(v_load(l + 16 * CKK));
+            }
+        } else if (p.dw == DW_CHANNELS) {
             for (int k = 0; k < CKK; k++)
                 for (int oc = 0; oc < OC; oc++) dw[(size_t)oc * CKK + k] += s.gw[(size_t)k * OC + oc];
             for (int oc = 0; oc < OC; oc++) db[oc] += s.gw[(size_t)CKK * OC + oc];

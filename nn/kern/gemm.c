@@ -10,16 +10,21 @@
 #include "kern.h"
 
 #define RT_CAP (GEMM_RT_WIDE > GEMM_RT_NARROW ? GEMM_RT_WIDE : GEMM_RT_NARROW)
+#ifdef GEMM_VT_FEW
+#define VT_CAP GEMM_VT_FEW
+#else
+#define VT_CAP GEMM_VT_WIDE
+#endif
 
 /* one tile: rows m0..m0+RT-1 by the segments sg[0..VT-1] (FULL: all 16 wide).
  * TA: A[m][k] is A[am[m] + ak[k]]; TB: row k of Bm starts at Bm + bk[k]. */
 V_INLINE void tile(const int RT, const int VT, const int FULL, const int TA, const int TB, const gemm_args *g,
                    const nn_seg *sg, int m0) {
     /* fixed sizes (not VLAs), loops fully unrolled: the tile lives in registers */
-    v16 acc[RT_CAP][GEMM_VT_WIDE];
-    m16 mk[GEMM_VT_WIDE], ms[GEMM_VT_WIDE];
+    v16 acc[RT_CAP][VT_CAP];
+    m16 mk[VT_CAP], ms[VT_CAP];
     const float *a[RT_CAP];
-#pragma GCC unroll 2
+#pragma GCC unroll 4
     for (int v = 0; v < VT; v++) {
         mk[v] = v_mask(sg[v].n);
         ms[v] = v_mask(sg[v].w);
@@ -28,7 +33,7 @@ V_INLINE void tile(const int RT, const int VT, const int FULL, const int TA, con
     for (int r = 0; r < RT; r++) {
         const int m = m0 + r;
         a[r] = TA ? g->A + g->am[m] : g->A + (size_t)m * g->sam;
-#pragma GCC unroll 2
+#pragma GCC unroll 4
         for (int v = 0; v < VT; v++) {
             const float *c = g->C + (size_t)m * g->ldc + sg[v].c;
             switch (g->init) {
@@ -41,21 +46,21 @@ V_INLINE void tile(const int RT, const int VT, const int FULL, const int TA, con
     }
     for (int k = 0; k < g->K; k++) {
         const float *b = TB ? g->B + g->bk[k] : g->B + (size_t)k * g->ldb;
-        v16 bv[GEMM_VT_WIDE];
-#pragma GCC unroll 2
+        v16 bv[VT_CAP];
+#pragma GCC unroll 4
         for (int v = 0; v < VT; v++) bv[v] = FULL ? v_load(b + sg[v].b) : v_load_m(b + sg[v].b, mk[v]);
         const size_t ko = TA ? (size_t)g->ak[k] : (size_t)k * g->sak;
 #pragma GCC unroll 24
         for (int r = 0; r < RT; r++) {
             v16 av = v_bcast(a[r] + ko);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
             for (int v = 0; v < VT; v++) acc[r][v] = v_fma(av, bv[v], acc[r][v]);
         }
     }
 #pragma GCC unroll 24
     for (int r = 0; r < RT; r++) {
         float *c = g->C + (size_t)(m0 + r) * g->ldc;
-#pragma GCC unroll 2
+#pragma GCC unroll 4
         for (int v = 0; v < VT; v++) {
             if (FULL || sg[v].w == 16 || (g->overrun && m0 + r < g->M - 1)) v_store(c + sg[v].c, acc[r][v]);
             else v_store_m(c + sg[v].c, ms[v], acc[r][v]);
@@ -107,13 +112,18 @@ V_INLINE void tile(const int RT, const int VT, const int FULL, const int TA, con
  * columns 16 at a time. */
 V_INLINE void gemm_body(const int TA, const int TB, const gemm_args *g) {
     const int nseg = g->seg ? g->nseg : (g->N + 15) / 16;
-    /* blocks of segments [s0, s0 + vt): the last block is the one of the
-     * rest when nseg is odd; overrun runs the blocks backwards */
-    const int nblk = GEMM_VT_WIDE > 1 ? nseg / GEMM_VT_WIDE + nseg % GEMM_VT_WIDE : nseg;
+#ifdef GEMM_VT_FEW
+    const int VTB = g->M <= GEMM_RT_FEW ? GEMM_VT_FEW : GEMM_VT_WIDE;
+#else
+    const int VTB = GEMM_VT_WIDE;
+#endif
+    /* blocks of VTB segments, then blocks of one for the rest; overrun runs
+     * the blocks backwards */
+    const int nfull = VTB > 1 ? nseg / VTB : 0, nblk = nfull + (nseg - nfull * VTB);
     for (int bi = 0; bi < nblk; bi++) {
         const int b = g->overrun ? nblk - 1 - bi : bi;
-        const int s0 = b * GEMM_VT_WIDE, vt = GEMM_VT_WIDE > 1 && nseg - s0 >= GEMM_VT_WIDE ? GEMM_VT_WIDE : 1;
-        nn_seg sg[GEMM_VT_WIDE];
+        const int s0 = b < nfull ? b * VTB : nfull * VTB + (b - nfull), vt = b < nfull ? VTB : 1;
+        nn_seg sg[VT_CAP];
         int full = 1;
         for (int v = 0; v < vt; v++) {
             if (g->seg) sg[v] = g->seg[s0 + v];
@@ -123,6 +133,11 @@ V_INLINE void gemm_body(const int TA, const int TB, const gemm_args *g) {
             }
             full &= sg[v].n == 16;
         }
+#ifdef GEMM_VT_FEW
+        if (vt == GEMM_VT_FEW) {
+            ROWS_(GEMM_RT_FEW, GEMM_VT_FEW);
+        } else
+#endif
         if (vt > 1) {
             ROWS_(GEMM_RT_WIDE, GEMM_VT_WIDE);
         } else {

@@ -22,6 +22,13 @@
 #define GEMM_RT_WIDE 12
 #define GEMM_VT_WIDE 2
 #define GEMM_RT_NARROW 24
+/* few rows (up to 6 output channels): 6 rows x 4 vectors, each broadcast
+ * feeding four fmas (a LeNet convolution's 6 filters along image rows) */
+#define GEMM_RT_FEW 6
+#define GEMM_VT_FEW 4
+/* conv dw along rows: channels x taps of v16 partial sums (18 + 9 of 32 zmm) */
+#define DOT_RO 3
+#define DOT_RK 6
 #elif defined(NN_KERN_AVX2)
 #define NN_K(name) name##_avx2
 #define NN_KERN_ISA NN_ISA_AVX2
@@ -29,12 +36,17 @@
 #define GEMM_RT_WIDE 6
 #define GEMM_VT_WIDE 1
 #define GEMM_RT_NARROW 6
+/* 2 x 3 partial sums = 12 ymm, the two channels' dy 4, one tap at a time */
+#define DOT_RO 2
+#define DOT_RK 3
 #else
 #define NN_K(name) name##_portable
 #define NN_KERN_ISA NN_ISA_PORTABLE
 #define GEMM_RT_WIDE 4
 #define GEMM_VT_WIDE 1
 #define GEMM_RT_NARROW 4
+#define DOT_RO 2
+#define DOT_RK 2
 #endif
 
 /* C (M, N) = (beta ? C : 0) + A (M, K) . Bm (K, N).
@@ -119,6 +131,8 @@ void NN_K(batchnorm_forward_eval)(float *out, const float *inp, const float *gam
 void NN_K(batchnorm_backward)(float *dinp, float *dgamma, float *dbeta, const float *dout,
                               const float *xhat, const float *invstd, const float *gamma,
                               int B, int C, int HW, int nthreads);
+float NN_K(softmax_ce_forward)(float *probs, const float *logits, const int *labels, int B, int NC);
+void NN_K(softmax_ce_backward)(float *dlogits, const float *probs, const int *labels, int B, int NC);
 extern const nn_kernels NN_K(nn_kernels_table);
 
 #endif

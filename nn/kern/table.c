@@ -26,4 +26,6 @@ const nn_kernels NN_K(nn_kernels_table) = {
     .batchnorm_forward_train = NN_K(batchnorm_forward_train),
     .batchnorm_forward_eval = NN_K(batchnorm_forward_eval),
     .batchnorm_backward = NN_K(batchnorm_backward),
+    .softmax_ce_forward = NN_K(softmax_ce_forward),
+    .softmax_ce_backward = NN_K(softmax_ce_backward),
 };
