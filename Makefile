@@ -58,7 +58,7 @@ NN_OBJ     := $(NN_SRC:%.c=$(BUILD)/%.o) $(KERN_OBJ)
 RUNNER_OBJ := $(RUNNER_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test bench install clean deps deps-check test-asan valgrind fuzz fuzz-build kill-campaign test-slurm
+.PHONY: all test bench install clean deps deps-check test-asan valgrind fuzz fuzz-build kill-campaign test-slurm test-arm64
 all: deps-check nnlab
 
 deps-check:
@@ -105,7 +105,7 @@ install: nnlab
 	install -m 644 plots/*.gp $(DESTDIR)$(PREFIX)/share/nnlab/plots
 
 clean:
-	rm -rf $(BUILD) nnlab
+	rm -rf $(BUILD) nnlab $(ARM_BUILD)
 
 -include $(NN_OBJ:.o=.d) $(RUNNER_OBJ:.o=.d) $(BUILD)/runner/main.d
 
@@ -172,6 +172,34 @@ $(BUILD)/tests/test_faults: | $(BUILD)/tests/faultinject.so
 KILL_TRIALS ?= 40
 kill-campaign: all $(BUILD)/tests/test_faults
 	NNLAB_KILL_TRIALS=$(KILL_TRIALS) $(BUILD)/tests/test_faults
+
+# ---- arm64: the portable path built for another architecture ----------------
+#
+#   make test-arm64     cross-compiles nn/ and tests/crossbits.c for arm64
+#                       (Debian's gcc-aarch64-linux-gnu; where the compiler
+#                       may use NEON), runs it under qemu-user and checks that
+#                       every network trains to the same bits as every path
+#                       here (install: gcc-aarch64-linux-gnu qemu-user)
+
+ARM_CC    ?= aarch64-linux-gnu-gcc
+ARM_BUILD ?= build-arm64
+ARM_SRC   := $(filter-out nn/checkpoint.c,$(NN_SRC)) $(KERN_SRC) tests/crossbits.c  # checkpoints need zlib
+
+$(BUILD)/tests/crossbits: tests/crossbits.c tests/archs.h $(BUILD)/libnn.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libnn.a -fopenmp -lm
+
+test-arm64: $(BUILD)/tests/crossbits
+	@mkdir -p $(ARM_BUILD)
+	$(ARM_CC) -O3 -std=gnu11 -ffp-contract=off -fopenmp -static $(WARN) -DNN_KERN_PORTABLE \
+	  -o $(ARM_BUILD)/crossbits $(ARM_SRC) -lm
+	$(BUILD)/tests/crossbits > $(ARM_BUILD)/here.txt
+	qemu-aarch64 $(ARM_BUILD)/crossbits > $(ARM_BUILD)/arm64.txt
+	@cat $(ARM_BUILD)/here.txt $(ARM_BUILD)/arm64.txt
+	@awk 'NR == FNR { h[$$1] = h[$$1] " " $$3; next } { split(h[$$1], a, " "); \
+	      for (i in a) if (a[i] != $$3) { print "arm64: " $$1 " trained to other bits than here"; bad = 1 } } \
+	      END { if (bad) exit 1; print "arm64: every network the same bits as every path here" }' \
+	  $(ARM_BUILD)/here.txt $(ARM_BUILD)/arm64.txt
 
 # ---- Slurm: `nnlab sweep --slurm` against a real one-node cluster ----------
 #

@@ -11,25 +11,7 @@
 #include "../nn/nn.h"
 #include "fixture.h"
 
-#define MAXL 16
-
-static int lenet(nn_layer_spec *L, const char *variant) {
-    int n = 0;
-    if (!strcmp(variant, "bn")) {
-        L[n++] = NN_CONV(6, 5, 1, 2); L[n++] = NN_BN(); L[n++] = NN_ACT(NN_RELU); L[n++] = NN_POOL(NN_MAXPOOL, 2, 2);
-        L[n++] = NN_CONV(16, 5, 1, 0); L[n++] = NN_BN(); L[n++] = NN_ACT(NN_RELU); L[n++] = NN_POOL(NN_MAXPOOL, 2, 2);
-        L[n++] = NN_FLATTEN_(); L[n++] = NN_DENSE(120); L[n++] = NN_BN(); L[n++] = NN_ACT(NN_RELU);
-        L[n++] = NN_DENSE(84); L[n++] = NN_ACT(NN_RELU); L[n++] = NN_DENSE(10);
-        return n;
-    }
-    nn_kind a = strcmp(variant, "sigmoid_avg") ? NN_RELU : NN_SIGMOID;
-    nn_kind p = strcmp(variant, "sigmoid_avg") ? NN_MAXPOOL : NN_AVGPOOL;
-    L[n++] = NN_CONV(6, 5, 1, 2); L[n++] = NN_ACT(a); L[n++] = NN_POOL(p, 2, 2);
-    L[n++] = NN_CONV(16, 5, 1, 0); L[n++] = NN_ACT(a); L[n++] = NN_POOL(p, 2, 2);
-    L[n++] = NN_FLATTEN_(); L[n++] = NN_DENSE(120); L[n++] = NN_ACT(a);
-    L[n++] = NN_DENSE(84); L[n++] = NN_ACT(a); L[n++] = NN_DENSE(10);
-    return n;
-}
+#include "archs.h"
 
 /* copies param.0, param.1, ... (PyTorch's model.parameters() order) into the block */
 static void load_params(fx_file *fx, const char *prefix, float *dst, size_t n) {
@@ -335,81 +317,6 @@ static int paths(nn_isa *p) {
     return n;
 }
 
-typedef struct {
-    const char *name;
-    nn_layer_spec L[MAXL];
-    int n;
-    nn_shape in;
-    nn_optim_kind opt;
-} arch;
-
-/* the shipped networks' shapes and the odd ones users write: 7x7 stride 2,
- * 1x1, 3x3 pooling at stride 1 and 2, 12 and 20 channels, batch norm,
- * dropout, tanh and leaky ReLU; Adam, SGD with Nesterov, AdamW */
-static int archs(arch *a) {
-    int k = 0;
-    const char *v[] = {"sigmoid_avg", "relu_max", "bn"};
-    for (int i = 0; i < 3; i++, k++) {
-        a[k].name = v[i];
-        a[k].n = lenet(a[k].L, v[i]);
-        a[k].in = nn_shape3(1, 28, 28);
-        a[k].opt = NN_ADAM;
-    }
-    arch *c = &a[k++];
-    nn_layer_spec cnn[] = {NN_CONV(8, 3, 1, 1), NN_ACT(NN_RELU), NN_POOL(NN_MAXPOOL, 2, 2), NN_CONV(12, 3, 1, 1),
-                           NN_ACT(NN_RELU), NN_POOL(NN_MAXPOOL, 2, 2), NN_FLATTEN_(), NN_DENSE(32), NN_ACT(NN_RELU),
-                           NN_DROP(0.25f), NN_DENSE(10)};
-    *c = (arch){.name = "cnn3x3", .n = 11, .in = nn_shape3(1, 28, 28), .opt = NN_SGD};
-    memcpy(c->L, cnn, sizeof cnn);
-    c = &a[k++];
-    nn_layer_spec odd[] = {NN_CONV(12, 7, 2, 3), NN_BN(), NN_ACT(NN_LEAKY_RELU), NN_POOL(NN_MAXPOOL, 3, 2),
-                           NN_CONV(20, 1, 1, 0), NN_ACT(NN_TANH), NN_POOL(NN_AVGPOOL, 3, 1), NN_CONV(16, 3, 2, 1),
-                           NN_ACT(NN_SIGMOID), NN_FLATTEN_(), NN_DENSE(10)};
-    *c = (arch){.name = "odd", .n = 11, .in = nn_shape3(3, 30, 30), .opt = NN_ADAMW};
-    memcpy(c->L, odd, sizeof odd);
-    c->L[3].padding = 1;  /* 3x3 max pooling, stride 2, padding 1 */
-    c->L[6].padding = 1;  /* 3x3 average pooling, stride 1, padding 1 */
-    return k;
-}
-
-/* steps of training on path isa with nthreads threads: every loss, then
- * the parameters and BN buffers at the end */
-static void train_on(const arch *a, nn_isa isa, int nthreads, int steps, float *losses, float **params, size_t *np) {
-    char err[256];
-    enum { B = 16 };
-    nn_net *net = nn_net_create(a->L, a->n, a->in, B, nthreads, err, sizeof err);
-    if (!net) fail_msg("%s: %s", a->name, err);
-    if (nn_net_set_isa(net, isa, err, sizeof err)) fail_msg("%s", err);
-    assert_int_equal(nn_net_isa(net), isa);
-    nn_rng r, data;
-    nn_rng_seed(&r, 5);
-    nn_rng_seed(&data, 6);
-    nn_net_init(net, &r);
-    nn_net_seed(net, 7);
-    nn_optim o;
-    nn_optim_cfg oc = nn_optim_defaults(a->opt);
-    if (a->opt == NN_SGD) { oc.momentum = 0.9f; oc.nesterov = 1; oc.weight_decay = 5e-4f; }
-    nn_optim_init(&o, &oc, nn_net_nparams(net));
-    const size_t insz = nn_shape_size(a->in);
-    int labels[B];
-    for (int st = 0; st < steps; st++) {
-        float *x = nn_net_input(net);
-        for (size_t i = 0; i < B * insz; i++) x[i] = nn_rng_uniform(&data) * 2 - 1;
-        for (int i = 0; i < B; i++) labels[i] = (int)nn_rng_below(&data, 10);
-        losses[st] = nn_net_forward(net, B, labels, 1);
-        nn_net_backward(net);
-        nn_optim_step(&o, nn_net_params(net), nn_net_grads(net), oc.lr);
-    }
-    /* and an evaluation pass (BN running statistics, no dropout) */
-    losses[steps] = nn_net_forward(net, B, labels, 0);
-    *np = nn_net_nparams(net) + nn_net_nbuffers(net);
-    *params = malloc(4 * *np);
-    memcpy(*params, nn_net_params(net), 4 * nn_net_nparams(net));
-    memcpy(*params + nn_net_nparams(net), nn_net_buffers(net), 4 * nn_net_nbuffers(net));
-    nn_optim_free(&o);
-    nn_net_free(net);
-}
-
 /* Every path this CPU runs (portable always, AVX2 and AVX-512 where the CPU
  * has them) trains each network to the same losses and weights, bit for
  * bit, on one thread or two. */
@@ -420,14 +327,15 @@ static void every_path_trains_to_the_same_bits(void **s) {
     const int np = paths(p);
     enum { STEPS = 12 };
     for (int i = 0; i < na; i++) {
-        float ref[STEPS + 1], got[STEPS + 1], *pref, *pgot;
-        size_t n, n2;
-        train_on(&a[i], NN_ISA_PORTABLE, 1, STEPS, ref, &pref, &n);
+        float ref[STEPS + 1] = {0}, got[STEPS + 1] = {0}, *pref = NULL, *pgot = NULL;
+        size_t n = 0, n2 = 0;
+        char err[256];
+        if (train_on(&a[i], NN_ISA_PORTABLE, 1, STEPS, ref, &pref, &n, err, sizeof err)) fail_msg("%s", err);
         assert_true(isfinite(ref[STEPS]));
         for (int k = 0; k < np; k++)
             for (int nt = 1; nt <= 2; nt++) {
                 if (p[k] == NN_ISA_PORTABLE && nt == 1) continue;
-                train_on(&a[i], p[k], nt, STEPS, got, &pgot, &n2);
+                if (train_on(&a[i], p[k], nt, STEPS, got, &pgot, &n2, err, sizeof err)) fail_msg("%s", err);
                 for (int st = 0; st <= STEPS; st++)
                     if (memcmp(&ref[st], &got[st], sizeof ref[st]))
                         fail_msg("%s on %s, %d threads: step %d loss %.9g, portable %.9g", a[i].name,
