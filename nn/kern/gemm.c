@@ -68,42 +68,29 @@ V_INLINE void tile(const int RT, const int VT, const int FULL, const int TA, con
     }
 }
 
+/* AVX-512 stores and loads under a mask at full speed: one kind of tile
+ * there (fewer copies to compile); elsewhere whole blocks skip the masks */
+#if defined(NN_KERN_AVX512)
+#define T1(RT, VT) tile(RT, VT, 0, TA, TB, g, sg, m0)
+#else
 #define T1(RT, VT) do { if (full) tile(RT, VT, 1, TA, TB, g, sg, m0); else tile(RT, VT, 0, TA, TB, g, sg, m0); } while (0)
+#endif
 
-/* rows of one column block, in tiles of RTMAX rows and one of the rest */
-#define ROWS(RTMAX, VT)                                                        \
-    for (int m0 = 0; m0 < g->M; m0 += (RTMAX)) {                               \
-        int rows = g->M - m0 < (RTMAX) ? g->M - m0 : (RTMAX);                  \
-        switch (rows) {                                                        \
-        case 1: T1(1, VT); break;   case 2: T1(2, VT); break;                  \
-        case 3: T1(3, VT); break;   case 4: T1(4, VT); break;                  \
-        default: CASES_##RTMAX(VT);                                            \
-        }                                                                      \
+/* The rows of one column block, in tiles of RTMAX rows while they last,
+ * then of the largest height below it that the path has a tile for. */
+#define ROWS(RTMAX, VT)                                                                   \
+    for (int m0 = 0, rows; m0 < g->M; m0 += rows) {                                       \
+        const int left = g->M - m0;                                                       \
+        if (left >= (RTMAX)) { rows = (RTMAX); T1(RTMAX, VT); }                           \
+        else if ((RTMAX) > 16 && left >= 16) { rows = 16; T1(16 < (RTMAX) ? 16 : 1, VT); } \
+        else if ((RTMAX) > 12 && left >= 12) { rows = 12; T1(12 < (RTMAX) ? 12 : 1, VT); } \
+        else if ((RTMAX) > 8 && left >= 8) { rows = 8; T1(8 < (RTMAX) ? 8 : 1, VT); }     \
+        else if ((RTMAX) > 6 && left >= 6) { rows = 6; T1(6 < (RTMAX) ? 6 : 1, VT); }     \
+        else if ((RTMAX) > 4 && left >= 4) { rows = 4; T1(4 < (RTMAX) ? 4 : 1, VT); }     \
+        else if (left >= 3) { rows = 3; T1(3, VT); }                                       \
+        else if (left >= 2) { rows = 2; T1(2, VT); }                                       \
+        else { rows = 1; T1(1, VT); }                                                      \
     }
-
-/* the cases past 4 that a path's tile heights need */
-#define CASES_4(VT) break
-#define CASES_6(VT) if (rows == 5) T1(5, VT); else T1(6, VT); break
-#define CASES_12(VT)                                   \
-    switch (rows) {                                    \
-    case 5: T1(5, VT); break;  case 6: T1(6, VT); break;   \
-    case 7: T1(7, VT); break;  case 8: T1(8, VT); break;   \
-    case 9: T1(9, VT); break;  case 10: T1(10, VT); break; \
-    case 11: T1(11, VT); break; default: T1(12, VT); break; \
-    } break
-#define CASES_24(VT)                                         \
-    switch (rows) {                                          \
-    case 5: T1(5, VT); break;   case 6: T1(6, VT); break;    \
-    case 7: T1(7, VT); break;   case 8: T1(8, VT); break;    \
-    case 9: T1(9, VT); break;   case 10: T1(10, VT); break;  \
-    case 11: T1(11, VT); break; case 12: T1(12, VT); break;  \
-    case 13: T1(13, VT); break; case 14: T1(14, VT); break;  \
-    case 15: T1(15, VT); break; case 16: T1(16, VT); break;  \
-    case 17: T1(17, VT); break; case 18: T1(18, VT); break;  \
-    case 19: T1(19, VT); break; case 20: T1(20, VT); break;  \
-    case 21: T1(21, VT); break; case 22: T1(22, VT); break;  \
-    case 23: T1(23, VT); break; default: T1(24, VT); break;  \
-    } break
 #define ROWS_(RTMAX, VT) ROWS(RTMAX, VT)
 
 /* The whole product for one choice of TA and TB: the column segments in
