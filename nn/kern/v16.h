@@ -18,7 +18,14 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(NN_KERN_PORTABLE) && defined(__SANITIZE_ADDRESS__)
+/* under the sanitizers, sixteen checked lanes inlined into every caller
+ * take minutes to compile (act.c alone over three): calls instead, which
+ * compute the same bits */
+#define V_INLINE static inline __attribute__((noinline))
+#else
 #define V_INLINE static inline __attribute__((always_inline))
+#endif
 
 #if defined(NN_KERN_AVX512)
 #include <immintrin.h>
