@@ -13,6 +13,15 @@
 
 #define MAXL 16
 
+/* Under AddressSanitizer the portable path's lanes are function calls
+ * (nn/kern/v16.h), tens of times slower: the tests that train on every path
+ * take fewer steps and images there, and still compare every bit. */
+#if defined(__SANITIZE_ADDRESS__)
+#define NN_TEST_SANITIZED 1
+#else
+#define NN_TEST_SANITIZED 0
+#endif
+
 static inline int lenet(nn_layer_spec *L, const char *variant) {
     int n = 0;
     if (!strcmp(variant, "bn")) {

@@ -20,9 +20,11 @@
         );                                                                             \
     } while (0)
 
-/* y = 1 / (1 + exp(-x)) */
+/* y = 1 / (1 + exp(-x)); -x as 0 - x, which no compiler turns into a
+ * sign flip (x * -1 it may, and then a NaN comes out with another sign on
+ * one path than on another) */
 V_INLINE v16 sigmoid16(v16 x) {
-    return v_div(v_set1(1.f), v_add(v_set1(1.f), v_exp(v_mul(x, v_set1(-1.f)))));
+    return v_div(v_set1(1.f), v_add(v_set1(1.f), v_exp(v_sub(v_zero(), x))));
 }
 
 void NN_K(sigmoid_forward)(float *out, const float *inp, size_t n, int nthreads) { V16_MAP(sigmoid16); }

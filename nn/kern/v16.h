@@ -287,7 +287,7 @@ V_INLINE v16 v_exp(v16 x) {
  * polynomial to x^15 (truncation under 1e-8 relative), beyond it
  * 1 - 2 / (e^2|x| + 1) with the sign of x (within 3 ulp); a NaN stays NaN */
 V_INLINE v16 v_tanh(v16 x) {
-    const v16 neg = v_mul(x, v_set1(-1.f));
+    const v16 neg = v_sub(v_zero(), x); /* not x * -1: see sigmoid16 in act.c */
     const v16 ax = v_max(x, neg);
     const v16 x2 = v_mul(x, x);
     v16 p = v_set1(-929569.f / 638512875.f);
@@ -300,7 +300,7 @@ V_INLINE v16 v_tanh(v16 x) {
     p = v_fma(v_mul(p, x2), x, x);
     v16 e = v_exp(v_add(ax, ax));
     v16 t = v_sub(v_set1(1.f), v_div(v_set1(2.f), v_add(e, v_set1(1.f))));
-    t = v_lt_select(x, v_zero(), v_mul(t, v_set1(-1.f)), t);
+    t = v_lt_select(x, v_zero(), v_sub(v_zero(), t), t);
     return v_lt_select(ax, v_set1(0.5f), p, t);
 }
 
