@@ -62,7 +62,9 @@ V_INLINE void tile(const int RT, const int VT, const int FULL, const int TA, con
         float *c = g->C + (size_t)(m0 + r) * g->ldc;
 #pragma GCC unroll 4
         for (int v = 0; v < VT; v++) {
-            if (FULL || sg[v].w == 16 || (g->overrun && m0 + r < g->M - 1)) v_store(c + sg[v].c, acc[r][v]);
+            /* a spill must end inside C: in a later row, which is stored afterwards */
+            const int spill = g->overrun && (size_t)(m0 + r) * g->ldc + sg[v].c + 16 <= (size_t)g->M * g->ldc;
+            if (FULL || sg[v].w == 16 || spill) v_store(c + sg[v].c, acc[r][v]);
             else v_store_m(c + sg[v].c, ms[v], acc[r][v]);
         }
     }

@@ -85,11 +85,10 @@ typedef struct {
     int nseg;
     int init;
     const float *bias;
-    int overrun;   /* plain columns, chains not from C: every row of C but the
-                    * last may be written up to 16 floats past its end, into
-                    * the next row, whose own values are stored afterwards
-                    * (the column blocks run last to first): partial blocks
-                    * store whole vectors */
+    int overrun;   /* plain columns, chains not from C: a row's partial block may
+                    * be stored as whole vectors when the spill ends inside C,
+                    * in later rows, whose own values are stored afterwards
+                    * (the column blocks run last to first) */
 } gemm_args;
 void NN_K(gemm_run)(const gemm_args *g);
 

@@ -22,7 +22,7 @@
 /* under the sanitizers, sixteen checked lanes inlined into every caller
  * take minutes to compile (act.c alone over three): calls instead, which
  * compute the same bits */
-#define V_INLINE static inline __attribute__((noinline))
+#define V_INLINE static __attribute__((noinline, unused))
 #else
 #define V_INLINE static inline __attribute__((always_inline))
 #endif
