@@ -70,13 +70,9 @@ V_INLINE void tile(const int RT, const int VT, const int FULL, const int TA, con
     }
 }
 
-/* AVX-512 stores and loads under a mask at full speed: one kind of tile
- * there (fewer copies to compile); elsewhere whole blocks skip the masks */
-#if defined(NN_KERN_AVX512)
-#define T1(RT, VT) tile(RT, VT, 0, TA, TB, g, sg, m0)
-#else
+/* whole blocks skip the masks (on AVX-512 too: masked loads in the k loop
+ * cost LeNet 12%) */
 #define T1(RT, VT) do { if (full) tile(RT, VT, 1, TA, TB, g, sg, m0); else tile(RT, VT, 0, TA, TB, g, sg, m0); } while (0)
-#endif
 
 /* The rows of one column block, in tiles of RTMAX rows while they last,
  * then of the largest height below it that the path has a tile for. */
