@@ -4,10 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The length of the well-formed UTF-8 character at s (1 to 4), or 0:
- * no overlongs, surrogates or code points past U+10FFFF. */
-static size_t utf8_char(const unsigned char *s) {
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+size_t nnl_utf8_len(const unsigned char *s, size_t avail) {
+    if (!avail) return 0;
+    unsigned char c = s[0], lo = 0x80, hi = 0xbf; /* the second byte's range */
     size_t n;
     if (c < 0x80) return 1;
     if (c >= 0xc2 && c <= 0xdf) n = 1;
@@ -22,8 +21,9 @@ static size_t utf8_char(const unsigned char *s) {
     } else {
         return 0;
     }
+    if (n >= avail) return 0; /* cut short by the end */
     for (size_t k = 1; k <= n; k++)
-        if (k == 1 ? (s[k] < lo || s[k] > hi) : (s[k] & 0xc0) != 0x80) return 0; /* the NUL ends it too */
+        if (k == 1 ? (s[k] < lo || s[k] > hi) : (s[k] & 0xc0) != 0x80) return 0; /* a NUL ends it too */
     return n + 1;
 }
 
@@ -32,7 +32,7 @@ const char *nnl_text_problem(const char *s, size_t max, int newline_ok) {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (u[i]) {
-        size_t n = utf8_char(u + i);
+        size_t n = nnl_utf8_len(u + i, (size_t)-1);
         if (!n) {
             snprintf(why, sizeof why, "is not valid UTF-8 text (byte 0x%02x at byte %zu)", u[i], i + 1);
             return why;
@@ -89,7 +89,7 @@ void nnl_name_from_file(const char *path, const char *fallback, char *out, size_
     /* whole characters only: a cut may have split the last one */
     unsigned char *u = (unsigned char *)out;
     for (size_t i = 0; u[i];) {
-        size_t k = utf8_char(u + i);
+        size_t k = nnl_utf8_len(u + i, (size_t)-1);
         int bad = !k || (k == 1 && (u[i] < 0x20 || u[i] == 0x7f)) || (k == 2 && u[i] == 0xc2 && u[i + 1] < 0xa0);
         if (!bad) { i += k; continue; }
         for (size_t j = 0; j < (k ? k : 1); j++) u[i + j] = '_';

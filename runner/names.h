@@ -27,6 +27,11 @@
  * call. An empty string passes; callers that need one say so. */
 const char *nnl_text_problem(const char *s, size_t max, int newline_ok);
 
+/* The length of the well-formed UTF-8 character at s (1 to 4) within avail
+ * bytes, or 0: no overlongs, surrogates or code points past U+10FFFF, and
+ * none cut short (by avail, or by a NUL in a string read with avail = SIZE_MAX). */
+size_t nnl_utf8_len(const unsigned char *s, size_t avail);
+
 /* nnl_text_problem for a name: one line, not empty. */
 const char *nnl_name_problem(const char *s, size_t max);
 

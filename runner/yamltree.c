@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <yaml.h>
 #include "input.h"
+#include "names.h"
 #include "yamltree.h"
 
 
@@ -231,36 +232,9 @@ static void offset_pos(const char *text, size_t len, size_t off, int *line, int 
 
 /* Offset of the first byte that is not well-formed UTF-8, or len. */
 static size_t utf8_bad(const unsigned char *s, size_t len) {
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n;
-        unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range: no overlongs, */
-        if (c < 0x80) {                      /* surrogates or code points past U+10FFFF */
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            lo = c == 0xe0 ? 0xa0 : 0x80;
-            hi = c == 0xed ? 0x9f : 0xbf;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            lo = c == 0xf0 ? 0x90 : 0x80;
-            hi = c == 0xf4 ? 0x8f : 0xbf;
-        } else {
-            return i;
-        }
-        if (i + n >= len) return i; /* cut short by the end */
-        for (size_t k = 1; k <= n; k++) {
-            unsigned char b = s[i + k];
-            if (k == 1 ? (b < lo || b > hi) : (b & 0xc0) != 0x80) return i;
-        }
-        i += n + 1;
-    }
-    return len;
+    size_t i = 0, n;
+    while (i < len && (n = nnl_utf8_len(s + i, len - i))) i += n;
+    return i;
 }
 
 static int check_text(yt_ctx *x, const char *src, int marks, const char *text, size_t len) {
