@@ -6,6 +6,7 @@
 #ifndef NNLAB_TEST_ARCHS_H
 #define NNLAB_TEST_ARCHS_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,17 @@ static inline int train_on(const arch *a, nn_isa isa, int nthreads, int steps, f
     nn_optim_free(&o);
     nn_net_free(net);
     return *params ? 0 : (snprintf(err, errlen, "out of memory"), -1);
+}
+
+/* The bits of a training, as one number: FNV-1a over every loss, then the
+ * parameters and buffers. tests/fixtures/trained_bits.txt records them. */
+static inline uint64_t bits_hash(const float *losses, size_t nloss, const float *params, size_t np) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    const unsigned char *b = (const unsigned char *)losses;
+    for (size_t i = 0; i < 4 * nloss; i++) { h ^= b[i]; h *= 0x100000001b3ULL; }
+    b = (const unsigned char *)params;
+    for (size_t i = 0; i < 4 * np; i++) { h ^= b[i]; h *= 0x100000001b3ULL; }
+    return h;
 }
 
 

@@ -2,6 +2,7 @@
  * ReLU/max and a batch-norm variant (logits, loss, every gradient, 10 Adam
  * and 10 SGD-momentum steps), the optimizers' update rules and schedules,
  * shape inference errors, determinism and checkpoints. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -348,6 +349,43 @@ static void every_path_trains_to_the_same_bits(void **s) {
     }
 }
 
+/* The bits themselves stay as they were recorded: a change of kernels that
+ * moved every path alike would pass the test above and still change every
+ * result users have. tests/fixtures/trained_bits.txt holds one line per
+ * network, "NAME HASH" (crossbits' hash of 12 steps on one thread); a change
+ * that means to change the bits rewrites it with
+ *   ./build/tests/crossbits portable | awk '{print $1, $3}' */
+static void training_gives_the_recorded_bits(void **s) {
+    if (NN_TEST_SANITIZED) skip(); /* the sanitized build trains fewer steps */
+    FILE *f = fopen("tests/fixtures/trained_bits.txt", "r");
+    if (!f) fail_msg("tests/fixtures/trained_bits.txt: %s", strerror(errno));
+    arch a[8];
+    const int na = archs(a);
+    enum { STEPS = 12 };
+    char name[64], line[128];
+    unsigned long long want;
+    int checked = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%63s %llx", name, &want) != 2) fail_msg("trained_bits.txt: bad line '%s'", line);
+        int i = 0;
+        while (i < na && strcmp(a[i].name, name)) i++;
+        if (i == na) fail_msg("trained_bits.txt names '%s', which tests/archs.h does not have", name);
+        float losses[STEPS + 1], *w = NULL;
+        size_t n = 0;
+        char err[256];
+        if (train_on(&a[i], NN_ISA_PORTABLE, 1, STEPS, losses, &w, &n, err, sizeof err)) fail_msg("%s", err);
+        const unsigned long long got = bits_hash(losses, STEPS + 1, w, n);
+        free(w);
+        if (got != want)
+            fail_msg("%s trains to other bits (%016llx) than recorded (%016llx): every result users have "
+                     "would change; if that is meant, rewrite tests/fixtures/trained_bits.txt",
+                     name, got, want);
+        checked++;
+    }
+    fclose(f);
+    if (checked != na) fail_msg("trained_bits.txt records %d of the %d networks of tests/archs.h", checked, na);
+}
+
 /* A run saved on one path and resumed on another (a Slurm task requeued
  * onto an older node) ends exactly as the run never stopped; the
  * checkpoint says which path wrote it. */
@@ -561,6 +599,7 @@ int main(void) {
         cmocka_unit_test_setup(checkpoint_resume_is_exact, mk_tmp),
         cmocka_unit_test(checkpoint_rejects_truncated_foreign_and_corrupt_files),
         cmocka_unit_test(every_path_trains_to_the_same_bits),
+        cmocka_unit_test(training_gives_the_recorded_bits),
         cmocka_unit_test_setup(checkpoint_resumed_on_another_path_is_exact, mk_tmp),
         cmocka_unit_test(isa_names_parse_and_unsupported_paths_are_refused),
     };
