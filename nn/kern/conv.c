@@ -59,38 +59,63 @@ static void im2col(float *col, const float *img, const nn_conv_geom *g) {
             }
 }
 
+/* col2im, stride 1: R input rows ih0, ih0 + 1, ... of plane c, each
+ * receiving kernel row ki from output rows oh0, oh0 + 1, ...; the rows are
+ * independent chains, so R of them keep the adders busy. Whole vectors
+ * while they stay inside the image: the lanes past a row add nothing (+0
+ * leaves every sum as it was, none of them being -0). */
+V_INLINE void col2im_rows(const int R, float *img, const float *col, const nn_conv_geom *g,
+                          int c, int ki, int oh0) {
+    const int K = g->K, P = g->P, OH = g->OH, OW = g->OW, H = g->H, W = g->W;
+    const size_t total = (size_t)g->C * H * W;
+    float *dst[4];
+    const float *rows[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+        dst[r] = img + ((size_t)c * H + oh0 + r - P + ki) * W;
+        rows[r] = col + ((size_t)(c * K + ki) * K) * OH * OW + (size_t)(oh0 + r) * OW;
+    }
+    for (int w0 = 0; w0 < W; w0 += 16) {
+        const m16 mw = v_mask(W - w0);
+        v16 acc[4];
+        int full[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            full[r] = (size_t)(dst[r] - img) + (size_t)W + 15 < total || w0 + 16 <= W;
+            acc[r] = full[r] ? v_load(dst[r] + w0) : v_load_m(dst[r] + w0, mw);
+        }
+        for (int kj = 0; kj < K; kj++) {
+            /* input iw = ow - P + kj for ow in [0, OW), inside the row */
+            const int lo = kj - P, hi = OW - P + kj < W ? OW - P + kj : W;
+            const m16 m = v_mask_range(lo - w0, hi - w0);
+            const ptrdiff_t off = (ptrdiff_t)kj * OH * OW + w0 - lo;
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) acc[r] = v_add(acc[r], v_load_m(rows[r] + off, m));
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            if (full[r]) v_store(dst[r] + w0, acc[r]);
+            else v_store_m(dst[r] + w0, mw, acc[r]);
+        }
+    }
+}
+
 /* img: (C, H, W) = col2im(col), the adjoint of im2col; each input pixel
  * sums its taps in (ki, kj) order, from 0 */
 static void col2im(float *img, const float *col, const nn_conv_geom *g) {
     const int K = g->K, S = g->S, P = g->P, OH = g->OH, OW = g->OW, H = g->H, W = g->W;
     memset(img, 0, sizeof(float) * g->C * H * W);
     if (S == 1) {
-        /* an input row at a time, in vectors: for each ki the one output row
-         * oh that reaches it, then the taps kj in order */
+        /* input rows in vectors: for each ki the one output row oh that
+         * reaches each of them, then the taps kj in order */
         for (int c = 0; c < g->C; c++)
-            for (int ki = 0; ki < K; ki++)
-                for (int oh = 0; oh < OH; oh++) {
-                    const int ih = oh - P + ki;
-                    if (ih < 0 || ih >= H) continue;
-                    float *dst = img + ((size_t)c * H + ih) * W;
-                    const float *rows = col + ((size_t)(c * K + ki) * K) * OH * OW + (size_t)oh * OW;
-                    /* whole vectors while they stay inside the image: the lanes
-                     * past the row add nothing (+0 leaves every sum as it was,
-                     * none of them being -0) */
-                    const int whole = (size_t)(dst - img) + (size_t)W + 15 < (size_t)g->C * H * W;
-                    for (int w0 = 0; w0 < W; w0 += 16) {
-                        const m16 mw = v_mask(W - w0);
-                        const int full = whole || w0 + 16 <= W;
-                        v16 acc = full ? v_load(dst + w0) : v_load_m(dst + w0, mw);
-                        for (int kj = 0; kj < K; kj++) {
-                            /* input iw = ow - P + kj for ow in [0, OW), inside the row */
-                            const int lo = kj - P, hi = OW - P + kj < W ? OW - P + kj : W;
-                            acc = v_add(acc, v_load_m(rows + (size_t)kj * OH * OW + w0 - lo, v_mask_range(lo - w0, hi - w0)));
-                        }
-                        if (full) v_store(dst + w0, acc);
-                        else v_store_m(dst + w0, mw, acc);
-                    }
-                }
+            for (int ki = 0; ki < K; ki++) {
+                /* the output rows oh whose input row oh - P + ki is inside */
+                const int o0 = P - ki > 0 ? P - ki : 0, o1 = H + P - ki < OH ? H + P - ki : OH;
+                int oh = o0;
+                for (; oh + 4 <= o1; oh += 4) col2im_rows(4, img, col, g, c, ki, oh);
+                for (; oh < o1; oh++) col2im_rows(1, img, col, g, c, ki, oh);
+            }
         return;
     }
     for (int c = 0; c < g->C; c++)
