@@ -420,6 +420,11 @@ void nnl_batch_fill(const nnl_images *im, const int *idx, int B, float *x, int *
     for (int b = 0; b < B; b++) {
         const uint8_t *src = im->pixels + (size_t)idx[b] * rec;
         float *dst = x + (size_t)b * rec;
+        /* the images come in shuffled order, each from anywhere in the set:
+         * ask for the one after the next while this one converts (the loads
+         * otherwise wait on memory for most of this loop's time) */
+        if (b + 2 < B)
+            for (size_t o = 0; o < rec; o += 64) __builtin_prefetch(im->pixels + (size_t)idx[b + 2] * rec + o);
         for (size_t j = 0; j < rec; j++) dst[j] = TO_UNIT[src[j]];
         if (labels) labels[b] = im->labels[idx[b]];
     }
