@@ -253,10 +253,11 @@ static void conv2d_every_path_matches_ref_and_portable(void **s) {
 
 /* gemm on odd sizes and strides: every path the same bits as the portable
  * one, and each output the one fma chain kern.h promises (checked against a
- * scalar chain of fmaf) */
+ * scalar chain of fmaf), also when a long chain goes in parts (K of 300 and
+ * 3136: a dense layer after the convolutions of configs/cnn3x3.yaml) */
 static void gemm_every_path_is_one_fma_chain(void **s) {
     const int cases[][4] = {{1, 1, 1, 0}, {7, 33, 5, 1}, {25, 16, 100, 0}, {6, 784, 25, 1}, {100, 16, 150, 1},
-                            {13, 47, 129, 0}, {40, 200, 3, 1}};
+                            {13, 47, 129, 0}, {40, 200, 3, 1}, {5, 37, 300, 1}, {32, 128, 3136, 0}};
     const nn_kernels *K[NN_ISA_COUNT];
     const int np = paths(K);
     nn_rng r;

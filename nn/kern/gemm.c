@@ -9,6 +9,10 @@
  * in cache across the row tiles. */
 #include "kern.h"
 
+#ifndef GEMM_KC
+#define GEMM_KC 256
+#endif
+
 #define RT_CAP (GEMM_RT_WIDE > GEMM_RT_NARROW ? GEMM_RT_WIDE : GEMM_RT_NARROW)
 #ifdef GEMM_VT_FEW
 #define VT_CAP GEMM_VT_FEW
@@ -131,19 +135,41 @@ V_INLINE void gemm_body(const int TA, const int TB, const gemm_args *g) {
     }
 }
 
-void NN_K(gemm_run)(const gemm_args *g) {
-    if (g->overrun && (g->seg || g->init == GEMM_INIT_C)) __builtin_trap(); /* kern.h: not with these */
+static void gemm_part(const gemm_args *g) {
     if (g->am && g->bk) gemm_body(1, 1, g);
     else if (g->am) gemm_body(1, 0, g);
     else if (g->bk) gemm_body(0, 1, g);
     else gemm_body(0, 0, g);
 }
 
+/* Long chains go in parts of at most GEMM_KC steps (as even as they come):
+ * the whole product over the first part of k, then each later part
+ * continuing every chain from C.
+ * A chain stored and loaded again between two steps is the same chain (the
+ * accumulators are floats too), so the bits are those of one pass; the
+ * parts' rows of Bm (and of A) stay in the first-level cache while the
+ * row tiles pass over them. */
+void NN_K(gemm_run)(const gemm_args *g) {
+    if (g->overrun && (g->seg || g->init == GEMM_INIT_C)) __builtin_trap(); /* kern.h: not with these */
+    const int parts = (g->K + GEMM_KC - 1) / GEMM_KC, kc = parts > 1 ? (g->K + parts - 1) / parts : g->K;
+    if (parts <= 1) { gemm_part(g); return; }
+    for (int k0 = 0; k0 < g->K; k0 += kc) {
+        gemm_args p = *g;
+        p.K = g->K - k0 < kc ? g->K - k0 : kc;
+        if (g->am) p.ak = g->ak + k0;
+        else p.A = g->A + (size_t)k0 * g->sak;
+        if (g->bk) p.bk = g->bk + k0;
+        else p.B = g->B + (size_t)k0 * g->ldb;
+        if (k0 > 0) { p.init = GEMM_INIT_C; p.overrun = 0; }
+        gemm_part(&p);
+    }
+}
+
 void NN_K(gemm)(float *C, int ldc, const float *A, int sam, int sak, const float *Bm, int ldb,
                 int M, int N, int K, int beta) {
     gemm_args g = {.C = C, .ldc = ldc, .A = A, .sam = sam, .sak = sak, .B = Bm, .ldb = ldb,
                    .M = M, .N = N, .K = K, .init = beta ? GEMM_INIT_C : GEMM_INIT_ZERO};
-    gemm_body(0, 0, &g);
+    NN_K(gemm_run)(&g);
 }
 
 float NN_K(fma_probe)(long iters) {
