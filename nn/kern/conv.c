@@ -138,9 +138,19 @@ static void col2im(float *img, const float *col, const nn_conv_geom *g) {
 
 /* dst: (cols, rows) = src: (rows, cols) transposed */
 static void transpose(float *dst, const float *src, int rows, int cols) {
-    for (int i0 = 0; i0 < rows; i0 += 16)
-        for (int j = 0; j < cols; j++)
-            for (int i = i0; i < rows && i < i0 + 16; i++) dst[(size_t)j * rows + i] = src[(size_t)i * cols + j];
+    /* whole blocks of 16 x 16 in registers, the edges one by one */
+    const int r16 = rows & ~15, c16 = cols & ~15;
+    for (int i0 = 0; i0 < r16; i0 += 16)
+        for (int j0 = 0; j0 < c16; j0 += 16) {
+            v16 r[16];
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; i++) r[i] = v_load(src + (size_t)(i0 + i) * cols + j0);
+            v_transpose16(r);
+#pragma GCC unroll 16
+            for (int j = 0; j < 16; j++) v_store(dst + (size_t)(j0 + j) * rows + i0, r[j]);
+        }
+    for (int i = 0; i < rows; i++)
+        for (int j = i < r16 ? c16 : 0; j < cols; j++) dst[(size_t)j * rows + i] = src[(size_t)i * cols + j];
 }
 
 /* How one geometry runs. The input is copied into a zero-framed plane xp

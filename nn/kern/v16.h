@@ -69,6 +69,28 @@ V_INLINE vm16 v_gt(v16 a, v16 b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); 
 V_INLINE vm16 v_isnan(v16 a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
 V_INLINE vm16 v_or(vm16 a, vm16 b) { return a | b; }
 V_INLINE v16 v_blend(vm16 m, v16 t, v16 u) { return _mm512_mask_blend_ps(m, u, t); }
+/* r[0..15], 16 rows of 16, transposed in place: for each bit k of the
+ * column, rows i and i + 2^k (bit k of i clear) trade the halves where
+ * their row and column bits differ (one two-source permute each) */
+V_INLINE void v_transpose16(v16 r[16]) {
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        const int d = 1 << k;
+        /* lanes with bit k set; i0: r0's own or r1's lane c ^ d; i1: r0's c ^ d or r1's own */
+        const __mmask16 hi = _mm512_test_epi32_mask(iota, _mm512_set1_epi32(d));
+        const __m512i other = _mm512_xor_si512(iota, _mm512_set1_epi32(d));
+        const __m512i i0 = _mm512_mask_add_epi32(iota, hi, other, _mm512_set1_epi32(16));
+        const __m512i i1 = _mm512_mask_add_epi32(other, hi, iota, _mm512_set1_epi32(16));
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++) {
+            if (i & d) continue;
+            const v16 a = r[i], b = r[i + d];
+            r[i] = _mm512_permutex2var_ps(a, i0, b);
+            r[i + d] = _mm512_permutex2var_ps(a, i1, b);
+        }
+    }
+}
 /* the even and the odd elements of the 32 floats a, b */
 V_INLINE void v_deinterleave(v16 a, v16 b, v16 *even, v16 *odd) {
     const __m512i e = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -158,6 +180,45 @@ V_INLINE v16 v_blend(vm16 m, v16 t, v16 u) {
     v16 r = {_mm256_blendv_ps(u.lo, t.lo, m.lo), _mm256_blendv_ps(u.hi, t.hi, m.hi)};
     return r;
 }
+/* 8 rows of 8 transposed in place (the same trades as AVX-512's, bit by bit) */
+V_INLINE void t8_(__m256 *r0, __m256 *r1, __m256 *r2, __m256 *r3, __m256 *r4, __m256 *r5, __m256 *r6, __m256 *r7) {
+    __m256 *r[8] = {r0, r1, r2, r3, r4, r5, r6, r7};
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i += 2) {
+        /* bit 0: [a0 b0 a2 b2 ..] and [a1 b1 a3 b3 ..] */
+        const __m256 a = *r[i], b = *r[i + 1];
+        *r[i] = _mm256_blend_ps(a, _mm256_permute_ps(b, 0xB1), 0xAA);
+        *r[i + 1] = _mm256_blend_ps(_mm256_permute_ps(a, 0xB1), b, 0xAA);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        if (i & 2) continue;
+        /* bit 1: pairs of lanes */
+        const __m256 a = *r[i], b = *r[i + 2];
+        *r[i] = _mm256_shuffle_ps(a, b, 0x44);
+        *r[i + 2] = _mm256_shuffle_ps(a, b, 0xEE);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 4; i++) {
+        /* bit 2: 128-bit halves */
+        const __m256 a = *r[i], b = *r[i + 4];
+        *r[i] = _mm256_permute2f128_ps(a, b, 0x20);
+        *r[i + 4] = _mm256_permute2f128_ps(a, b, 0x31);
+    }
+}
+/* r[0..15] transposed in place: four 8 x 8 blocks, the off-diagonal two swapped */
+V_INLINE void v_transpose16(v16 r[16]) {
+    t8_(&r[0].lo, &r[1].lo, &r[2].lo, &r[3].lo, &r[4].lo, &r[5].lo, &r[6].lo, &r[7].lo);
+    t8_(&r[0].hi, &r[1].hi, &r[2].hi, &r[3].hi, &r[4].hi, &r[5].hi, &r[6].hi, &r[7].hi);
+    t8_(&r[8].lo, &r[9].lo, &r[10].lo, &r[11].lo, &r[12].lo, &r[13].lo, &r[14].lo, &r[15].lo);
+    t8_(&r[8].hi, &r[9].hi, &r[10].hi, &r[11].hi, &r[12].hi, &r[13].hi, &r[14].hi, &r[15].hi);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        const __m256 t = r[i].hi;
+        r[i].hi = r[i + 8].lo;
+        r[i + 8].lo = t;
+    }
+}
 /* even and odd of 16 floats in two ymm: x0 x2 x4 x6 | x8 .., in order */
 V_INLINE void deint8_(__m256 a, __m256 b, __m256 *e, __m256 *o) {
     __m256 ev = _mm256_shuffle_ps(a, b, 0x88), od = _mm256_shuffle_ps(a, b, 0xDD);
@@ -230,6 +291,14 @@ V_INLINE vm16 v_gt(v16 a, v16 b) { vm16 r; V_EACH_(r.b[l_] = a.f[l_] > b.f[l_]);
 V_INLINE vm16 v_isnan(v16 a) { vm16 r; V_EACH_(r.b[l_] = a.f[l_] != a.f[l_]); return r; }
 V_INLINE vm16 v_or(vm16 a, vm16 b) { vm16 r; V_EACH_(r.b[l_] = a.b[l_] | b.b[l_]); return r; }
 V_INLINE v16 v_blend(vm16 m, v16 t, v16 u) { v16 r; V_EACH_(r.f[l_] = m.b[l_] ? t.f[l_] : u.f[l_]); return r; }
+V_INLINE void v_transpose16(v16 r[16]) {
+    for (int i = 0; i < 16; i++)
+        for (int j = i + 1; j < 16; j++) {
+            const float t = r[i].f[j];
+            r[i].f[j] = r[j].f[i];
+            r[j].f[i] = t;
+        }
+}
 V_INLINE void v_deinterleave(v16 a, v16 b, v16 *even, v16 *odd) {
     for (int i = 0; i < 8; i++) {
         even->f[i] = a.f[2 * i]; odd->f[i] = a.f[2 * i + 1];
