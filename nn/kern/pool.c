@@ -212,6 +212,34 @@ void NN_K(maxpool_forward)(float *out, int *argmax, const float *inp, int B, con
 void NN_K(maxpool_backward)(float *dinp, const float *dout, const int *argmax, int B,
                             const nn_conv_geom *g, int nthreads) {
     const int HW = g->H * g->W, OHW = g->OH * g->OW;
+    if (is2x2(g) && g->H % 2 == 0 && g->W % 2 == 0) {
+        /* every dx in one window: 0 + dy where the window's argmax is this
+         * input (as the scatter below adds it to a 0), else 0; each
+         * window's dy and argmax doubled along the two input rows */
+        PLANES_FOR(
+            float *dx = dinp + (size_t)p * HW;
+            const float *dy = dout + (size_t)p * OHW;
+            const int *am = argmax + (size_t)p * OHW;
+            const v16 zero = v_zero(), half = v_set1(0.25f);
+            for (int oh = 0; oh < g->OH; oh++) {
+                for (int j = 0; j < g->OW; j += 16) {
+                    const m16 m = v_mask(g->OW - j);
+                    v16 d[2], a[2];
+                    v_dup_pairs(v_add(zero, v_load_m(dy + oh * g->OW + j, m)), &d[0], &d[1]);
+                    v_dup_pairs(v_load_int_m(am + oh * g->OW + j, m), &a[0], &a[1]);
+                    const int a0 = 2 * oh * g->W + 2 * j;
+                    for (int r = 0; r < 2; r++)
+                        for (int h = 0; h < 2; h++) {
+                            const int at = a0 + r * g->W + 16 * h;
+                            /* argmax == at + lane, as floats of whole numbers */
+                            const v16 diff = v_sub(a[h], v_add(v_set1((float)at), v_iota()));
+                            store_row(dx, at, HW, v_lt_select(v_mul(diff, diff), half, d[h], zero));
+                        }
+                }
+            }
+        );
+        return;
+    }
     PLANES_FOR(
         float *dx = dinp + (size_t)p * HW;
         const float *dy = dout + (size_t)p * OHW;

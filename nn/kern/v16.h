@@ -107,6 +107,8 @@ V_INLINE v16 v_iota(void) { return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 
 /* the (integral) floats of a as ints, into the lanes m of p */
 V_INLINE void v_store_int_m(int *p, m16 m, v16 a) { _mm512_mask_storeu_epi32(p, m, _mm512_cvtps_epi32(a)); }
 V_INLINE void v_store_int(int *p, v16 a) { _mm512_storeu_si512(p, _mm512_cvtps_epi32(a)); }
+/* the ints in the lanes m of p as floats (exact below 2^24), 0 elsewhere */
+V_INLINE v16 v_load_int_m(const int *p, m16 m) { return _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, p)); }
 
 #elif defined(NN_KERN_AVX2)
 #include <immintrin.h>
@@ -140,6 +142,10 @@ V_INLINE void v_store_m(float *p, m16 m, v16 v) {
     _mm256_storeu_ps(t, v.lo);
     _mm256_storeu_ps(t + 8, v.hi);
     for (int i = 0; i < m.n; i++) p[i] = t[i];
+}
+V_INLINE v16 v_load_int_m(const int *p, m16 m) {
+    v16 r = {_mm256_cvtepi32_ps(_mm256_maskload_epi32(p, m.lo)), _mm256_cvtepi32_ps(_mm256_maskload_epi32(p + 8, m.hi))};
+    return r;
 }
 #define V2_(f, a, b) v16 r = {f((a).lo, (b).lo), f((a).hi, (b).hi)}; return r
 V_INLINE v16 v_fma(v16 a, v16 b, v16 c) {
@@ -314,6 +320,7 @@ V_INLINE void v_dup_pairs(v16 a, v16 *lo, v16 *hi) {
 V_INLINE v16 v_iota(void) { v16 r; V_EACH_(r.f[l_] = (float)l_); return r; }
 V_INLINE void v_store_int_m(int *p, m16 m, v16 a) { for (int l = m.lo; l < m.n; l++) p[l] = (int)a.f[l]; }
 V_INLINE void v_store_int(int *p, v16 a) { for (int l = 0; l < 16; l++) p[l] = (int)a.f[l]; }
+V_INLINE v16 v_load_int_m(const int *p, m16 m) { v16 r = v_zero(); for (int l = m.lo; l < m.n; l++) r.f[l] = (float)p[l]; return r; }
 #undef V_EACH_
 #else
 #error "define NN_KERN_AVX512, NN_KERN_AVX2 or NN_KERN_PORTABLE"
