@@ -35,7 +35,10 @@ TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
 VERSION  := 0.1.0
 
-ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -ffp-contract=off -fopenmp -MMD -MP $(DEP_CFLAGS) \
+# -ffp-contract=off: no fma but those written out (the same bits on every path);
+# -fno-math-errno: sqrtf may be one instruction, so loops with it vectorize
+# (Adam's step); IEEE's sqrt is exact either way, and no caller reads errno
+ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -ffp-contract=off -fno-math-errno -fopenmp -MMD -MP $(DEP_CFLAGS) \
               -DNNLAB_VERSION='"$(VERSION)"' -DNNLAB_GIT_COMMIT='"$(GIT_COMMIT)"'
 LDLIBS   := $(DEP_LIBS) -fopenmp -lm
 
