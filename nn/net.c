@@ -167,7 +167,7 @@ nn_net *nn_net_create(const nn_layer_spec *layers, int n, nn_shape input,
                 if (col > colmax) colmax = col;
             }
         }
-        if (k == NN_LEAKY_RELU && l->spec.alpha == 0.f) l->spec.alpha = 0.01f;
+        if (k == NN_LEAKY_RELU && l->spec.slope == 0.f) l->spec.slope = 0.01f;
         if (k == NN_BATCHNORM) {
             l->nbuf = 2 * (size_t)in.c;
             l->b_off = net->nbuffers;
@@ -175,9 +175,14 @@ nn_net *nn_net_create(const nn_layer_spec *layers, int n, nn_shape input,
         }
         h = fnv1a(h, k); h = fnv1a(h, l->spec.out); h = fnv1a(h, l->spec.kernel);
         h = fnv1a(h, l->spec.stride); h = fnv1a(h, l->spec.padding);
-        uint32_t ab;
-        memcpy(&ab, &l->spec.alpha, sizeof ab);
-        h = fnv1a(h, ab);
+        /* and one float: from the first checkpoint format on, the field
+         * `alpha`, which held leaky ReLU's slope or dropout's rate. A layer
+         * uses at most one of the two fields now and the other is 0, so
+         * their bits together are that float's: old checkpoints still load. */
+        uint32_t slb, rb;
+        memcpy(&slb, &l->spec.slope, sizeof slb);
+        memcpy(&rb, &l->spec.rate, sizeof rb);
+        h = fnv1a(h, slb | rb);
         in = shapes[i];
     }
     net->arch_hash = h;
@@ -310,7 +315,7 @@ static void layer_forward(nn_net *net, int i, int n0, int nb, int train, int t) 
     case NN_SIGMOID: net->K->sigmoid_forward(y, x, nel, 1); break;
     case NN_RELU: net->K->relu_forward(y, x, nel, 1); break;
     case NN_TANH: net->K->tanh_forward(y, x, nel, 1); break;
-    case NN_LEAKY_RELU: net->K->leaky_relu_forward(y, x, l->spec.alpha, nel, 1); break;
+    case NN_LEAKY_RELU: net->K->leaky_relu_forward(y, x, l->spec.slope, nel, 1); break;
     case NN_DROPOUT:
         if (train) {
             const float *mask = l->aux + (size_t)n0 * l->outsz;
@@ -349,7 +354,7 @@ static void layer_backward(nn_net *net, int i, int n0, int nb, int s, int t) {
     case NN_SIGMOID: if (dx) net->K->sigmoid_backward(dx, dy, y, nel, 1); break;
     case NN_RELU: if (dx) net->K->relu_backward(dx, dy, y, nel, 1); break;
     case NN_TANH: if (dx) net->K->tanh_backward(dx, dy, y, nel, 1); break;
-    case NN_LEAKY_RELU: if (dx) net->K->leaky_relu_backward(dx, dy, y, l->spec.alpha, nel, 1); break;
+    case NN_LEAKY_RELU: if (dx) net->K->leaky_relu_backward(dx, dy, y, l->spec.slope, nel, 1); break;
     case NN_DROPOUT:
         if (dx) {
             const float *mask = l->aux + (size_t)n0 * l->outsz;
@@ -406,7 +411,7 @@ float nn_net_forward(nn_net *net, int B, const int *labels, int train) {
     for (int i = 0; train && i < net->n; i++) {
         layer *l = &net->L[i];
         if (l->spec.kind != NN_DROPOUT) continue;
-        float p = l->spec.alpha, keep = 1.f / (1.f - p);
+        float p = l->spec.rate, keep = 1.f / (1.f - p);
         for (size_t j = 0; j < (size_t)B * l->outsz; j++) l->aux[j] = nn_rng_uniform(&net->rng) < p ? 0.f : keep;
     }
     /* dense weights transposed once for all the slices, output units over the threads */

@@ -83,16 +83,17 @@ typedef struct {
     int kernel;  /* conv kernel, pool window */
     int stride;  /* conv and pool; 0 means the default (1 for conv, kernel for pool) */
     int padding; /* conv and pool */
-    float alpha; /* leaky ReLU slope (0 means 0.01), dropout probability */
+    float slope; /* leaky ReLU: y = slope * x for x < 0 (0 means 0.01) */
+    float rate;  /* dropout: the probability of zeroing a value */
 } nn_layer_spec;
 
-#define NN_CONV(f, k, s, p) ((nn_layer_spec){NN_CONV2D, (f), (k), (s), (p), 0.f})
-#define NN_POOL(kind, k, s) ((nn_layer_spec){(kind), 0, (k), (s), 0, 0.f})
-#define NN_DENSE(n)         ((nn_layer_spec){NN_DENSE, (n), 0, 0, 0, 0.f})
-#define NN_ACT(kind)        ((nn_layer_spec){(kind), 0, 0, 0, 0, 0.f})
-#define NN_FLATTEN_()       ((nn_layer_spec){NN_FLATTEN, 0, 0, 0, 0, 0.f})
-#define NN_BN()             ((nn_layer_spec){NN_BATCHNORM, 0, 0, 0, 0, 0.f})
-#define NN_DROP(p)          ((nn_layer_spec){NN_DROPOUT, 0, 0, 0, 0, (p)})
+#define NN_CONV(f, k, s, p) ((nn_layer_spec){.kind = NN_CONV2D, .out = (f), .kernel = (k), .stride = (s), .padding = (p)})
+#define NN_POOL(kind_, k, s) ((nn_layer_spec){.kind = (kind_), .kernel = (k), .stride = (s)})
+#define NN_DENSE(n)         ((nn_layer_spec){.kind = NN_DENSE, .out = (n)})
+#define NN_ACT(kind_)       ((nn_layer_spec){.kind = (kind_)})
+#define NN_FLATTEN_()       ((nn_layer_spec){.kind = NN_FLATTEN})
+#define NN_BN()             ((nn_layer_spec){.kind = NN_BATCHNORM})
+#define NN_DROP(p)          ((nn_layer_spec){.kind = NN_DROPOUT, .rate = (p)})
 
 const char *nn_kind_name(nn_kind k); /* "conv2d", "relu", ... */
 

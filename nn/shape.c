@@ -72,13 +72,13 @@ static int infer_one(const nn_layer_spec *L, int i, nn_shape in, nn_shape *out,
     case NN_SIGMOID: case NN_RELU: case NN_TANH:
         return 0;
     case NN_LEAKY_RELU:
-        if (L->alpha < 0) FAIL("slope must be 0 or more, got %g", (double)L->alpha);
+        if (L->slope < 0) FAIL("slope must be 0 or more, got %g", (double)L->slope);
         return 0;
     case NN_BATCHNORM:
         *np = 2 * (size_t)in.c;
         return 0;
     case NN_DROPOUT:
-        if (!(L->alpha >= 0 && L->alpha < 1)) FAIL("probability must be in [0, 1), got %g", (double)L->alpha);
+        if (!(L->rate >= 0 && L->rate < 1)) FAIL("probability must be in [0, 1), got %g", (double)L->rate);
         return 0;
     default:
         FAIL("unknown layer kind %d", (int)L->kind);

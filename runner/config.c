@@ -258,13 +258,13 @@ static const key_row pool_opts[] = {
 };
 static const key_row act_opts[] = {
     {ROW("", "type", V_ENUM), L(kind), .en = &act_enum},
-    {ROW("", "slope", V_FLOAT), L(alpha), ABOVE(0)},  /* nn reads 0 as 0.01, so 0 is no slope */
+    {ROW("", "slope", V_FLOAT), L(slope), ABOVE(0)},  /* nn reads 0 as 0.01, so 0 is no slope */
 };
 static const key_row dense_opts[] = {
     {ROW("", "units", V_INT), L(out), RANGE(1, 1 << 20), .required = 1},
 };
 static const key_row dropout_opts[] = {
-    {ROW("", "p", V_FLOAT), L(alpha), RANGE_CO(0, 1)},
+    {ROW("", "p", V_FLOAT), L(rate), RANGE_CO(0, 1)},
 };
 
 typedef struct {
@@ -614,7 +614,7 @@ static int read_layer(ctx *x, node *item, int i, nnl_config *c, nnl_layer *out) 
         out->kind_default = !t;
         if (!t) out->spec.kind = ld->takes_default == 1 ? c->activation : c->pool;
     }
-    if (ld->takes_default == 1 && out->spec.alpha != 0 && out->spec.kind != NN_LEAKY_RELU) {
+    if (ld->takes_default == 1 && out->spec.slope != 0 && out->spec.kind != NN_LEAKY_RELU) {
         node *kn = NULL;
         yt_map_get(opts, "slope", &kn);
         return yt_fail(&x->y, kn, "%s.slope: is only used by leaky_relu (this layer is %s%s)", opath,
@@ -1079,7 +1079,7 @@ void nnl_config_layers(const nnl_config *c, nn_layer_spec *out) {
         nn_layer_spec s = c->layers[i].spec;
         if (is_act(s.kind)) {
             if (c->layers[i].kind_default) s.kind = c->activation;
-            s.alpha = s.kind != NN_LEAKY_RELU ? 0.f : s.alpha > 0 ? s.alpha : 0.01f;
+            s.slope = s.kind != NN_LEAKY_RELU ? 0.f : s.slope > 0 ? s.slope : 0.01f;
         } else if (s.kind == NN_AVGPOOL || s.kind == NN_MAXPOOL) {
             if (c->layers[i].kind_default) s.kind = c->pool;
             if (!s.stride) s.stride = s.kernel;
@@ -1170,7 +1170,7 @@ static void add_layers(kvs *s, const nnl_config *c) {
         case NN_LEAKY_RELU:
             kv_add(s, K(".act"), NULL, "%s", enum_name(&act_enum, (int)l->kind));
             if (l->kind == NN_LEAKY_RELU) {
-                fmt_float(l->alpha, f, sizeof f);
+                fmt_float(l->slope, f, sizeof f);
                 kv_add(s, K(".act.slope"), NULL, "%s", f);
             }
             break;
@@ -1184,7 +1184,7 @@ static void add_layers(kvs *s, const nnl_config *c) {
             kv_add(s, K(".batchnorm"), NULL, "true");
             break;
         case NN_DROPOUT:
-            fmt_float(l->alpha, f, sizeof f);
+            fmt_float(l->rate, f, sizeof f);
             kv_add(s, K(".dropout"), NULL, "%s", f);
             break;
         default:
