@@ -335,6 +335,33 @@ static const nn_layer_def layer_dropout = {
     .infer = dropout_infer, .prepare = dropout_prepare, .forward = dropout_fwd, .backward = dropout_bwd,
 };
 
+/* ------------------------------------------------ global average pooling */
+
+static const nn_layer_family gap_family = {"gap", NULL, NULL, "gap", {.kind = NN_GAP}, NULL, 0};
+
+/* (C, H, W) -> (C, 1, 1), as PyTorch's AdaptiveAvgPool2d(1) */
+static int gap_infer(const nn_layer_spec *s, nn_shape in, nn_shape *out, size_t *np, char *why, size_t n) {
+    char sb[64];
+    if (in.rank != 3) FAIL("needs a CxHxW input, got %s (a gap after flatten or dense?)", nn_shape_str(in, sb, sizeof sb));
+    *out = nn_shape3(in.c, 1, 1);
+    *np = 0;
+    return 0;
+}
+
+static void gap_fwd(const nn_layer *l, const nn_pass *p) { gap_forward(p->y, p->x, p->n, l->in.c, l->in.h * l->in.w); }
+
+static void gap_bwd(const nn_layer *l, const nn_pass *p) {
+    if (p->dx) gap_backward(p->dx, p->dy, p->n, l->in.c, l->in.h * l->in.w);
+}
+
+/* one add per input value */
+static double gap_flops(const nn_layer *l, int pass) { return (double)nn_shape_size(l->in); }
+
+static const nn_layer_def layer_gap = {
+    .name = "gap", .family = &gap_family, .flags = NN_L_HOST,
+    .infer = gap_infer, .forward = gap_fwd, .backward = gap_bwd, .flops = gap_flops,
+};
+
 /* ----------------------------------------------------------- the table */
 
 #define ROW_(kind, value, name) [kind] = &layer_##name,

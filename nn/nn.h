@@ -87,13 +87,14 @@ void nn_rng_shuffle(nn_rng *r, int *a, int n); /* Fisher-Yates */
     X(NN_DENSE, 3, dense)               \
     X(NN_FLATTEN, 4, flatten)           \
     X(NN_BATCHNORM, 9, batchnorm)       \
-    X(NN_DROPOUT, 10, dropout)
+    X(NN_DROPOUT, 10, dropout)          \
+    X(NN_GAP, 11, gap)
 
 typedef enum {
 #define NN_KIND_VALUE_(kind, value, name) kind = value,
     NN_KINDS(NN_KIND_VALUE_)
 #undef NN_KIND_VALUE_
-    NN_KIND_COUNT = 11  /* one more than the largest value */
+    NN_KIND_COUNT = 12  /* one more than the largest value */
 } nn_kind;
 
 typedef struct {

@@ -5,7 +5,7 @@
  * and a portable build), gathered in an nn_kernels table; the network
  * calls its table's functions, and the plain functions below call the
  * default path's (nn_isa_default, nn.h). All paths give the same bits.
- * The cheap ops with one file each in nn/ (dropout.c) are plain C,
+ * The cheap ops with one file each in nn/ (dropout.c, gap.c) are plain C,
  * compiled once, and the same on every path by construction.
  *
  * Gradient conventions: parameter gradients (dw, db, dgamma, dbeta) are
@@ -123,6 +123,13 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
 void dropout_mask(float *mask, float rate, size_t n, nn_rng *r);
 void dropout_forward(float *out, const float *inp, const float *mask, size_t n);
 void dropout_backward(float *dinp, const float *dout, const float *mask, size_t n);
+
+/* Global average pooling (gap.c, plain C: the same on every path), as
+ * PyTorch's AdaptiveAvgPool2d(1): y = sum(plane) / HW, the sum in order;
+ *                                 dx = dy / HW at every value of the plane
+ * out: (B, C)  inp: (B, C, HW)  dinp: (B, C, HW)  dout: (B, C) */
+void gap_forward(float *out, const float *inp, int B, int C, int HW);
+void gap_backward(float *dinp, const float *dout, int B, int C, int HW);
 
 /* Softmax cross-entropy, fused and stable (log-sum-exp), mean over B:
  * loss = mean_b (logsumexp(z_b) - z_b[y_b]);  dz = (softmax(z) - onehot(y)) / B

@@ -655,6 +655,28 @@ static void config_slope_needs_leaky_relu(void **state) {
     assert_true(L[1].slope == 0.2f);
 }
 
+/* issue 13: global average pooling, added through nn's layer table alone,
+ * reads, prints and loads back like the layers before it */
+static void config_gap_reads_prints_and_loads_back(void **state) {
+    nnl_config c, d;
+    assert_int_equal(parse("model: {input: [3, 9, 7], layers: [conv: {filters: 4, kernel: 3}, gap, flatten, "
+                           "dense: 5]}\n", &c), 0);
+    nn_layer_spec L[NN_MAX_LAYERS];
+    nnl_config_layers(&c, L);
+    assert_int_equal(L[1].kind, NN_GAP);
+    assert_int_equal(total_params(&c), 4 * 3 * 9 + 4 + 4 * 5 + 5);
+    char *t = nnl_config_canonical(&c);
+    assert_has_line(t, "model.layers.1.gap: true");
+    assert_int_equal(nnl_config_parse("canonical", t, strlen(t), NULL, 0, &d, err, sizeof err), 0);
+    char *u = nnl_config_canonical(&d);
+    assert_string_equal(t, u);
+    free(t);
+    free(u);
+    expect_fail("model:\n  layers:\n    - gap: {size: 2}\n", "model.layers.0.gap: takes no options", NULL, NULL);
+    expect_fail("model:\n  layers: [flatten, gap, dense: 2]\n",
+                "layer 1 (gap): needs a CxHxW input, got 784 (a gap after flatten or dense?)", NULL, NULL);
+}
+
 /* ---------------------------------------------------------------- overrides */
 
 static void config_override_parse_splits_at_first_equals(void **state) {
@@ -1269,6 +1291,7 @@ int main(void) {
         cmocka_unit_test(config_conv_requires_filters),
         cmocka_unit_test(config_layer_item_with_two_keys_is_error),
         cmocka_unit_test(config_slope_needs_leaky_relu),
+        cmocka_unit_test(config_gap_reads_prints_and_loads_back),
         cmocka_unit_test(config_override_parse_splits_at_first_equals),
         cmocka_unit_test(config_set_overrides_lr),
         cmocka_unit_test(config_set_applies_in_order),
