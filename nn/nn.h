@@ -31,6 +31,24 @@
  *
  * Errors: functions that can fail return NULL or a negative number and write
  * one human-readable line into the caller's err buffer. Nothing exits.
+ *
+ * How to add a layer (nn/gap.c, global average pooling, is the example):
+ *   1. its maths: NAME_forward and NAME_backward in an op file, nn/NAME.c
+ *      (plain C, sums in a fixed order, no libm: the same bits on every
+ *      path) or per path in nn/kern/; declared in ops.h with their shapes
+ *      and formula; checked in tests/test_nn_layers.c against a PyTorch
+ *      fixture (tests/make_fixtures.py) and finite differences.
+ *   2. its kind: one line at the end of NN_KINDS below, with the next free
+ *      number, and NN_KIND_COUNT one more.
+ *   3. its row in nn/layers.c: name, config family (its word, type and
+ *      options, which configs and their canonical text follow from),
+ *      infer (output shape, parameter count, errors), forward and
+ *      backward, and the optional init, flags, pack, prepare and flops.
+ *      The network (net.c), shape inference and the runner's configs take
+ *      it from there: a kind without a row does not compile, a row without
+ *      a required entry is refused by nn_infer.
+ *   4. a network with it in tests/archs.h: it must train to the same bits
+ *      on every path, thread count and arm64.
  */
 #ifndef NN_H
 #define NN_H
