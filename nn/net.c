@@ -27,7 +27,6 @@
  * it as it goes (see adapt below): when another program holds a core, a
  * thread sharing that core keeps the other waiting at every meeting, and
  * one thread is faster than two. */
-#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,17 +269,18 @@ static nn_pass pass_of(nn_net *net, int i, int n0, int nb, int train, int nthrea
     };
 }
 
-/* layer i forward on the nb images from n0, single-threaded, on thread t's scratch */
-static void layer_forward(nn_net *net, int i, int n0, int nb, int train, int t) {
-    nn_pass p = pass_of(net, i, n0, nb, train, 1, 0, t);
+/* layer i forward on the nb images from n0, on nthreads (1 in a slice),
+ * on thread t's scratch */
+static void layer_forward(nn_net *net, int i, int n0, int nb, int train, int nthreads, int t) {
+    nn_pass p = pass_of(net, i, n0, nb, train, nthreads, 0, t);
     net->L[i].def->forward(&net->L[i], &p);
 }
 
 /* layer i backward on the nb images from n0 of slice s: weight gradients
  * into the slice's block */
-static void layer_backward(nn_net *net, int i, int n0, int nb, int s, int t) {
+static void layer_backward(nn_net *net, int i, int n0, int nb, int nthreads, int s, int t) {
     layer *l = &net->L[i];
-    nn_pass p = pass_of(net, i, n0, nb, 1, 1, s, t);
+    nn_pass p = pass_of(net, i, n0, nb, 1, nthreads, s, t);
     if (l->np) memset(p.dw, 0, sizeof(float) * l->np);
     l->def->backward(l, &p);
 }
@@ -293,8 +293,8 @@ static void run_slice(nn_net *net, int lo, int hi, int B, int s, int train, int 
     for (int k = 0; k < hi - lo; k++) {
         int i = bwd ? hi - 1 - k : lo + k;
         double t0 = omp_get_wtime();
-        if (bwd) layer_backward(net, i, n0, nb, s, t);
-        else layer_forward(net, i, n0, nb, train, t);
+        if (bwd) layer_backward(net, i, n0, nb, 1, s, t);
+        else layer_forward(net, i, n0, nb, train, 1, t);
         tt[2 * i + bwd] += omp_get_wtime() - t0;
     }
 }
@@ -345,8 +345,7 @@ float nn_net_forward(nn_net *net, int B, const int *labels, int train) {
             /* a whole-batch layer (batch norm's statistics), its own work over the threads */
             layer *l = &net->L[j];
             double t0 = omp_get_wtime();
-            nn_pass p = pass_of(net, j, 0, B, train, net->adapt.cur, 0, 0);
-            l->def->forward(l, &p);
+            layer_forward(net, j, 0, B, train, net->adapt.cur, 0);
             l->t_fwd += omp_get_wtime() - t0;
             j++;
         }
@@ -442,9 +441,7 @@ void nn_net_backward(nn_net *net) {
              * blocks stay zero there */
             layer *l = &net->L[j];
             double t0 = omp_get_wtime();
-            nn_pass p = pass_of(net, j, 0, B, 1, net->adapt.cur, 0, 0);
-            if (l->np) memset(p.dw, 0, sizeof(float) * l->np);
-            l->def->backward(l, &p);
+            layer_backward(net, j, 0, B, net->adapt.cur, 0, 0);
             l->t_bwd += omp_get_wtime() - t0;
             j--;
         }
