@@ -288,7 +288,11 @@ static int family_rows(const nn_layer_family *f, key_row *rows) {
 
 /* the model key (model.activation) whose kind a layer of family f takes
  * when it names no type, or NULL */
-static const key_row *family_default(const nn_layer_family *f);
+static const key_row *family_default(const nn_layer_family *f) {
+    for (int i = 0; i < NKEYS; i++)
+        if (keys[i].type == V_KIND && !strcmp(keys[i].family, f->key)) return &keys[i];
+    return NULL;
+}
 
 static const section_def *section_named(const char *path) {
     for (int i = 0; i < NSECTIONS; i++)
@@ -1082,12 +1086,6 @@ int nnl_config_load(const char *path, const nnl_override *ov, int nov,
     int rc = nnl_config_parse(path, buf, len, ov, nov, c, err, errlen);
     free(buf);
     return rc;
-}
-
-static const key_row *family_default(const nn_layer_family *f) {
-    for (int i = 0; i < NKEYS; i++)
-        if (keys[i].type == V_KIND && !strcmp(keys[i].family, f->key)) return &keys[i];
-    return NULL;
 }
 
 void nnl_config_layers(const nnl_config *c, nn_layer_spec *out) {
