@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include "../nn/nn.h"
 #include "../nn/ops.h"
+#include "../nn/layer.h"
 #include "fixture.h"
 #include "archs.h"
 
@@ -27,6 +28,47 @@ static int D(const char *name, int i) { return fx_get(FX, name)->dims[i]; }
 static nn_conv_geom geom(int C, int H, int W, int OC, int K, int S, int P) {
     nn_conv_geom g = {C, H, W, OC, K, S, P, (H + 2 * P - K) / S + 1, (W + 2 * P - K) / S + 1};
     return g;
+}
+
+/* ---- the layer table (issue 13): every kind has a complete row, and its
+ * family (how configs write it) names it once. nn_infer refuses a kind
+ * without one; this finds it before any network does. */
+
+static void every_layer_kind_has_a_complete_row(void **s) {
+    const nn_layer_family *fam[NN_KIND_COUNT];
+    const int nf = nn_layer_families(fam, NN_KIND_COUNT);
+    int seen[NN_KIND_COUNT] = {0};
+    char why[200];
+    for (int i = 0; i < nf; i++) {
+        const nn_layer_family *f = fam[i];
+        nn_kind k[NN_KIND_COUNT];
+        const int nk = nn_family_kinds(f, k);
+        assert_true(nk >= 1);
+        assert_true(!f->types == (nk == 1));            /* a type exactly when there is a choice */
+        assert_non_null(f->example);
+        assert_true(f->init.kind == k[0]);
+        for (int j = 0; j < f->nopts; j++) {
+            const nn_layer_opt *o = &f->opts[j];
+            assert_true(o->off + (o->is_float ? sizeof(float) : sizeof(int)) <= sizeof(nn_layer_spec));
+            assert_true(o->off != offsetof(nn_layer_spec, kind));
+        }
+        for (int j = 0; j < nk; j++) {
+            const nn_layer_def *d = nn_layer_def_of(k[j], why, sizeof why);
+            if (!d) fail_msg("%s", why);
+            assert_string_equal(nn_kind_name(k[j]), d->name);
+            assert_ptr_equal(nn_kind_family(k[j]), f);
+            if (nk > 1) {
+                assert_non_null(nn_kind_type(k[j]));
+                for (int m = 0; m < j; m++) assert_string_not_equal(nn_kind_type(k[m]), nn_kind_type(k[j]));
+            }
+            seen[k[j]]++;
+        }
+        for (int m = 0; m < i; m++) assert_string_not_equal(fam[m]->key, f->key);
+    }
+    for (int k = 0; k < NN_KIND_COUNT; k++)
+        if (seen[k] != 1) fail_msg("kind %d (%s) is in %d families", k, nn_kind_name((nn_kind)k), seen[k]);
+    assert_null(nn_layer_def_of(NN_KIND_COUNT, why, sizeof why));
+    assert_string_equal(nn_kind_name(NN_KIND_COUNT), "?");
 }
 
 /* ---- PyTorch parity */
@@ -670,6 +712,7 @@ static void softmax_ce_backward_matches_fd(void **s) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_layer_kind_has_a_complete_row),
         cmocka_unit_test(conv2d_stride2_pad1_matches_pytorch),
         cmocka_unit_test(conv2d_kernel1_matches_pytorch),
         cmocka_unit_test(conv2d_pad2_matches_pytorch),
