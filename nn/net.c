@@ -2,11 +2,16 @@
  * (and one of gradients, same layout), activation buffers sized once for
  * max_batch, and the forward/backward passes that call the kernels in ops.h.
  *
+ * Each kind's part is its row in the layer table (layer.h, layers.c): this
+ * file places the buffers, cuts the batch and calls the rows; it never
+ * names a kind.
+ *
  * Buffers: each layer owns y (its output) and dy (the loss gradient with
- * respect to y), both (max_batch, out size). Flatten owns nothing: it is a
- * view of its input. Activations and dropout run in place on the output of a
- * conv, dense, pooling or batch-norm layer (none of which reads its own output
- * in backward), which halves activation memory in the usual stacks.
+ * respect to y), both (max_batch, out size). A view (flatten) owns nothing:
+ * it is its input. Element-wise layers (activations, dropout) run in place
+ * on the output of a layer whose backward does not read its own output
+ * (conv, dense, pooling, batch norm), which halves activation memory in
+ * the usual stacks.
  *
  * Threads: a batch is cut into slices (32 images; 4 to 16 slices) that
  * depend only on the batch size. Each slice goes through every layer up to
@@ -22,17 +27,13 @@
  * it as it goes (see adapt below): when another program holds a core, a
  * thread sharing that core keeps the other waiting at every meeting, and
  * one thread is faster than two. */
-#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "nn.h"
-#include "ops.h"
+#include "layer.h"
 #include "par.h"
 
-#define BN_MOMENTUM 0.1f
-#define BN_EPS 1e-5f
 #define ADAPT_MIN_PERIOD 32   /* training batches between trials of the other thread count ... */
 #define ADAPT_MAX_PERIOD 256  /* ... growing to this while the trials keep losing (under an
                                * epoch of LeNet-5, so a sweep worker whose neighbour has
@@ -48,20 +49,7 @@ static int nslices(int B) {
     return n < B ? n : B > 1 ? B : 1;
 }
 
-typedef struct {
-    nn_layer_spec spec;
-    nn_shape in, out;
-    size_t outsz;        /* per sample */
-    size_t np, p_off;    /* parameters: count, offset in the block */
-    size_t nbuf, b_off;  /* BN running stats: count (2C), offset */
-    nn_conv_geom g;      /* conv and pooling */
-    float *y, *dy;       /* (max_batch, outsz); aliases for flatten and in-place layers */
-    float *aux;          /* BN xhat, dropout mask: (max_batch, outsz) */
-    float *invstd;       /* BN: (C) */
-    int *argmax;         /* maxpool: (max_batch, outsz) */
-    int owns;            /* y, dy allocated here (not aliases) */
-    double t_fwd, t_bwd;
-} layer;
+typedef nn_layer layer;
 
 struct nn_net {
     int n;
@@ -78,8 +66,8 @@ struct nn_net {
     int loaded_isa;  /* the path that wrote the last checkpoint loaded, or -1 */
     float *scratch;  /* conv: per thread, the largest conv2d_scratch_size(g, 1) */
     size_t scr1;     /* floats of scratch per thread */
-    float *gslice;   /* (slices, nparams): each slice's gradients (batch norm's: all in slice 0) */
-    float *wpack;    /* (nparams): dense weights transposed for the forward, at their offsets */
+    float *gslice;   /* (slices, nparams): each slice's gradients (whole-batch layers': all in slice 0) */
+    float *wpack;    /* (nparams): packed weights (dense: transposed) for the forward, at their offsets */
     double *tt;      /* (nthreads, layers, 2): seconds each thread spent per layer */
     struct {
         int cur;         /* threads the slices run on now: base or nthreads */
@@ -94,15 +82,6 @@ struct nn_net {
     nn_rng rng;      /* dropout masks */
     uint64_t arch_hash;
 };
-
-static int is_activation(nn_kind k) {
-    return k == NN_SIGMOID || k == NN_RELU || k == NN_TANH || k == NN_LEAKY_RELU;
-}
-
-/* a layer whose backward does not read its own output can host an in-place successor */
-static int can_host_inplace(nn_kind k) {
-    return k == NN_CONV2D || k == NN_DENSE || k == NN_AVGPOOL || k == NN_MAXPOOL || k == NN_BATCHNORM;
-}
 
 static void *xcalloc(size_t n, size_t sz, int *failed) {
     void *p = calloc(n ? n : 1, sz);
@@ -149,35 +128,36 @@ nn_net *nn_net_create(const nn_layer_spec *layers, int n, nn_shape input,
     nn_shape in = input;
     for (int i = 0; i < n; i++) {
         layer *l = &net->L[i];
-        l->spec = layers[i];
+        l->def = nn_layer_def_of(layers[i].kind, err, errlen); /* nn_infer has checked it */
+        l->spec = nn_layer_resolve(layers[i]);
         l->in = in;
         l->out = shapes[i];
         l->outsz = nn_shape_size(shapes[i]);
         l->np = nps[i];
         l->p_off = net->nparams;
         net->nparams += l->np;
-        nn_kind k = l->spec.kind;
-        if (k == NN_CONV2D || k == NN_AVGPOOL || k == NN_MAXPOOL) {
-            int conv = k == NN_CONV2D;
-            l->spec.stride = l->spec.stride ? l->spec.stride : (conv ? 1 : l->spec.kernel);
-            l->g = (nn_conv_geom){in.c, in.h, in.w, l->out.c, l->spec.kernel, l->spec.stride,
-                                  l->spec.padding, l->out.h, l->out.w};
-            if (conv) {
-                size_t col = net->K->conv2d_scratch_size(&l->g, 1);
-                if (col > colmax) colmax = col;
-            }
+        l->g = (nn_conv_geom){in.c, in.h, in.w, l->out.c, l->spec.kernel, l->spec.stride,
+                              l->spec.padding, l->out.h, l->out.w};
+        if (l->def->scratch) {
+            size_t col = l->def->scratch(net->K, l);
+            if (col > colmax) colmax = col;
         }
-        if (k == NN_LEAKY_RELU && l->spec.alpha == 0.f) l->spec.alpha = 0.01f;
-        if (k == NN_BATCHNORM) {
+        if (l->def->flags & NN_L_STATS) {
             l->nbuf = 2 * (size_t)in.c;
             l->b_off = net->nbuffers;
             net->nbuffers += l->nbuf;
         }
+        nn_kind k = l->spec.kind;
         h = fnv1a(h, k); h = fnv1a(h, l->spec.out); h = fnv1a(h, l->spec.kernel);
         h = fnv1a(h, l->spec.stride); h = fnv1a(h, l->spec.padding);
-        uint32_t ab;
-        memcpy(&ab, &l->spec.alpha, sizeof ab);
-        h = fnv1a(h, ab);
+        /* and one float: from the first checkpoint format on, the field
+         * `alpha`, which held leaky ReLU's slope or dropout's rate. A layer
+         * uses at most one of the two fields now and the other is 0, so
+         * their bits together are that float's: old checkpoints still load. */
+        uint32_t slb, rb;
+        memcpy(&slb, &l->spec.slope, sizeof slb);
+        memcpy(&rb, &l->spec.rate, sizeof rb);
+        h = fnv1a(h, slb | rb);
         in = shapes[i];
     }
     net->arch_hash = h;
@@ -197,12 +177,12 @@ nn_net *nn_net_create(const nn_layer_spec *layers, int n, nn_shape input,
     net->tt = xcalloc((size_t)net->nthreads * NN_MAX_LAYERS * 2, sizeof(double), &failed);
     for (int i = 0; i < n && !failed; i++) {
         layer *l = &net->L[i];
-        nn_kind k = l->spec.kind;
+        const unsigned f = l->def->flags;
         layer *prev = i > 0 ? &net->L[i - 1] : NULL;
-        if (k == NN_FLATTEN) {
+        if (f & NN_L_VIEW) {
             l->y = prev ? prev->y : net->x;
             l->dy = prev ? prev->dy : NULL;
-        } else if ((is_activation(k) || k == NN_DROPOUT) && prev && can_host_inplace(prev->spec.kind)) {
+        } else if ((f & NN_L_INPLACE) && prev && (prev->def->flags & NN_L_HOST)) {
             l->y = prev->y;
             l->dy = prev->dy;
         } else {
@@ -210,26 +190,20 @@ nn_net *nn_net_create(const nn_layer_spec *layers, int n, nn_shape input,
             l->y = xcalloc(B * l->outsz, sizeof(float), &failed);
             l->dy = xcalloc(B * l->outsz, sizeof(float), &failed);
         }
-        if (k == NN_BATCHNORM) {
-            l->aux = xcalloc(B * l->outsz, sizeof(float), &failed);
-            l->invstd = xcalloc((size_t)l->in.c, sizeof(float), &failed);
-        }
-        if (k == NN_DROPOUT) l->aux = xcalloc(B * l->outsz, sizeof(float), &failed);
-        if (k == NN_MAXPOOL) l->argmax = xcalloc(B * l->outsz, sizeof(int), &failed);
+        if (f & NN_L_SAVES) l->saved = xcalloc(B * l->outsz, sizeof(float), &failed);
+        if (f & NN_L_STATS) l->chan = xcalloc((size_t)l->in.c, sizeof(float), &failed);
+        if (f & NN_L_ARGMAX) l->argmax = xcalloc(B * l->outsz, sizeof(int), &failed);
     }
     if (failed) {
         nn_net_free(net);
         snprintf(err, errlen, "out of memory allocating the network for batch %d", max_batch);
         return NULL;
     }
-    /* BN: gamma 1, running var 1 even before nn_net_init */
+    /* what needs no random numbers (batch norm: gamma 1, running var 1)
+     * holds even before nn_net_init */
     for (int i = 0; i < n; i++) {
         layer *l = &net->L[i];
-        if (l->spec.kind != NN_BATCHNORM) continue;
-        for (int c = 0; c < l->in.c; c++) {
-            net->params[l->p_off + c] = 1.f;
-            net->buffers[l->b_off + l->in.c + c] = 1.f;
-        }
+        if (l->def->init) l->def->init(l, net->params + l->p_off, net->buffers + l->b_off, NULL);
     }
     return net;
 }
@@ -239,7 +213,7 @@ void nn_net_free(nn_net *net) {
     for (int i = 0; i < net->n; i++) {
         layer *l = &net->L[i];
         if (l->owns) { free(l->y); free(l->dy); }
-        free(l->aux); free(l->invstd); free(l->argmax);
+        free(l->saved); free(l->chan); free(l->argmax);
     }
     free(net->params); free(net->grads); free(net->buffers); free(net->x);
     free(net->probs); free(net->labels); free(net->scratch);
@@ -268,96 +242,47 @@ nn_rng *nn_net_rng(nn_net *net) { return &net->rng; }
 void nn_net_init(nn_net *net, nn_rng *r) {
     for (int i = 0; i < net->n; i++) {
         layer *l = &net->L[i];
-        float *p = net->params + l->p_off;
-        nn_kind k = l->spec.kind;
-        if (k == NN_CONV2D || k == NN_DENSE) {
-            /* kaiming_uniform(a = sqrt(5)) reduces to U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
-             * the same bound PyTorch uses for the bias */
-            size_t fan_in = k == NN_CONV2D ? (size_t)l->in.c * l->g.K * l->g.K : (size_t)l->in.c;
-            float bound = 1.f / sqrtf((float)fan_in);
-            for (size_t j = 0; j < l->np; j++) p[j] = (2.f * nn_rng_uniform(r) - 1.f) * bound;
-        } else if (k == NN_BATCHNORM) {
-            int C = l->in.c;
-            for (int c = 0; c < C; c++) {
-                p[c] = 1.f; p[C + c] = 0.f;
-                net->buffers[l->b_off + c] = 0.f;
-                net->buffers[l->b_off + C + c] = 1.f;
-            }
-        }
+        if (l->def->init) l->def->init(l, net->params + l->p_off, net->buffers + l->b_off, r);
     }
 }
 
 /* per-sample input size of layer i */
 static size_t in_size(const nn_net *net, int i) { return i ? net->L[i - 1].outsz : net->insz; }
 
-/* layer i forward on the nb images from n0, single-threaded, on thread t's scratch */
-static void layer_forward(nn_net *net, int i, int n0, int nb, int train, int t) {
-    layer *l = &net->L[i];
-    const float *x = (i ? net->L[i - 1].y : net->x) + (size_t)n0 * in_size(net, i);
-    const float *w = net->params + l->p_off;
-    float *y = l->y + (size_t)n0 * l->outsz;
-    size_t nel = (size_t)nb * l->outsz;
-    switch (l->spec.kind) {
-    case NN_CONV2D:
-        net->K->conv2d_forward(y, x, w, w + (l->np - l->g.OC), nb, &l->g, net->scratch + (size_t)t * net->scr1, 1);
-        break;
-    case NN_AVGPOOL: net->K->avgpool_forward(y, x, nb, &l->g, 1); break;
-    case NN_MAXPOOL: net->K->maxpool_forward(y, l->argmax + (size_t)n0 * l->outsz, x, nb, &l->g, 1); break;
-    case NN_DENSE:
-        net->K->dense_forward_packed(y, x, net->wpack + l->p_off, w + (size_t)l->spec.out * l->in.c, nb, l->in.c,
-                             l->spec.out);
-        break;
-    case NN_SIGMOID: net->K->sigmoid_forward(y, x, nel, 1); break;
-    case NN_RELU: net->K->relu_forward(y, x, nel, 1); break;
-    case NN_TANH: net->K->tanh_forward(y, x, nel, 1); break;
-    case NN_LEAKY_RELU: net->K->leaky_relu_forward(y, x, l->spec.alpha, nel, 1); break;
-    case NN_DROPOUT:
-        if (train) {
-            const float *mask = l->aux + (size_t)n0 * l->outsz;
-            for (size_t j = 0; j < nel; j++) y[j] = x[j] * mask[j];
-        } else if (y != x) {
-            memcpy(y, x, sizeof(float) * nel);
-        }
-        break;
-    default: break; /* flatten: a view; batch norm runs on the whole batch */
-    }
-}
-
-/* layer i backward on the nb images from n0 of slice s: conv and dense
- * weight gradients into the slice's block */
-static void layer_backward(nn_net *net, int i, int n0, int nb, int s, int t) {
+/* what layer i's forward or backward gets for the nb images from n0: on
+ * thread t's scratch, with slice s's block of gradients */
+static nn_pass pass_of(nn_net *net, int i, int n0, int nb, int train, int nthreads, int s, int t) {
     layer *l = &net->L[i];
     const size_t isz = in_size(net, i);
-    const float *x = (i ? net->L[i - 1].y : net->x) + (size_t)n0 * isz;
-    float *dx = i && net->L[i - 1].dy ? net->L[i - 1].dy + (size_t)n0 * isz : NULL; /* NULL: a flatten of the input */
-    const float *w = net->params + l->p_off;
-    const float *y = l->y + (size_t)n0 * l->outsz, *dy = l->dy + (size_t)n0 * l->outsz;
-    float *dw = net->gslice + (size_t)s * net->nparams + l->p_off;
-    size_t nel = (size_t)nb * l->outsz;
-    switch (l->spec.kind) {
-    case NN_CONV2D:
-        memset(dw, 0, sizeof(float) * l->np);
-        net->K->conv2d_backward(dx, dw, dw + (l->np - l->g.OC), dy, x, w, nb, &l->g,
-                                net->scratch + (size_t)t * net->scr1, 1);
-        break;
-    case NN_AVGPOOL: if (dx) net->K->avgpool_backward(dx, dy, nb, &l->g, 1); break;
-    case NN_MAXPOOL: if (dx) net->K->maxpool_backward(dx, dy, l->argmax + (size_t)n0 * l->outsz, nb, &l->g, 1); break;
-    case NN_DENSE:
-        memset(dw, 0, sizeof(float) * l->np);
-        net->K->dense_backward(dx, dw, dw + (size_t)l->spec.out * l->in.c, dy, x, w, nb, l->in.c, l->spec.out);
-        break;
-    case NN_SIGMOID: if (dx) net->K->sigmoid_backward(dx, dy, y, nel, 1); break;
-    case NN_RELU: if (dx) net->K->relu_backward(dx, dy, y, nel, 1); break;
-    case NN_TANH: if (dx) net->K->tanh_backward(dx, dy, y, nel, 1); break;
-    case NN_LEAKY_RELU: if (dx) net->K->leaky_relu_backward(dx, dy, y, l->spec.alpha, nel, 1); break;
-    case NN_DROPOUT:
-        if (dx) {
-            const float *mask = l->aux + (size_t)n0 * l->outsz;
-            for (size_t j = 0; j < nel; j++) dx[j] = dy[j] * mask[j];
-        }
-        break;
-    default: break;
-    }
+    layer *prev = i ? &net->L[i - 1] : NULL;
+    return (nn_pass){
+        .K = net->K, .n0 = n0, .n = nb, .train = train, .nthreads = nthreads,
+        .x = (prev ? prev->y : net->x) + (size_t)n0 * isz,
+        .y = l->y + (size_t)n0 * l->outsz,
+        .dx = prev && prev->dy ? prev->dy + (size_t)n0 * isz : NULL, /* NULL: a view of the input */
+        .dy = l->dy + (size_t)n0 * l->outsz,
+        .w = net->params + l->p_off,
+        .dw = net->gslice + (size_t)s * net->nparams + l->p_off,
+        .wpack = net->wpack + l->p_off,
+        .buf = net->buffers + l->b_off,
+        .scratch = net->scratch + (size_t)t * net->scr1,
+    };
+}
+
+/* layer i forward on the nb images from n0, on nthreads (1 in a slice),
+ * on thread t's scratch */
+static void layer_forward(nn_net *net, int i, int n0, int nb, int train, int nthreads, int t) {
+    nn_pass p = pass_of(net, i, n0, nb, train, nthreads, 0, t);
+    net->L[i].def->forward(&net->L[i], &p);
+}
+
+/* layer i backward on the nb images from n0 of slice s: weight gradients
+ * into the slice's block */
+static void layer_backward(nn_net *net, int i, int n0, int nb, int nthreads, int s, int t) {
+    layer *l = &net->L[i];
+    nn_pass p = pass_of(net, i, n0, nb, 1, nthreads, s, t);
+    if (l->np) memset(p.dw, 0, sizeof(float) * l->np);
+    l->def->backward(l, &p);
 }
 
 /* slice s of B images through layers [lo, hi) (backward: from hi - 1 down to lo) */
@@ -368,8 +293,8 @@ static void run_slice(nn_net *net, int lo, int hi, int B, int s, int train, int 
     for (int k = 0; k < hi - lo; k++) {
         int i = bwd ? hi - 1 - k : lo + k;
         double t0 = omp_get_wtime();
-        if (bwd) layer_backward(net, i, n0, nb, s, t);
-        else layer_forward(net, i, n0, nb, train, t);
+        if (bwd) layer_backward(net, i, n0, nb, 1, s, t);
+        else layer_forward(net, i, n0, nb, train, 1, t);
         tt[2 * i + bwd] += omp_get_wtime() - t0;
     }
 }
@@ -400,41 +325,27 @@ static void run_slices(nn_net *net, int lo, int hi, int B, int train, int bwd) {
 float nn_net_forward(nn_net *net, int B, const int *labels, int train) {
     if (B > net->max_batch) B = net->max_batch;
     if (train) net->adapt.t0 = omp_get_wtime();
-    /* dropout masks first, layer by layer, for the whole batch: one stream
-     * of random numbers in one order, however the slices are run.
-     * inverted dropout: keep with probability 1 - p, scale by 1 / (1 - p) */
-    for (int i = 0; train && i < net->n; i++) {
-        layer *l = &net->L[i];
-        if (l->spec.kind != NN_DROPOUT) continue;
-        float p = l->spec.alpha, keep = 1.f / (1.f - p);
-        for (size_t j = 0; j < (size_t)B * l->outsz; j++) l->aux[j] = nn_rng_uniform(&net->rng) < p ? 0.f : keep;
-    }
-    /* dense weights transposed once for all the slices, output units over the threads */
+    /* what a training batch draws first, layer by layer, for the whole
+     * batch (dropout's masks): one stream of random numbers in one order,
+     * however the slices are run */
+    for (int i = 0; train && i < net->n; i++)
+        if (net->L[i].def->prepare) net->L[i].def->prepare(&net->L[i], B, &net->rng);
+    /* weights packed once for all the slices (dense: transposed), over the threads */
     NN_PAR(net->adapt.cur,
         for (int i = 0; i < net->n; i++) {
             layer *l = &net->L[i];
-            if (l->spec.kind != NN_DENSE) continue;
-            int o0, o1;
-            nn_split(l->spec.out, nn_t, nn_nt, &o0, &o1);
-            dense_pack(net->wpack + l->p_off, net->params + l->p_off, l->in.c, l->spec.out, o0, o1);
+            if (l->def->pack) l->def->pack(l, net->params + l->p_off, net->wpack + l->p_off, nn_t, nn_nt);
         }
     );
     for (int i = 0; i < net->n;) {
         int j = i;
-        while (j < net->n && net->L[j].spec.kind != NN_BATCHNORM) j++;
+        while (j < net->n && !(net->L[j].def->flags & NN_L_BATCH)) j++;
         if (j > i) run_slices(net, i, j, B, train, 0);
         if (j < net->n) {
-            /* batch norm: statistics over the whole batch, channels over the threads */
+            /* a whole-batch layer (batch norm's statistics), its own work over the threads */
             layer *l = &net->L[j];
             double t0 = omp_get_wtime();
-            const float *x = j ? net->L[j - 1].y : net->x, *w = net->params + l->p_off;
-            int C = l->in.c, HW = l->in.h * l->in.w;
-            float *rm = net->buffers + l->b_off, *rv = rm + C;
-            if (train)
-                net->K->batchnorm_forward_train(l->y, l->aux, l->invstd, rm, rv, x, w, w + C, B, C, HW, BN_MOMENTUM, BN_EPS,
-                                        net->adapt.cur);
-            else
-                net->K->batchnorm_forward_eval(l->y, x, w, w + C, rm, rv, B, C, HW, BN_EPS, net->adapt.cur);
+            layer_forward(net, j, 0, B, train, net->adapt.cur, 0);
             l->t_fwd += omp_get_wtime() - t0;
             j++;
         }
@@ -523,23 +434,20 @@ void nn_net_backward(nn_net *net) {
     net->K->softmax_ce_backward(top->dy, net->probs, net->labels, B, net->nclasses);
     for (int i = net->n - 1; i >= 0;) {
         int j = i;
-        while (j >= 0 && net->L[j].spec.kind != NN_BATCHNORM) j--;
+        while (j >= 0 && !(net->L[j].def->flags & NN_L_BATCH)) j--;
         if (j < i) run_slices(net, j + 1, i + 1, B, 1, 1);
         if (j >= 0) {
+            /* a whole-batch layer: into slice 0's block; the other slices'
+             * blocks stay zero there */
             layer *l = &net->L[j];
             double t0 = omp_get_wtime();
-            int C = l->in.c, HW = l->in.h * l->in.w;
-            /* into slice 0's block; the other slices' blocks stay zero there */
-            float *dw = net->gslice + l->p_off;
-            memset(dw, 0, sizeof(float) * l->np);
-            net->K->batchnorm_backward(j ? net->L[j - 1].dy : NULL, dw, dw + C, l->dy, l->aux, l->invstd,
-                               net->params + l->p_off, B, C, HW, net->adapt.cur);
+            layer_backward(net, j, 0, B, net->adapt.cur, 0, 0);
             l->t_bwd += omp_get_wtime() - t0;
             j--;
         }
         i = j;
     }
-    /* the slices' gradients, summed in slice order (batch norm's are whole in slice 0) */
+    /* the slices' gradients, summed in slice order (whole-batch layers' are whole in slice 0) */
     const int ns = nslices(B);
     const size_t np = net->nparams;
     const float *gs = net->gslice;
@@ -563,17 +471,10 @@ void nn_net_timing_reset(nn_net *net) {
 
 double nn_net_flops_forward(const nn_net *net, int i) {
     const layer *l = &net->L[i];
-    switch (l->spec.kind) {
-    case NN_CONV2D: return 2.0 * l->g.OC * l->g.OH * l->g.OW * l->g.C * l->g.K * l->g.K;
-    case NN_DENSE: return 2.0 * l->in.c * l->spec.out;
-    default: return (double)l->outsz;
-    }
+    return l->def->flops ? l->def->flops(l, 0) : (double)l->outsz;
 }
 
 double nn_net_flops_backward(const nn_net *net, int i) {
-    /* weight gradient always; input gradient except for the first layer */
     const layer *l = &net->L[i];
-    double f = nn_net_flops_forward(net, i);
-    if (l->spec.kind == NN_CONV2D || l->spec.kind == NN_DENSE) return i > 0 ? 2 * f : f;
-    return f;
+    return l->def->flops ? l->def->flops(l, i > 0 ? 1 : 2) : (double)l->outsz;
 }

@@ -31,6 +31,24 @@
  *
  * Errors: functions that can fail return NULL or a negative number and write
  * one human-readable line into the caller's err buffer. Nothing exits.
+ *
+ * How to add a layer (nn/gap.c, global average pooling, is the example):
+ *   1. its maths: NAME_forward and NAME_backward in an op file, nn/NAME.c
+ *      (plain C, sums in a fixed order, no libm: the same bits on every
+ *      path) or per path in nn/kern/; declared in ops.h with their shapes
+ *      and formula; checked in tests/test_nn_layers.c against a PyTorch
+ *      fixture (tests/make_fixtures.py) and finite differences.
+ *   2. its kind: one line at the end of NN_KINDS below, with the next free
+ *      number, and NN_KIND_COUNT one more.
+ *   3. its row in nn/layers.c: name, config family (its word, type and
+ *      options, which configs and their canonical text follow from),
+ *      infer (output shape, parameter count, errors), forward and
+ *      backward, and the optional init, flags, pack, prepare and flops.
+ *      The network (net.c), shape inference and the runner's configs take
+ *      it from there: a kind without a row does not compile, a row without
+ *      a required entry is refused by nn_infer.
+ *   4. a network with it in tests/archs.h: it must train to the same bits
+ *      on every path, thread count and arm64.
  */
 #ifndef NN_H
 #define NN_H
@@ -71,10 +89,30 @@ uint32_t nn_rng_below(nn_rng *r, uint32_t n); /* uniform in [0, n), unbiased */
 void nn_rng_shuffle(nn_rng *r, int *a, int n); /* Fisher-Yates */
 
 /* ---------------------------------------------------------------- layers */
+/* The layer kinds: each has one row in the layer table (nn/layers.c) and
+ * this list names that row (layer_NAME), so a kind without a row does not
+ * compile. The list is in the order configs list the layers; the numbers
+ * are each kind's value, saved in every checkpoint's architecture hash:
+ * never renumber, and give a new kind the next free number. */
+#define NN_KINDS(X)                     \
+    X(NN_CONV2D, 0, conv2d)             \
+    X(NN_AVGPOOL, 1, avgpool)           \
+    X(NN_MAXPOOL, 2, maxpool)           \
+    X(NN_SIGMOID, 5, sigmoid)           \
+    X(NN_RELU, 6, relu)                 \
+    X(NN_TANH, 7, tanh)                 \
+    X(NN_LEAKY_RELU, 8, leaky_relu)     \
+    X(NN_DENSE, 3, dense)               \
+    X(NN_FLATTEN, 4, flatten)           \
+    X(NN_BATCHNORM, 9, batchnorm)       \
+    X(NN_DROPOUT, 10, dropout)          \
+    X(NN_GAP, 11, gap)
+
 typedef enum {
-    NN_CONV2D, NN_AVGPOOL, NN_MAXPOOL, NN_DENSE, NN_FLATTEN,
-    NN_SIGMOID, NN_RELU, NN_TANH, NN_LEAKY_RELU,
-    NN_BATCHNORM, NN_DROPOUT, NN_KIND_COUNT
+#define NN_KIND_VALUE_(kind, value, name) kind = value,
+    NN_KINDS(NN_KIND_VALUE_)
+#undef NN_KIND_VALUE_
+    NN_KIND_COUNT = 12  /* one more than the largest value */
 } nn_kind;
 
 typedef struct {
@@ -83,18 +121,58 @@ typedef struct {
     int kernel;  /* conv kernel, pool window */
     int stride;  /* conv and pool; 0 means the default (1 for conv, kernel for pool) */
     int padding; /* conv and pool */
-    float alpha; /* leaky ReLU slope (0 means 0.01), dropout probability */
+    float slope; /* leaky ReLU: y = slope * x for x < 0 (0 means 0.01) */
+    float rate;  /* dropout: the probability of zeroing a value */
 } nn_layer_spec;
 
-#define NN_CONV(f, k, s, p) ((nn_layer_spec){NN_CONV2D, (f), (k), (s), (p), 0.f})
-#define NN_POOL(kind, k, s) ((nn_layer_spec){(kind), 0, (k), (s), 0, 0.f})
-#define NN_DENSE(n)         ((nn_layer_spec){NN_DENSE, (n), 0, 0, 0, 0.f})
-#define NN_ACT(kind)        ((nn_layer_spec){(kind), 0, 0, 0, 0, 0.f})
-#define NN_FLATTEN_()       ((nn_layer_spec){NN_FLATTEN, 0, 0, 0, 0, 0.f})
-#define NN_BN()             ((nn_layer_spec){NN_BATCHNORM, 0, 0, 0, 0, 0.f})
-#define NN_DROP(p)          ((nn_layer_spec){NN_DROPOUT, 0, 0, 0, 0, (p)})
+#define NN_CONV(f, k, s, p) ((nn_layer_spec){.kind = NN_CONV2D, .out = (f), .kernel = (k), .stride = (s), .padding = (p)})
+#define NN_POOL(kind_, k, s) ((nn_layer_spec){.kind = (kind_), .kernel = (k), .stride = (s)})
+#define NN_DENSE(n)         ((nn_layer_spec){.kind = NN_DENSE, .out = (n)})
+#define NN_ACT(kind_)       ((nn_layer_spec){.kind = (kind_)})
+#define NN_FLATTEN_()       ((nn_layer_spec){.kind = NN_FLATTEN})
+#define NN_BN()             ((nn_layer_spec){.kind = NN_BATCHNORM})
+#define NN_DROP(p)          ((nn_layer_spec){.kind = NN_DROPOUT, .rate = (p)})
 
-const char *nn_kind_name(nn_kind k); /* "conv2d", "relu", ... */
+const char *nn_kind_name(nn_kind k); /* "conv2d", "relu", ...; "?" for no kind */
+/* The spec as the network runs it: defaults filled in (stride, slope) and
+ * the options its kind does not use set to 0. */
+nn_layer_spec nn_layer_resolve(nn_layer_spec s);
+
+/* Layers as a config names them, for a program that reads configs (nn
+ * itself reads none). Kinds come in families, each written with one word
+ * and told apart by a type: `pool: {type: max, size: 2}`, `act: relu`,
+ * `dense: 120`, `flatten`. An option is a named int or float field of
+ * nn_layer_spec with the values it may take. */
+enum { NN_OPT_HI = 1, NN_OPT_LO_OPEN = 2, NN_OPT_HI_OPEN = 4 };
+typedef struct {
+    const char *name;   /* "filters" */
+    int is_float;       /* a float field, else an int */
+    size_t off;         /* offsetof(nn_layer_spec, the field) */
+    double lo, hi;      /* value >= lo (> with NN_OPT_LO_OPEN); with NN_OPT_HI, <= hi (<) */
+    unsigned bounds;
+    int required;       /* a config must give it */
+    unsigned kinds;     /* the kinds it applies to, bit 1 << kind; 0: every kind of its family */
+} nn_layer_opt;
+
+typedef struct {
+    const char *key;       /* the config's word: "pool" */
+    const char *types;     /* what its kinds' types are called ("pool type"); NULL: one kind */
+    const char *shorthand; /* the option a scalar sets: "dense: 120" is {units: 120}; "type" */
+    const char *example;   /* "pool: {type: max, size: 2}" */
+    nn_layer_spec init;    /* the spec before any option */
+    const nn_layer_opt *opts;
+    int nopts;
+} nn_layer_family;
+
+/* every family, in the order configs list them; returns the count */
+int nn_layer_families(const nn_layer_family **out, int max);
+/* the kinds of family f in that order (out: NN_KIND_COUNT); returns the count */
+int nn_family_kinds(const nn_layer_family *f, nn_kind *out);
+const nn_layer_family *nn_kind_family(nn_kind k);
+/* the kind's type in its family ("max"), or NULL in a family of one kind */
+const char *nn_kind_type(nn_kind k);
+/* does option o of k's family apply to kind k? */
+int nn_opt_applies(const nn_layer_opt *o, nn_kind k);
 
 /* A per-sample shape: rank 3 is (c, h, w), rank 1 is (c) with h = w = 1. */
 typedef struct { int rank, c, h, w; } nn_shape;

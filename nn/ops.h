@@ -5,6 +5,8 @@
  * and a portable build), gathered in an nn_kernels table; the network
  * calls its table's functions, and the plain functions below call the
  * default path's (nn_isa_default, nn.h). All paths give the same bits.
+ * The cheap ops with one file each in nn/ (dropout.c, gap.c) are plain C,
+ * compiled once, and the same on every path by construction.
  *
  * Gradient conventions: parameter gradients (dw, db, dgamma, dbeta) are
  * ACCUMULATED (+=) and zeroed in one place, nn_net_backward. Input gradients
@@ -112,6 +114,22 @@ void batchnorm_forward_eval(float *out, const float *inp, const float *gamma, co
 void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
                         const float *xhat, const float *invstd, const float *gamma,
                         int B, int C, int HW, int nthreads);
+
+/* Inverted dropout over n values (dropout.c, plain C: the same on every path).
+ * train: y = x * mask, mask = 0 with probability rate, else 1 / (1 - rate)
+ * eval:  y = x (mask NULL)                         dx = dy * mask
+ * mask: (n), drawn from r one uniform per value in order. out may equal
+ * inp, dinp may equal dout. */
+void dropout_mask(float *mask, float rate, size_t n, nn_rng *r);
+void dropout_forward(float *out, const float *inp, const float *mask, size_t n);
+void dropout_backward(float *dinp, const float *dout, const float *mask, size_t n);
+
+/* Global average pooling (gap.c, plain C: the same on every path), as
+ * PyTorch's AdaptiveAvgPool2d(1): y = sum(plane) / HW, the sum in order;
+ *                                 dx = dy / HW at every value of the plane
+ * out: (B, C)  inp: (B, C, HW)  dinp: (B, C, HW)  dout: (B, C) */
+void gap_forward(float *out, const float *inp, int B, int C, int HW);
+void gap_backward(float *dinp, const float *dout, int B, int C, int HW);
 
 /* Softmax cross-entropy, fused and stable (log-sum-exp), mean over B:
  * loss = mean_b (logsumexp(z_b) - z_b[y_b]);  dz = (softmax(z) - onehot(y)) / B

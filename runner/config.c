@@ -69,6 +69,7 @@ typedef enum {
     V_DOUBLE,  /* double */
     V_BOOL,    /* int, 0 or 1 */
     V_ENUM,    /* int-sized enum, names in en */
+    V_KIND,    /* nn_kind of one layer family (family), named by their types */
     V_INTS,    /* int[count], a flow list */
     V_FLOATS,  /* float[count], a flow list */
     V_LAYERS,  /* model.layers */
@@ -86,13 +87,10 @@ enum { R_LO = 1, R_HI = 2, R_LO_OPEN = 4, R_HI_OPEN = 8 };
 typedef struct {
     const char *what;   /* "activation": "unknown activation 'x'" */
     int n;
-    const char *names[4];
-    int vals[4];
+    const char *names[NN_KIND_COUNT];
+    int vals[NN_KIND_COUNT];
 } enum_def;
 
-static const enum_def act_enum = {"activation", 4, {"sigmoid", "relu", "tanh", "leaky_relu"},
-                                  {NN_SIGMOID, NN_RELU, NN_TANH, NN_LEAKY_RELU}};
-static const enum_def pool_enum = {"pool type", 2, {"avg", "max"}, {NN_AVGPOOL, NN_MAXPOOL}};
 static const enum_def optim_enum = {"optimizer", 3, {"sgd", "adam", "adamw"},
                                     {NN_SGD, NN_ADAM, NN_ADAMW}};
 static const enum_def sched_enum = {"schedule", 3, {"constant", "step", "cosine"},
@@ -115,6 +113,7 @@ typedef struct {
     unsigned range;
     double lo, hi;
     const enum_def *en;   /* V_ENUM */
+    const char *family;   /* V_KIND: the layer family's key ("act") */
     int count;            /* V_INTS, V_FLOATS */
     const char *form;     /* V_INTS, V_FLOATS: "[c, h, w]"; V_STR: "a path" */
     int required;
@@ -181,7 +180,6 @@ static const char *input_rule(const nnl_config *c, char *buf, size_t n) {
 
 #define ROW(sec, nm, ty) .section = (sec), .name = (nm), .type = (ty)
 #define C(f) .off = offsetof(nnl_config, f), .size = sizeof(((nnl_config *)0)->f)
-#define L(f) .off = offsetof(nn_layer_spec, f), .size = sizeof(((nn_layer_spec *)0)->f)
 
 /* Sections in the order they are read: a parent before its children, and
  * train before train.schedule (warmup is checked against epochs).
@@ -199,8 +197,9 @@ static const key_row keys[] = {
     {ROW("", "name", V_STR), C(name)},
     {ROW("model", "input", V_INTS), C(input), RANGE(1, 65536), .count = 3, .form = "[c, h, w]",
      .check = input_rule},
-    {ROW("model", "activation", V_ENUM), C(activation), .en = &act_enum},
-    {ROW("model", "pool", V_ENUM), C(pool), .en = &pool_enum},
+    /* the kind of every act and pool layer that names none (read_layer) */
+    {ROW("model", "activation", V_KIND), C(activation), .family = "act"},
+    {ROW("model", "pool", V_KIND), C(pool), .family = "pool"},
     {ROW("model", "layers", V_LAYERS), .required = 1,
      .hint = "a config must list the network's layers (see configs/lenet5.yaml)"},
     {ROW("train", "optimizer", V_ENUM), C(optim.kind), .en = &optim_enum, .on_set = optim_reset},
@@ -243,55 +242,55 @@ static const key_row keys[] = {
 };
 #define NKEYS (int)(sizeof keys / sizeof keys[0])
 
-/* Layers: each kind's options are rows into its nn_layer_spec. */
-static const key_row conv_opts[] = {
-    {ROW("", "filters", V_INT), L(out), RANGE(1, 65536), .required = 1},
-    {ROW("", "kernel", V_INT), L(kernel), RANGE(1, 1024), .required = 1},
-    {ROW("", "stride", V_INT), L(stride), RANGE(1, 1024)},
-    {ROW("", "padding", V_INT), L(padding), RANGE(0, 1024)},
-};
-static const key_row pool_opts[] = {
-    {ROW("", "type", V_ENUM), L(kind), .en = &pool_enum},
-    {ROW("", "size", V_INT), L(kernel), RANGE(1, 1024)},
-    {ROW("", "stride", V_INT), L(stride), RANGE(1, 1024)},
-    {ROW("", "padding", V_INT), L(padding), RANGE(0, 1024)},
-};
-static const key_row act_opts[] = {
-    {ROW("", "type", V_ENUM), L(kind), .en = &act_enum},
-    {ROW("", "slope", V_FLOAT), L(alpha), ABOVE(0)},  /* nn reads 0 as 0.01, so 0 is no slope */
-};
-static const key_row dense_opts[] = {
-    {ROW("", "units", V_INT), L(out), RANGE(1, 1 << 20), .required = 1},
-};
-static const key_row dropout_opts[] = {
-    {ROW("", "p", V_FLOAT), L(alpha), RANGE_CO(0, 1)},
-};
+/* Layers come from nn's layer table (nn.h): each family is one word of a
+ * config (conv, pool, act...) with options that are fields of nn_layer_spec;
+ * a family of several kinds (pool: avg, max) also takes a type. */
 
-typedef struct {
-    const char *name;
-    nn_layer_spec init;        /* defaults before options */
-    const key_row *opts;
-    int nopts;
-    const char *shorthand;     /* the option a scalar sets: "dense: 120" is {units: 120} */
-    int takes_default;         /* 1: model.activation, 2: model.pool (kind_default) */
-    const char *example;       /* for "missing filters (e.g. ...)" */
-} layer_def;
+#define MAX_LAYER_OPTS 16
 
-#define OPTS(a) (a), (int)(sizeof(a) / sizeof((a)[0]))
-static const layer_def layer_defs[] = {
-    {"conv", NN_CONV(0, 0, 0, 0), OPTS(conv_opts), NULL, 0, "conv: {filters: 6, kernel: 5}"},
-    {"pool", NN_POOL(NN_AVGPOOL, 2, 0), OPTS(pool_opts), NULL, 2, "pool: {type: max, size: 2}"},
-    {"act", NN_ACT(NN_SIGMOID), OPTS(act_opts), "type", 1, "act: relu"},
-    {"dense", NN_DENSE(0), OPTS(dense_opts), "units", 0, "dense: 120"},
-    {"flatten", NN_FLATTEN_(), NULL, 0, NULL, 0, "flatten"},
-    {"batchnorm", NN_BN(), NULL, 0, NULL, 0, "batchnorm"},
-    {"dropout", NN_DROP(0.5f), OPTS(dropout_opts), "p", 0, "dropout: 0.5"},
-};
-#define NLAYER_DEFS (int)(sizeof layer_defs / sizeof layer_defs[0])
+static const nn_layer_family *family_named(const char *key) {
+    const nn_layer_family *f[NN_KIND_COUNT];
+    int n = nn_layer_families(f, NN_KIND_COUNT);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(f[i]->key, key)) return f[i];
+    return NULL;
+}
 
-static const layer_def *layer_def_named(const char *name) {
-    for (int i = 0; i < NLAYER_DEFS; i++)
-        if (!strcmp(layer_defs[i].name, name)) return &layer_defs[i];
+/* the kinds of family f as an enum of their types */
+static void family_enum(const nn_layer_family *f, enum_def *e) {
+    nn_kind k[NN_KIND_COUNT];
+    e->what = f->types;
+    e->n = nn_family_kinds(f, k);
+    for (int i = 0; i < e->n; i++) {
+        e->names[i] = nn_kind_type(k[i]);
+        e->vals[i] = (int)k[i];
+    }
+}
+
+/* The keys of a layer of family f, as rows into its nn_layer_spec: the
+ * type first (when the family has several kinds), then its options. */
+static int family_rows(const nn_layer_family *f, key_row *rows) {
+    int n = 0;
+    if (f->types)
+        rows[n++] = (key_row){ROW("", "type", V_KIND), .off = offsetof(nn_layer_spec, kind),
+                              .size = sizeof(nn_kind), .family = f->key};
+    for (int i = 0; i < f->nopts && n < MAX_LAYER_OPTS; i++) {
+        const nn_layer_opt *o = &f->opts[i];
+        unsigned b = o->bounds;
+        rows[n++] = (key_row){ROW("", o->name, o->is_float ? V_FLOAT : V_INT), .off = o->off,
+                              .size = o->is_float ? sizeof(float) : sizeof(int), .lo = o->lo, .hi = o->hi,
+                              .range = R_LO | (b & NN_OPT_HI ? R_HI : 0) | (b & NN_OPT_LO_OPEN ? R_LO_OPEN : 0) |
+                                       (b & NN_OPT_HI_OPEN ? R_HI_OPEN : 0),
+                              .required = o->required};
+    }
+    return n;
+}
+
+/* the model key (model.activation) whose kind a layer of family f takes
+ * when it names no type, or NULL */
+static const key_row *family_default(const nn_layer_family *f) {
+    for (int i = 0; i < NKEYS; i++)
+        if (keys[i].type == V_KIND && !strcmp(keys[i].family, f->key)) return &keys[i];
     return NULL;
 }
 
@@ -473,6 +472,11 @@ static int read_value(ctx *x, const node *v, const char *path, const key_row *r,
         return yt_fail(&x->y, v, "%s: expected true or false, got %s", path, yt_got(v, g, sizeof g));
     case V_ENUM:
         return read_enum(x, v, path, r->en, (int *)p);
+    case V_KIND: {
+        enum_def e;
+        family_enum(family_named(r->family), &e);
+        return read_enum(x, v, path, &e, (int *)p);
+    }
     case V_INTS:
     case V_FLOATS: {
         if (v->type == N_SEQ && v->n != r->count)
@@ -567,59 +571,73 @@ static int read_layer(ctx *x, node *item, int i, nnl_config *c, nnl_layer *out) 
         return yt_fail(&x->y, item, "%s: expected a layer such as 'flatten' or 'conv: {filters: 6, "
                     "kernel: 5}', got %s", path, yt_got(item, g, sizeof g));
     }
-    const layer_def *ld = layer_def_named(kind->text);
-    if (!ld) {
-        const char *names[NLAYER_DEFS];
+    const nn_layer_family *fam = family_named(kind->text);
+    if (!fam) {
+        const nn_layer_family *f[NN_KIND_COUNT];
+        const char *names[NN_KIND_COUNT];
         char list[160];
-        for (int k = 0; k < NLAYER_DEFS; k++) names[k] = layer_defs[k].name;
-        yt_join(list, sizeof list, names, NLAYER_DEFS);
-        const char *near = yt_closest(kind->text, names, NLAYER_DEFS);
+        int nf = nn_layer_families(f, NN_KIND_COUNT);
+        for (int k = 0; k < nf; k++) names[k] = f[k]->key;
+        yt_join(list, sizeof list, names, nf);
+        const char *near = yt_closest(kind->text, names, nf);
         if (near)
             return yt_fail(&x->y, kind, "unknown layer '%s' (did you mean '%s'?); expected %s",
                         yt_clip(kind->text, cn, sizeof cn), near, list);
         return yt_fail(&x->y, kind, "unknown layer '%s'; expected %s", yt_clip(kind->text, cn, sizeof cn),
                     list);
     }
-    snprintf(opath, sizeof opath, "%s.%s", path, ld->name);
-    out->spec = ld->init;
+    key_row rows[MAX_LAYER_OPTS];
+    const int nrows = family_rows(fam, rows);
+    snprintf(opath, sizeof opath, "%s.%s", path, fam->key);
+    out->spec = fam->init;
     out->kind_default = 0;
     /* "flatten", "flatten: ~", "flatten: {}" and, as the canonical text has it, "flatten: true" */
-    if (opts && !ld->nopts && !yt_is_null(opts) && !(opts->type == N_MAP && opts->n == 0) &&
+    if (opts && !nrows && !yt_is_null(opts) && !(opts->type == N_MAP && opts->n == 0) &&
         !(opts->type == N_SCALAR && opts->plain && !strcasecmp(opts->text, "true")))
         return yt_fail(&x->y, opts, "%s: takes no options, got %s", opath, yt_got(opts, g, sizeof g));
-    if (opts && ld->nopts) {
+    if (opts && nrows) {
         char expect[256], list[128];
-        const char *names[8];
-        for (int k = 0; k < ld->nopts; k++) names[k] = ld->opts[k].name;
-        yt_join(list, sizeof list, names, ld->nopts);
-        if (ld->shorthand)
+        const char *names[MAX_LAYER_OPTS];
+        for (int k = 0; k < nrows; k++) names[k] = rows[k].name;
+        yt_join(list, sizeof list, names, nrows);
+        if (fam->shorthand)
             snprintf(expect, sizeof expect, "a value for %s or a mapping of options (%s)",
-                     ld->shorthand, list);
+                     fam->shorthand, list);
         else
             snprintf(expect, sizeof expect, "a mapping of options (%s)", list);
-        if (as_map(x, opts, opath, ld->shorthand, expect)) return -1;
-        if (check_keys(x, opts, opath, ld->opts, ld->nopts, NULL, 0)) return -1;
+        if (as_map(x, opts, opath, fam->shorthand, expect)) return -1;
+        if (check_keys(x, opts, opath, rows, nrows, NULL, 0)) return -1;
     }
-    for (int k = 0; k < ld->nopts; k++) {
-        const key_row *r = &ld->opts[k];
+    for (int k = 0; k < nrows; k++) {
+        const key_row *r = &rows[k];
         char kp[200];
         node *v = opts ? yt_map_get(opts, r->name, NULL) : NULL;
         snprintf(kp, sizeof kp, "%s.%s", opath, r->name);
         if (!v && r->required)
-            return yt_fail(&x->y, kind, "%s: missing %s (e.g. %s)", opath, r->name, ld->example);
+            return yt_fail(&x->y, kind, "%s: missing %s (e.g. %s)", opath, r->name, fam->example);
         if (v && read_value(x, v, kp, r, &out->spec)) return -1;
     }
-    if (ld->takes_default) {
+    const key_row *dk = fam->types ? family_default(fam) : NULL;
+    if (dk) {
         node *t = opts ? yt_map_get(opts, "type", NULL) : NULL;
         out->kind_default = !t;
-        if (!t) out->spec.kind = ld->takes_default == 1 ? c->activation : c->pool;
+        if (!t) out->spec.kind = *(const nn_kind *)((const char *)c + dk->off);
     }
-    if (ld->takes_default == 1 && out->spec.alpha != 0 && out->spec.kind != NN_LEAKY_RELU) {
+    /* an option given that the layer's kind does not use */
+    for (int k = 0; k < fam->nopts; k++) {
+        const nn_layer_opt *o = &fam->opts[k];
         node *kn = NULL;
-        yt_map_get(opts, "slope", &kn);
-        return yt_fail(&x->y, kn, "%s.slope: is only used by leaky_relu (this layer is %s%s)", opath,
-                    enum_name(&act_enum, (int)out->spec.kind),
-                    out->kind_default ? ", from model.activation" : "");
+        if (!opts || !yt_map_get(opts, o->name, &kn) || nn_opt_applies(o, out->spec.kind)) continue;
+        nn_kind ks[NN_KIND_COUNT];
+        const char *users[NN_KIND_COUNT];
+        char list[128];
+        int nk = nn_family_kinds(fam, ks), nu = 0;
+        for (int j = 0; j < nk; j++)
+            if (nn_opt_applies(o, ks[j])) users[nu++] = nn_kind_type(ks[j]);
+        yt_join(list, sizeof list, users, nu);
+        return yt_fail(&x->y, kn, "%s.%s: is only used by %s (this layer is %s%s%s)", opath, o->name, list,
+                    nn_kind_type(out->spec.kind), out->kind_default ? ", from model." : "",
+                    out->kind_default ? dk->name : "");
     }
     return 0;
 }
@@ -783,8 +801,8 @@ static const char *shorthand_at(char **parts, int n) {
     const section_def *sd = section_named(path);
     if (sd) return sd->shorthand;
     if (n == 4 && !strcmp(parts[0], "model") && !strcmp(parts[1], "layers")) {
-        const layer_def *ld = layer_def_named(parts[3]);
-        return ld ? ld->shorthand : NULL;
+        const nn_layer_family *f = family_named(parts[3]);
+        return f ? f->shorthand : NULL;
     }
     return NULL;
 }
@@ -1070,23 +1088,12 @@ int nnl_config_load(const char *path, const nnl_override *ov, int nov,
     return rc;
 }
 
-static int is_act(nn_kind k) {
-    return k == NN_SIGMOID || k == NN_RELU || k == NN_TANH || k == NN_LEAKY_RELU;
-}
-
 void nnl_config_layers(const nnl_config *c, nn_layer_spec *out) {
     for (int i = 0; i < c->nlayers; i++) {
         nn_layer_spec s = c->layers[i].spec;
-        if (is_act(s.kind)) {
-            if (c->layers[i].kind_default) s.kind = c->activation;
-            s.alpha = s.kind != NN_LEAKY_RELU ? 0.f : s.alpha > 0 ? s.alpha : 0.01f;
-        } else if (s.kind == NN_AVGPOOL || s.kind == NN_MAXPOOL) {
-            if (c->layers[i].kind_default) s.kind = c->pool;
-            if (!s.stride) s.stride = s.kernel;
-        } else if (s.kind == NN_CONV2D && !s.stride) {
-            s.stride = 1;
-        }
-        out[i] = s;
+        const key_row *dk = c->layers[i].kind_default ? family_default(nn_kind_family(s.kind)) : NULL;
+        if (dk) s.kind = *(const nn_kind *)((const char *)c + dk->off);
+        out[i] = nn_layer_resolve(s);
     }
 }
 
@@ -1143,54 +1150,40 @@ static int kv_cmp(const void *a, const void *b) {
     return path_cmp(((const kv *)a)->key, ((const kv *)b)->key);
 }
 
+/* Each layer as its family writes it: the type, then every option its
+ * kind uses, each under the family's word ("model.layers.3.pool.size");
+ * the shorthand option is the word itself ("model.layers.7.dense: 120",
+ * "model.layers.1.act: relu"); a layer with neither is "flatten: true". */
+static const char *layer_key(char *k, size_t n, int i, const nn_layer_family *f, const char *opt) {
+    int bare = !*opt || (f->shorthand && !strcmp(f->shorthand, opt));
+    snprintf(k, n, "model.layers.%d.%s%s%s", i, f->key, bare ? "" : ".", bare ? "" : opt);
+    return k;
+}
+
 static void add_layers(kvs *s, const nnl_config *c) {
     nn_layer_spec L[NN_MAX_LAYERS];
     char k[48], f[32];
     nnl_config_layers(c, L);
     for (int i = 0; i < c->nlayers; i++) {
         const nn_layer_spec *l = &L[i];
-#define K(suffix) (snprintf(k, sizeof k, "model.layers.%d%s", i, suffix), k)
-        switch (l->kind) {
-        case NN_CONV2D:
-            kv_add(s, K(".conv.filters"), NULL, "%d", l->out);
-            kv_add(s, K(".conv.kernel"), NULL, "%d", l->kernel);
-            kv_add(s, K(".conv.stride"), NULL, "%d", l->stride);
-            kv_add(s, K(".conv.padding"), NULL, "%d", l->padding);
-            break;
-        case NN_AVGPOOL:
-        case NN_MAXPOOL:
-            kv_add(s, K(".pool.type"), NULL, "%s", enum_name(&pool_enum, (int)l->kind));
-            kv_add(s, K(".pool.size"), NULL, "%d", l->kernel);
-            kv_add(s, K(".pool.stride"), NULL, "%d", l->stride);
-            kv_add(s, K(".pool.padding"), NULL, "%d", l->padding);
-            break;
-        case NN_SIGMOID:
-        case NN_RELU:
-        case NN_TANH:
-        case NN_LEAKY_RELU:
-            kv_add(s, K(".act"), NULL, "%s", enum_name(&act_enum, (int)l->kind));
-            if (l->kind == NN_LEAKY_RELU) {
-                fmt_float(l->alpha, f, sizeof f);
-                kv_add(s, K(".act.slope"), NULL, "%s", f);
-            }
-            break;
-        case NN_DENSE:
-            kv_add(s, K(".dense"), NULL, "%d", l->out);
-            break;
-        case NN_FLATTEN:
-            kv_add(s, K(".flatten"), NULL, "true");
-            break;
-        case NN_BATCHNORM:
-            kv_add(s, K(".batchnorm"), NULL, "true");
-            break;
-        case NN_DROPOUT:
-            fmt_float(l->alpha, f, sizeof f);
-            kv_add(s, K(".dropout"), NULL, "%s", f);
-            break;
-        default:
-            kv_add(s, K(".unknown"), NULL, "%d", (int)l->kind);
-            break;
+        const nn_layer_family *fam = nn_kind_family(l->kind);
+        if (!fam) { /* every kind a config holds came through its family (read_layer) */
+            fprintf(stderr, "nnlab: internal error: layer %d is of kind %d, which nn's layer table lacks\n", i,
+                    (int)l->kind);
+            abort();
         }
+#define K(opt) layer_key(k, sizeof k, i, fam, opt)
+        int n0 = s->n;
+        if (fam->types) kv_add(s, K("type"), NULL, "%s", nn_kind_type(l->kind));
+        for (int j = 0; j < fam->nopts; j++) {
+            const nn_layer_opt *o = &fam->opts[j];
+            const char *p = (const char *)l + o->off;
+            if (!nn_opt_applies(o, l->kind)) continue;
+            if (o->is_float) fmt_float(*(const float *)p, f, sizeof f);
+            else snprintf(f, sizeof f, "%d", *(const int *)p);
+            kv_add(s, K(o->name), NULL, "%s", f);
+        }
+        if (s->n == n0) kv_add(s, K(""), NULL, "true");
 #undef K
     }
 }
@@ -1209,6 +1202,11 @@ static void fmt_value(const key_row *r, const void *base, char *buf, size_t n) {
     case V_DOUBLE: fmt_double(*(const double *)p, buf, n); break;
     case V_BOOL: snprintf(buf, n, "%s", *(const int *)p ? "true" : "false"); break;
     case V_ENUM: snprintf(buf, n, "%s", enum_name(r->en, *(const int *)p)); break;
+    case V_KIND: {
+        const char *t = nn_kind_type(*(const nn_kind *)p);
+        snprintf(buf, n, "%s", t ? t : "?");
+        break;
+    }
     case V_INTS:
     case V_FLOATS:
         for (int i = 0; i < r->count && o < n; i++) {

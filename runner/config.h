@@ -13,7 +13,7 @@
  *       - act
  *       - pool: {size: 2}
  *       - flatten
- *       - dense: 120
+ *       - dense: 120       # also batchnorm, dropout: 0.5, gap (nn's layer table)
  *   train: {optimizer: adam, lr: 0.001, batch_size: 128, epochs: 10, seed: 0,
  *           early_stop: {patience: 3, min_delta: 0.001}}
  *   data: {dir: /usr/share/datasets/fashion-mnist, val_split: 0.2}

@@ -1,7 +1,7 @@
 /* archs.h -- the networks the bit-for-bit tests train on every kernel path
  * (test_nn_net.c, and crossbits.c for the arm64 build under qemu): LeNet-5
- * three ways (the fixtures' variants), a 3x3 CNN and a network of odd shapes,
- * and a training loop on synthetic data that returns every loss and the
+ * three ways (the fixtures' variants), a 3x3 CNN, a network of odd shapes and
+ * one that ends in global average pooling, and a training loop on synthetic data that returns every loss and the
  * final weights. Needs only nn.h, so it builds for any target. */
 #ifndef NNLAB_TEST_ARCHS_H
 #define NNLAB_TEST_ARCHS_H
@@ -75,6 +75,13 @@ static inline int archs(arch *a) {
     memcpy(c->L, odd, sizeof odd);
     c->L[3].padding = 1;  /* 3x3 max pooling, stride 2, padding 1 */
     c->L[6].padding = 1;  /* 3x3 average pooling, stride 1, padding 1 */
+    /* global average pooling (issue 13) over an 8x6 plane, batch norm before
+     * it and tanh in place on its output */
+    c = &a[k++];
+    nn_layer_spec gap[] = {NN_CONV(10, 3, 1, 1), NN_ACT(NN_RELU), NN_CONV(16, 3, 2, 1), NN_BN(), NN_ACT(NN_RELU),
+                           (nn_layer_spec){.kind = NN_GAP}, NN_ACT(NN_TANH), NN_FLATTEN_(), NN_DENSE(10)};
+    *c = (arch){.name = "gap", .n = 9, .in = nn_shape3(2, 15, 11), .opt = NN_ADAM};
+    memcpy(c->L, gap, sizeof gap);
     return k;
 }
 

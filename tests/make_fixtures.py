@@ -7,19 +7,21 @@ Writes into tests/fixtures/:
       loss curves of 10 Adam and 10 SGD+momentum steps.
   layers.bin
       single-layer forward/backward cases (conv, dense, pooling, activations,
-      batch norm, softmax cross-entropy).
+      batch norm, softmax cross-entropy, global average pooling).
   optim.bin
       optimizer update rules (SGD/Adam/AdamW variants) and LR schedules.
 
 Re-run from the repository root with Debian's python (it has torch 1.13):
-    /usr/bin/python3 tests/make_fixtures.py
-The plain `python3` on PATH may not have torch installed.
+    /usr/bin/python3 tests/make_fixtures.py [lenet] [layers] [optim]
+(no argument: all three sets). The plain `python3` on PATH may not have
+torch installed.
 
 Conventions: everything is float32 (torch defaults), and integer data such as
 class labels is stored as float32 too.  Every random draw is seeded
 (torch.manual_seed(0) before each LeNet model, manual_seed(case index + 1) for
 each layer case, manual_seed(42) for the optimizer data), so the output is
-deterministic.  Layer cases use y = layer(x), dy = randn_like(y) and
+deterministic, and a case added later takes the next index at the end of
+layers.bin, so the records before it keep their bytes.  Layer cases use y = layer(x), dy = randn_like(y) and
 y.backward(dy), so dx/dw/db are gradients of sum(y * dy).  Losses use
 CrossEntropyLoss with mean reduction.  BN running statistics start at 0 / 1
 and are recorded after one train-mode forward (momentum 0.1, unbiased
@@ -41,6 +43,7 @@ import copy
 import gzip
 import os
 import struct
+import sys
 
 import numpy as np
 import torch
@@ -256,6 +259,8 @@ def make_layers():
     n = len(LAYER_CASES)
     records += ce_case(n, "ce", 3.0, 0.0)
     records += ce_case(n + 1, "ce_big", 100.0, 1000.0)
+    # added after the cases above (issue 13), so they keep their seeds
+    records += layer_case(n + 2, "gap", lambda: nn.AdaptiveAvgPool2d(1), (2, 3, 5, 7))
     return records
 
 
@@ -312,17 +317,25 @@ def make_optim():
     return records
 
 
-def main():
+def main(which):
+    unknown = set(which) - {"lenet", "layers", "optim"}
+    if unknown:
+        sys.exit("make_fixtures.py: unknown fixture set %s (expected lenet, layers, optim)"
+                 % ", ".join(sorted(unknown)))
+    which = set(which) or {"lenet", "layers", "optim"}
     os.makedirs(OUT_DIR, exist_ok=True)
-    x, y = load_fashion_mnist(N_IMAGES)
-    for variant in ("sigmoid_avg", "relu_max", "bn"):
-        records, loss, adam, sgd = make_lenet(variant, x, y)
-        write_fixtures(os.path.join(OUT_DIR, "lenet_%s.bin" % variant), records)
-        print("  loss %.6f  adam %.4f -> %.4f  sgd %.4f -> %.4f"
-              % (loss, adam[0], adam[-1], sgd[0], sgd[-1]))
-    write_fixtures(os.path.join(OUT_DIR, "layers.bin"), make_layers())
-    write_fixtures(os.path.join(OUT_DIR, "optim.bin"), make_optim())
+    if "lenet" in which:
+        x, y = load_fashion_mnist(N_IMAGES)
+        for variant in ("sigmoid_avg", "relu_max", "bn"):
+            records, loss, adam, sgd = make_lenet(variant, x, y)
+            write_fixtures(os.path.join(OUT_DIR, "lenet_%s.bin" % variant), records)
+            print("  loss %.6f  adam %.4f -> %.4f  sgd %.4f -> %.4f"
+                  % (loss, adam[0], adam[-1], sgd[0], sgd[-1]))
+    if "layers" in which:
+        write_fixtures(os.path.join(OUT_DIR, "layers.bin"), make_layers())
+    if "optim" in which:
+        write_fixtures(os.path.join(OUT_DIR, "optim.bin"), make_optim())
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

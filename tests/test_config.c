@@ -560,7 +560,7 @@ static void config_reads_every_layer_form(void **state) {
     assert_int_equal(L[0].padding, 1);
     assert_int_equal(L[1].kind, NN_BATCHNORM);
     assert_int_equal(L[2].kind, NN_LEAKY_RELU);
-    assert_true(L[2].alpha == 0.1f);
+    assert_true(L[2].slope == 0.1f);
     assert_int_equal(c.layers[2].kind_default, 0);
     assert_int_equal(L[3].kind, NN_AVGPOOL);
     assert_int_equal(L[3].kernel, 2);
@@ -572,10 +572,10 @@ static void config_reads_every_layer_form(void **state) {
     assert_int_equal(L[5].kind, NN_TANH);
     assert_int_equal(L[6].kind, NN_FLATTEN);
     assert_int_equal(L[7].kind, NN_DROPOUT);
-    assert_true(L[7].alpha == 0.25f);
+    assert_true(L[7].rate == 0.25f);
     assert_int_equal(L[8].out, 16);
-    assert_true(L[9].alpha == 0.01f);
-    assert_true(L[10].alpha == 0.5f);
+    assert_true(L[9].slope == 0.01f);
+    assert_true(L[10].rate == 0.5f);
     assert_int_equal(L[11].out, 5);
 }
 
@@ -652,7 +652,29 @@ static void config_slope_needs_leaky_relu(void **state) {
                            "dense: 2]\n", &c), 0);
     nn_layer_spec L[NN_MAX_LAYERS];
     nnl_config_layers(&c, L);
-    assert_true(L[1].alpha == 0.2f);
+    assert_true(L[1].slope == 0.2f);
+}
+
+/* issue 13: global average pooling, added through nn's layer table alone,
+ * reads, prints and loads back like the layers before it */
+static void config_gap_reads_prints_and_loads_back(void **state) {
+    nnl_config c, d;
+    assert_int_equal(parse("model: {input: [3, 9, 7], layers: [conv: {filters: 4, kernel: 3}, gap, flatten, "
+                           "dense: 5]}\n", &c), 0);
+    nn_layer_spec L[NN_MAX_LAYERS];
+    nnl_config_layers(&c, L);
+    assert_int_equal(L[1].kind, NN_GAP);
+    assert_int_equal(total_params(&c), 4 * 3 * 9 + 4 + 4 * 5 + 5);
+    char *t = nnl_config_canonical(&c);
+    assert_has_line(t, "model.layers.1.gap: true");
+    assert_int_equal(nnl_config_parse("canonical", t, strlen(t), NULL, 0, &d, err, sizeof err), 0);
+    char *u = nnl_config_canonical(&d);
+    assert_string_equal(t, u);
+    free(t);
+    free(u);
+    expect_fail("model:\n  layers:\n    - gap: {size: 2}\n", "model.layers.0.gap: takes no options", NULL, NULL);
+    expect_fail("model:\n  layers: [flatten, gap, dense: 2]\n",
+                "layer 1 (gap): needs a CxHxW input, got 784 (a gap after flatten or dense?)", NULL, NULL);
 }
 
 /* ---------------------------------------------------------------- overrides */
@@ -704,9 +726,9 @@ static void config_set_activation_switches_default_layers_only(void **state) {
     c.activation = NN_LEAKY_RELU;
     nnl_config_layers(&c, L);
     assert_int_equal(L[2].kind, NN_LEAKY_RELU);
-    assert_true(L[2].alpha == 0.01f);
+    assert_true(L[2].slope == 0.01f);
     assert_int_equal(L[4].kind, NN_TANH);
-    assert_true(L[4].alpha == 0.f);
+    assert_true(L[4].slope == 0.f);
 }
 
 static void config_set_pool_switches_default_layers_only(void **state) {
@@ -1031,7 +1053,7 @@ static void config_reads_flat_dotted_keys(void **state) {
     assert_true(c.optim.lr == 0.25f);
     assert_int_equal(c.epochs, 3);
     assert_int_equal(c.sched.kind, NN_SCHED_COSINE);
-    assert_true(c.layers[2].spec.alpha == 0.3f);
+    assert_true(c.layers[2].spec.slope == 0.3f);
     expect_fail(TINY "train: {lr: 0.1}\ntrain.lr: 0.2\n", "t.yaml:3:1: train.lr is given twice",
                 NULL, NULL);
     expect_fail(TINY "train.lrr: 0.2\n", "t.yaml:2:1: unknown key 'lrr' in train (did you mean 'lr'?)",
@@ -1269,6 +1291,7 @@ int main(void) {
         cmocka_unit_test(config_conv_requires_filters),
         cmocka_unit_test(config_layer_item_with_two_keys_is_error),
         cmocka_unit_test(config_slope_needs_leaky_relu),
+        cmocka_unit_test(config_gap_reads_prints_and_loads_back),
         cmocka_unit_test(config_override_parse_splits_at_first_equals),
         cmocka_unit_test(config_set_overrides_lr),
         cmocka_unit_test(config_set_applies_in_order),

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include "../nn/nn.h"
 #include "../nn/ops.h"
+#include "../nn/layer.h"
 #include "fixture.h"
 #include "archs.h"
 
@@ -27,6 +28,47 @@ static int D(const char *name, int i) { return fx_get(FX, name)->dims[i]; }
 static nn_conv_geom geom(int C, int H, int W, int OC, int K, int S, int P) {
     nn_conv_geom g = {C, H, W, OC, K, S, P, (H + 2 * P - K) / S + 1, (W + 2 * P - K) / S + 1};
     return g;
+}
+
+/* ---- the layer table (issue 13): every kind has a complete row, and its
+ * family (how configs write it) names it once. nn_infer refuses a kind
+ * without one; this finds it before any network does. */
+
+static void every_layer_kind_has_a_complete_row(void **s) {
+    const nn_layer_family *fam[NN_KIND_COUNT];
+    const int nf = nn_layer_families(fam, NN_KIND_COUNT);
+    int seen[NN_KIND_COUNT] = {0};
+    char why[200];
+    for (int i = 0; i < nf; i++) {
+        const nn_layer_family *f = fam[i];
+        nn_kind k[NN_KIND_COUNT];
+        const int nk = nn_family_kinds(f, k);
+        assert_true(nk >= 1);
+        assert_true(!f->types == (nk == 1));            /* a type exactly when there is a choice */
+        assert_non_null(f->example);
+        assert_true(f->init.kind == k[0]);
+        for (int j = 0; j < f->nopts; j++) {
+            const nn_layer_opt *o = &f->opts[j];
+            assert_true(o->off + (o->is_float ? sizeof(float) : sizeof(int)) <= sizeof(nn_layer_spec));
+            assert_true(o->off != offsetof(nn_layer_spec, kind));
+        }
+        for (int j = 0; j < nk; j++) {
+            const nn_layer_def *d = nn_layer_def_of(k[j], why, sizeof why);
+            if (!d) fail_msg("%s", why);
+            assert_string_equal(nn_kind_name(k[j]), d->name);
+            assert_ptr_equal(nn_kind_family(k[j]), f);
+            if (nk > 1) {
+                assert_non_null(nn_kind_type(k[j]));
+                for (int m = 0; m < j; m++) assert_string_not_equal(nn_kind_type(k[m]), nn_kind_type(k[j]));
+            }
+            seen[k[j]]++;
+        }
+        for (int m = 0; m < i; m++) assert_string_not_equal(fam[m]->key, f->key);
+    }
+    for (int k = 0; k < NN_KIND_COUNT; k++)
+        if (seen[k] != 1) fail_msg("kind %d (%s) is in %d families", k, nn_kind_name((nn_kind)k), seen[k]);
+    assert_null(nn_layer_def_of(NN_KIND_COUNT, why, sizeof why));
+    assert_string_equal(nn_kind_name(NN_KIND_COUNT), "?");
 }
 
 /* ---- PyTorch parity */
@@ -160,6 +202,18 @@ static void check_bn(const char *c, int spatial) {
 
 static void batchnorm2d_matches_pytorch(void **s) { check_bn("bn2d", 1); }
 static void batchnorm1d_matches_pytorch(void **s) { check_bn("bn1d", 0); }
+
+/* global average pooling (issue 13: the layer added through the layer table
+ * alone) against PyTorch's AdaptiveAvgPool2d(1) on a 5x7 plane */
+static void gap_matches_pytorch(void **s) {
+    int B = D("gap.x", 0), C = D("gap.x", 1), HW = D("gap.x", 2) * D("gap.x", 3);
+    assert_int_equal(N("gap.y"), (size_t)B * C);
+    float y[16], dx[256];
+    gap_forward(y, T("gap.x"), B, C, HW);
+    EXPECT_CLOSE("gap y", y, T("gap.y"), (size_t)B * C);
+    gap_backward(dx, T("gap.dy"), B, C, HW);
+    EXPECT_CLOSE("gap dx", dx, T("gap.dx"), N("gap.x"));
+}
 
 static void check_ce(const char *c) {
     char k[64];
@@ -519,6 +573,24 @@ static void bn_b(float *dx, float *dp, const float *dy, const float *x, const fl
     batchnorm_backward(dx, dp, dp + k->g.C, dy, k->xhat, k->is, p, k->B, k->g.C, k->g.H * k->g.W, 2);
 }
 
+static void gap_f(float *y, const float *x, const float *p, void *c) {
+    fd_ctx *k = c;
+    gap_forward(y, x, k->B, k->g.C, k->g.H * k->g.W);
+}
+static void gap_b(float *dx, float *dp, const float *dy, const float *x, const float *p, void *c) {
+    fd_ctx *k = c;
+    gap_backward(dx, dy, k->B, k->g.C, k->g.H * k->g.W);
+}
+/* dropout with a fixed mask (xhat holds it) */
+static void dropout_f(float *y, const float *x, const float *p, void *c) {
+    fd_ctx *k = c;
+    dropout_forward(y, x, k->xhat, (size_t)k->B * k->g.C);
+}
+static void dropout_b(float *dx, float *dp, const float *dy, const float *x, const float *p, void *c) {
+    fd_ctx *k = c;
+    dropout_backward(dx, dy, k->xhat, (size_t)k->B * k->g.C);
+}
+
 static float *randv(nn_rng *r, size_t n, float scale) {
     float *v = malloc(4 * n);
     for (size_t i = 0; i < n; i++) v[i] = (nn_rng_uniform(r) * 2 - 1) * scale;
@@ -556,6 +628,37 @@ static void pool_backward_matches_fd(void **s) {
         fd_check(kind ? "maxpool" : "avgpool", pool_f, pool_b, x, nx, NULL, 0, ny, &k, 1e-3f);
         free(x); free(k.am);
     }
+}
+
+static void gap_backward_matches_fd(void **s) {
+    nn_rng r;
+    nn_rng_seed(&r, 7);
+    fd_ctx k = {.g = {.C = 3, .H = 5, .W = 7}, .B = 2};
+    float *x = randv(&r, 210, 1);
+    fd_check("gap", gap_f, gap_b, x, 210, NULL, 0, 6, &k, 1e-2f);
+    free(x);
+}
+
+/* the mask keeps a value with probability 1 - rate and scales it by
+ * 1 / (1 - rate); evaluation (no mask) passes values through; the
+ * gradient goes through the same mask */
+static void dropout_masks_scales_and_backward(void **s) {
+    enum { N = 20000 };
+    nn_rng r;
+    nn_rng_seed(&r, 8);
+    float *mask = malloc(4 * N), *x = randv(&r, N, 1), *y = malloc(4 * N);
+    dropout_mask(mask, 0.25f, N, &r);
+    int zeros = 0;
+    for (int i = 0; i < N; i++) {
+        if (mask[i] == 0.f) zeros++;
+        else assert_true(mask[i] == 1.f / 0.75f);
+    }
+    assert_in_range(zeros, N / 4 - 300, N / 4 + 300);
+    dropout_forward(y, x, NULL, N);
+    assert_memory_equal(y, x, 4 * N);
+    fd_ctx k = {.g = {.C = 10}, .B = 3, .xhat = mask};
+    fd_check("dropout", dropout_f, dropout_b, x, 30, NULL, 0, 30, &k, 1e-2f);
+    free(mask); free(x); free(y);
 }
 
 static void activations_backward_match_fd(void **s) {
@@ -609,6 +712,7 @@ static void softmax_ce_backward_matches_fd(void **s) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_layer_kind_has_a_complete_row),
         cmocka_unit_test(conv2d_stride2_pad1_matches_pytorch),
         cmocka_unit_test(conv2d_kernel1_matches_pytorch),
         cmocka_unit_test(conv2d_pad2_matches_pytorch),
@@ -620,6 +724,7 @@ int main(void) {
         cmocka_unit_test(activations_match_pytorch),
         cmocka_unit_test(batchnorm2d_matches_pytorch),
         cmocka_unit_test(batchnorm1d_matches_pytorch),
+        cmocka_unit_test(gap_matches_pytorch),
         cmocka_unit_test(softmax_ce_matches_pytorch),
         cmocka_unit_test(softmax_ce_is_stable_for_large_logits),
         cmocka_unit_test(conv2d_every_path_matches_ref_and_portable),
@@ -633,6 +738,8 @@ int main(void) {
         cmocka_unit_test(activations_backward_match_fd),
         cmocka_unit_test(batchnorm_backward_matches_fd),
         cmocka_unit_test(softmax_ce_backward_matches_fd),
+        cmocka_unit_test(gap_backward_matches_fd),
+        cmocka_unit_test(dropout_masks_scales_and_backward),
     };
     return cmocka_run_group_tests_name("nn_layers", tests, setup, teardown);
 }
