@@ -20,13 +20,11 @@
 #include "store.h"
 #include "sweep.h"
 #include "train.h"
+#include "version.h"
 #include "yamltree.h"
 
 #ifndef NNLAB_VERSION
 #define NNLAB_VERSION "0.0.0"
-#endif
-#ifndef NNLAB_GIT_COMMIT
-#define NNLAB_GIT_COMMIT ""
 #endif
 
 #define DEFAULT_DB "results/nnlab.db"
@@ -752,7 +750,7 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("nnlab %s%s%s\n", NNLAB_VERSION, *NNLAB_GIT_COMMIT ? " " : "", NNLAB_GIT_COMMIT);
+        printf("nnlab %s%s%s\n", NNLAB_VERSION, *nnl_git_commit ? " " : "", nnl_git_commit);
         /* what a cluster with mixed nodes wants to know: one binary, which kernels it takes here */
         printf("kernels: %s on this CPU (%s); it also runs:", nn_isa_name(nn_isa_best()), nn_cpu_name());
         for (int i = NN_ISA_COUNT - 1; i >= 0; i--)

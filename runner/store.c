@@ -28,13 +28,11 @@
 #include "input.h"
 #include "names.h"
 #include "signals.h"
+#include "version.h"
 
-/* The Makefile defines both; a build without it still records something. */
+/* The Makefile defines it; a build without it still records something. */
 #ifndef NNLAB_VERSION
 #define NNLAB_VERSION "unknown"
-#endif
-#ifndef NNLAB_GIT_COMMIT
-#define NNLAB_GIT_COMMIT ""
 #endif
 
 /* Long enough for a busy sweep's queue of short transactions; a writer that
@@ -965,7 +963,7 @@ int64_t nnl_store_run_create(nnl_store *s, const nnl_run_info *info,
                             key, info->name, info->experiment, status, info->config,
                             (int64_t)info->seed, host_name(host, sizeof host),
                             (int64_t)getpid(), NNLAB_VERSION,
-                            NNLAB_GIT_COMMIT[0] ? NNLAB_GIT_COMMIT : NULL,
+                            nnl_git_commit[0] ? nnl_git_commit : NULL,
                             info->nparams, info->checkpoint_dir);
     int ok = q && exec_stmt(s, q, err, errlen, what) == 0;
     int64_t id = ok ? sqlite3_last_insert_rowid(s->db) : -1;

@@ -173,7 +173,7 @@ int nnl_store_rollback(nnl_store *s, char *err, size_t errlen);
 
 /* Inserts a run and returns its id (> 0), or -1. Also records created (now),
  * started (now, when the status is running), host (gethostname), pid,
- * version (NNLAB_VERSION) and git_commit (NNLAB_GIT_COMMIT). */
+ * version (NNLAB_VERSION) and git_commit (nnl_git_commit, version.h). */
 int64_t nnl_store_run_create(nnl_store *s, const nnl_run_info *info,
                              char *err, size_t errlen);
 
