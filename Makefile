@@ -32,7 +32,10 @@ DEP_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 
-GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+ifneq ($(GIT_COMMIT),)
+GIT_COMMIT := $(GIT_COMMIT)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+endif
 VERSION  := 0.1.0
 
 ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -ffp-contract=off -fopenmp -MMD -MP $(DEP_CFLAGS) \
