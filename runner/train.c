@@ -200,261 +200,352 @@ static int record_params(nnl_store *s, int64_t run, const nnl_config *c, const n
     return nnl_store_commit(s, err, errlen);
 }
 
-/* everything a run allocates, freed in one place */
+/* ---- one run, step by step ----------------------------------------------
+ *
+ * nnl_train runs these steps in order, each on the run's state below:
+ *   run_setup      network, data, split, generators, initial weights
+ *   run_open       the run's row: a new one, or the resumed one and its last checkpoint
+ *   run_epoch      one epoch of training batches (interrupt, divergence)
+ *   epoch_record   validation, the epoch's row, checkpoints, on_epoch's verdict
+ *   early_stop     whether validation loss has stalled for train.early_stop.patience epochs
+ *   run_test       the timing figures, then the best checkpoint on the test set
+ * A step returns STEP_NEXT to go on, STEP_END when the run ends here with
+ * r->out set, or STEP_FAIL with err set. */
+
+enum { STEP_NEXT = 0, STEP_END = 1, STEP_FAIL = -1 };
+
 typedef struct {
+    const nnl_train_opts *o;
+    const nnl_config *c;
+    nnl_store *s;
+    nnl_train_result *res;
+    nnl_outcome out;
+    int64_t run;
+    int owned;                 /* a failure from here on marks the run's row failed */
+    int threads, B, ntrain, nval;
+    nn_layer_spec specs[NN_MAX_LAYERS];
+    /* everything the run allocates, freed in one place */
     nnl_dataset ds;
     int have_ds;
     int *idx, *labels;
     float *aug_scratch;        /* one image, for the random crop */
     nn_net *net;
     nn_optim opt;
-    loop_state *state;
+    loop_state *state;         /* followed by the training order, shuffled every epoch */
     size_t statesz;
-} run_mem;
+    /* the loop's state, saved in every checkpoint */
+    nn_rng data_rng, aug_rng;
+    int start_epoch, best_epoch, bad_epochs;
+    double best_val, best_loss;
+    char ckdir[NNL_PATH_MAX], last_path[NNL_PATH_MAX + 16], best_path[NNL_PATH_MAX + 16];
+} run_state;
 
-static void run_mem_free(run_mem *m) {
-    if (m->have_ds) nnl_dataset_free(&m->ds);
-    free(m->idx);
-    free(m->labels);
-    free(m->aug_scratch);
-    nn_optim_free(&m->opt);
-    nn_net_free(m->net);
-    free(m->state);
+static void run_state_free(run_state *r) {
+    if (r->have_ds) nnl_dataset_free(&r->ds);
+    free(r->idx);
+    free(r->labels);
+    free(r->aug_scratch);
+    nn_optim_free(&r->opt);
+    nn_net_free(r->net);
+    free(r->state);
 }
 
-nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err, size_t errlen) {
-    const nnl_config *c = o->cfg;
-    nnl_store *s = o->store;
-    run_mem m = {0};
-    nnl_outcome out = NNL_RUN_FAILED;
-    int64_t run = o->resume_run;
-    char ckdir[NNL_PATH_MAX], last_path[NNL_PATH_MAX + 16], best_path[NNL_PATH_MAX + 16];
-    char e2[512];
-    memset(res, 0, sizeof *res);
-    double t_start = now();
+static int *run_order(run_state *r) { return (int *)(r->state + 1); }
 
-    int threads = nnl_threads(c), B = c->batch_size;
-    nn_layer_spec specs[NN_MAX_LAYERS];
-    nnl_config_layers(c, specs);
-    m.net = nn_net_create(specs, c->nlayers, nn_shape3(c->input[0], c->input[1], c->input[2]), B,
-                          threads, err, errlen);
-    if (!m.net) goto fail_early;
-    if (o->start_threads > 0) nn_net_set_base_threads(m.net, o->start_threads);
-    if (nnl_dataset_load(c->data_dir, c->train_limit, c->test_limit, &m.ds, err, errlen)) goto fail_early;
-    m.have_ds = 1;
-    if (nnl_train_check(c, &m.ds.train, err, errlen)) goto fail_early;
-    int n = m.ds.train.n, ntrain;
-    m.idx = malloc(sizeof(int) * (size_t)n);
-    m.labels = malloc(sizeof(int) * (size_t)B);
-    m.aug_scratch = malloc(sizeof(float) * (size_t)c->input[0] * c->input[1] * c->input[2]);
-    m.statesz = sizeof(loop_state) + sizeof(int) * (size_t)n;
-    m.state = calloc(1, m.statesz);
-    if (!m.idx || !m.labels || !m.aug_scratch || !m.state || nn_optim_init(&m.opt, &c->optim, nn_net_nparams(m.net))) {
+static const char *run_label_sep(const run_state *r) { return r->o->label ? "  " : ""; }
+
+/* the network, the data and its split, the generators, the initial weights */
+static int run_setup(run_state *r, char *err, size_t errlen) {
+    const nnl_config *c = r->c;
+    r->threads = nnl_threads(c);
+    r->B = c->batch_size;
+    nnl_config_layers(c, r->specs);
+    r->net = nn_net_create(r->specs, c->nlayers, nn_shape3(c->input[0], c->input[1], c->input[2]), r->B,
+                           r->threads, err, errlen);
+    if (!r->net) return STEP_FAIL;
+    if (r->o->start_threads > 0) nn_net_set_base_threads(r->net, r->o->start_threads);
+    if (nnl_dataset_load(c->data_dir, c->train_limit, c->test_limit, &r->ds, err, errlen)) return STEP_FAIL;
+    r->have_ds = 1;
+    if (nnl_train_check(c, &r->ds.train, err, errlen)) return STEP_FAIL;
+    int n = r->ds.train.n;
+    r->idx = malloc(sizeof(int) * (size_t)n);
+    r->labels = malloc(sizeof(int) * (size_t)r->B);
+    r->aug_scratch = malloc(sizeof(float) * (size_t)c->input[0] * c->input[1] * c->input[2]);
+    r->statesz = sizeof(loop_state) + sizeof(int) * (size_t)n;
+    r->state = calloc(1, r->statesz);
+    if (!r->idx || !r->labels || !r->aug_scratch || !r->state ||
+        nn_optim_init(&r->opt, &c->optim, nn_net_nparams(r->net))) {
         snprintf(err, errlen, "out of memory");
-        goto fail_early;
+        return STEP_FAIL;
     }
-    if (nnl_split(n, c->val_split, c->seed, m.idx, &ntrain, err, errlen)) goto fail_early;
-    int nval = n - ntrain;
-    int *order = (int *)(m.state + 1); /* the training order, shuffled every epoch */
-
-    nn_rng init_rng, data_rng, aug_rng;
+    if (nnl_split(n, c->val_split, c->seed, r->idx, &r->ntrain, err, errlen)) return STEP_FAIL;
+    r->nval = n - r->ntrain;
+    nn_rng init_rng;
     nn_rng_seed(&init_rng, c->seed);
-    nn_rng_seed(&data_rng, c->seed ^ 0x6461746172756e31ULL); /* independent of the init stream */
-    nn_rng_seed(&aug_rng, c->seed ^ 0x6175676d656e7431ULL);
-    nn_net_init(m.net, &init_rng);
-    nn_net_seed(m.net, c->seed ^ 0x64726f706f757431ULL);
-    memcpy(order, m.idx, sizeof(int) * (size_t)ntrain);
-    int start_epoch = 0, best_epoch = 0, bad_epochs = 0, stopped_early = 0;
-    double best_val = -1, best_loss = INFINITY;
+    nn_rng_seed(&r->data_rng, c->seed ^ 0x6461746172756e31ULL); /* independent of the init stream */
+    nn_rng_seed(&r->aug_rng, c->seed ^ 0x6175676d656e7431ULL);
+    nn_net_init(r->net, &init_rng);
+    nn_net_seed(r->net, c->seed ^ 0x64726f706f757431ULL);
+    memcpy(run_order(r), r->idx, sizeof(int) * (size_t)r->ntrain);
+    r->best_val = -1;
+    r->best_loss = INFINITY;
+    return STEP_NEXT;
+}
 
-    if (run) {
-        nnl_checkpoint_dir(s, run, ckdir, sizeof ckdir);
-        snprintf(last_path, sizeof last_path, "%s/last.ckpt", ckdir);
-        snprintf(best_path, sizeof best_path, "%s/best.ckpt", ckdir);
-        nnl_run_row row;
-        if (nnl_store_run_get(s, run, &row, err, errlen)) goto fail_run;
-        int had_epochs = row.epochs_done > 0;
-        nnl_run_row_free(&row);
-        /* a run with no finished epoch starts afresh, whatever a folder of an
-         * older database of the same name left there */
-        if (had_epochs && access(last_path, F_OK) == 0) {
-            size_t got = 0;
-            if (nnl_checkpoint_load(last_path, m.net, &m.opt, m.state, m.statesz, &got, err, errlen)) goto fail_run;
-            if (got != m.statesz || m.state->magic != STATE_MAGIC || m.state->ntrain != ntrain) {
-                snprintf(err, errlen, "%s: checkpoint does not belong to this run's data split", last_path);
-                goto fail_run;
-            }
-            start_epoch = m.state->epochs_done;
-            int from = nn_net_loaded_isa(m.net);
-            if (!o->quiet && from >= 0 && from != (int)nn_net_isa(m.net))
-                fprintf(stderr, "resuming on the %s kernels a run saved on %s: the same bits as if it had not stopped\n",
-                        nn_isa_name(nn_net_isa(m.net)), nn_isa_name((nn_isa)from));
-            best_epoch = m.state->best_epoch;
-            best_val = m.state->best_val_acc;
-            best_loss = m.state->best_val_loss;
-            bad_epochs = m.state->bad_epochs;
-            memcpy(data_rng.s, m.state->data_rng, sizeof data_rng.s);
-            memcpy(aug_rng.s, m.state->aug_rng, sizeof aug_rng.s);
-        }
-        if (nnl_store_run_status(s, run, "running", NULL, err, errlen) ||
-            nnl_store_run_checkpoint_dir(s, run, ckdir, err, errlen) ||
-            record_params(s, run, c, m.net, threads, ntrain, nval, err, errlen))
-            goto fail_run;
+static void run_paths(run_state *r) {
+    nnl_checkpoint_dir(r->s, r->run, r->ckdir, sizeof r->ckdir);
+    snprintf(r->last_path, sizeof r->last_path, "%s/last.ckpt", r->ckdir);
+    snprintf(r->best_path, sizeof r->best_path, "%s/best.ckpt", r->ckdir);
+}
+
+/* a resumed run continues from its last checkpoint, when it finished an epoch */
+static int run_resume(run_state *r, char *err, size_t errlen) {
+    nnl_run_row row;
+    if (nnl_store_run_get(r->s, r->run, &row, err, errlen)) return STEP_FAIL;
+    int had_epochs = row.epochs_done > 0;
+    nnl_run_row_free(&row);
+    /* a run with no finished epoch starts afresh, whatever a folder of an
+     * older database of the same name left there */
+    if (!had_epochs || access(r->last_path, F_OK)) return STEP_NEXT;
+    size_t got = 0;
+    loop_state *st = r->state;
+    if (nnl_checkpoint_load(r->last_path, r->net, &r->opt, st, r->statesz, &got, err, errlen)) return STEP_FAIL;
+    if (got != r->statesz || st->magic != STATE_MAGIC || st->ntrain != r->ntrain) {
+        snprintf(err, errlen, "%s: checkpoint does not belong to this run's data split", r->last_path);
+        return STEP_FAIL;
+    }
+    int from = nn_net_loaded_isa(r->net);
+    if (!r->o->quiet && from >= 0 && from != (int)nn_net_isa(r->net))
+        fprintf(stderr, "resuming on the %s kernels a run saved on %s: the same bits as if it had not stopped\n",
+                nn_isa_name(nn_net_isa(r->net)), nn_isa_name((nn_isa)from));
+    r->start_epoch = st->epochs_done;
+    r->best_epoch = st->best_epoch;
+    r->best_val = st->best_val_acc;
+    r->best_loss = st->best_val_loss;
+    r->bad_epochs = st->bad_epochs;
+    memcpy(r->data_rng.s, st->data_rng, sizeof r->data_rng.s);
+    memcpy(r->aug_rng.s, st->aug_rng, sizeof r->aug_rng.s);
+    return STEP_NEXT;
+}
+
+/* the run's row: the resumed one (running again) or a new one; its params
+ * and checkpoint folder */
+static int run_open(run_state *r, char *err, size_t errlen) {
+    const nnl_config *c = r->c;
+    if (r->run) {
+        r->owned = 1;
+        run_paths(r);
+        if (run_resume(r, err, errlen) || nnl_store_run_status(r->s, r->run, "running", NULL, err, errlen))
+            return STEP_FAIL;
     } else {
         char key[17];
         nnl_config_key(c, key);
         char *canon = nnl_config_canonical(c);
-        nnl_run_info ri = {.key = key, .name = o->name ? o->name : c->name, .experiment = o->experiment,
-                           .config = canon, .seed = c->seed, .nparams = (int64_t)nn_net_nparams(m.net)};
-        run = nnl_store_run_create(s, &ri, err, errlen);
+        nnl_run_info ri = {.key = key, .name = r->o->name ? r->o->name : c->name, .experiment = r->o->experiment,
+                           .config = canon, .seed = c->seed, .nparams = (int64_t)nn_net_nparams(r->net)};
+        int64_t id = nnl_store_run_create(r->s, &ri, err, errlen);
         free(canon);
-        if (run < 0) { run = 0; goto fail_early; }
-        nnl_checkpoint_dir(s, run, ckdir, sizeof ckdir);
-        snprintf(last_path, sizeof last_path, "%s/last.ckpt", ckdir);
-        snprintf(best_path, sizeof best_path, "%s/best.ckpt", ckdir);
-        if (nnl_store_run_checkpoint_dir(s, run, ckdir, err, errlen) ||
-            record_params(s, run, c, m.net, threads, ntrain, nval, err, errlen))
-            goto fail_run;
+        if (id < 0) return STEP_FAIL;
+        r->run = id;
+        r->owned = 1;
+        run_paths(r);
     }
-    if (mkdirs(ckdir, err, errlen)) goto fail_run;
-    res->run = run;
-    res->nparams = nn_net_nparams(m.net);
-    res->threads = threads;
+    if (nnl_store_run_checkpoint_dir(r->s, r->run, r->ckdir, err, errlen) ||
+        record_params(r->s, r->run, c, r->net, r->threads, r->ntrain, r->nval, err, errlen) ||
+        mkdirs(r->ckdir, err, errlen))
+        return STEP_FAIL;
+    r->res->run = r->run;
+    r->res->nparams = nn_net_nparams(r->net);
+    r->res->threads = r->threads;
+    return STEP_NEXT;
+}
 
-    const int nbatches = (ntrain + B - 1) / B;
-    for (int ep = start_epoch; ep < c->epochs; ep++) {
-        double t0 = now();
-        float lr = nn_sched_lr(&c->sched, c->optim.lr, ep, c->epochs);
-        nn_rng_shuffle(&data_rng, order, ntrain);
-        double loss_sum = 0;
-        long correct = 0, seen = 0;
-        progress pg = {t0, 0, 0};
-        for (int b = 0; b < nbatches; b++) {
-            if (o->stop && *o->stop) {
-                progress_clear(&pg);
-                out = NNL_RUN_INTERRUPTED;
-                nnl_store_run_status(s, run, "interrupted", "stopped by a signal", NULL, 0);
-                goto done;
-            }
-            int nb = ntrain - b * B < B ? ntrain - b * B : B;
-            nnl_batch_fill(&m.ds.train, order + b * B, nb, nn_net_input(m.net), m.labels);
-            if (nnl_augment_on(&c->augment))
-                nnl_augment(nn_net_input(m.net), nb, c->input[0], c->input[1], c->input[2], &c->augment, &aug_rng,
-                            m.aug_scratch);
-            float loss = nn_net_forward(m.net, nb, m.labels, 1);
-            if (!isfinite(loss)) {
-                progress_clear(&pg);
-                res->diverged_epoch = ep + 1;
-                char msg[128];
-                snprintf(msg, sizeof msg, "loss became %s in epoch %d, batch %d", isnan(loss) ? "NaN" : "infinite",
-                         ep + 1, b + 1);
-                if (nnl_store_run_diverged(s, run, ep + 1, err, errlen) ||
-                    nnl_store_run_status(s, run, "diverged", msg, err, errlen))
-                    goto fail_run;
-                snprintf(err, errlen, "%s", msg);
-                out = NNL_RUN_DIVERGED;
-                goto done;
-            }
-            correct += nn_net_correct(m.net, m.labels, nb);
-            nn_net_backward(m.net);
-            nn_optim_step(&m.opt, nn_net_params(m.net), nn_net_grads(m.net), lr);
-            loss_sum += (double)loss * nb;
-            seen += nb;
-            if (o->progress) progress_draw(&pg, ep + 1, c->epochs, b + 1, nbatches, seen, loss_sum / seen);
+/* the batches of epoch ep (from 0), begun at time t0, at row->lr; row gets
+ * the training loss and accuracy */
+static int run_epoch(run_state *r, int ep, double t0, nnl_epoch_row *row, char *err, size_t errlen) {
+    const nnl_config *c = r->c;
+    const int B = r->B, ntrain = r->ntrain, nbatches = (ntrain + B - 1) / B;
+    int *order = run_order(r);
+    nn_rng_shuffle(&r->data_rng, order, ntrain);
+    double loss_sum = 0;
+    long correct = 0, seen = 0;
+    progress pg = {t0, 0, 0};
+    for (int b = 0; b < nbatches; b++) {
+        if (r->o->stop && *r->o->stop) {
+            progress_clear(&pg);
+            r->out = NNL_RUN_INTERRUPTED;
+            nnl_store_run_status(r->s, r->run, "interrupted", "stopped by a signal", NULL, 0);
+            return STEP_END;
         }
-        progress_clear(&pg);
-        nnl_epoch_row row = {.epoch = ep + 1, .train_loss = loss_sum / seen, .train_acc = (double)correct / seen,
-                             .lr = lr};
-        nnl_evaluate(m.net, &m.ds.train, m.idx + ntrain, nval, B, m.labels, &row.val_loss, &row.val_acc, NULL);
-        row.seconds = now() - t0;
-        int improved = row.val_acc > best_val;
-        if (improved) { best_val = row.val_acc; best_epoch = ep + 1; }
-        if (row.val_loss < best_loss - c->early_stop.min_delta) { best_loss = row.val_loss; bad_epochs = 0; }
-        else bad_epochs++;
-        /* the row first, then the checkpoint: a crash between them re-runs this epoch */
-        if (nnl_store_epoch_add(s, run, &row, err, errlen)) goto fail_run;
-        *m.state = (loop_state){STATE_MAGIC, 3, ep + 1, best_epoch, ntrain, 0, best_val, {0}, best_loss, bad_epochs, 0, {0}};
-        memcpy(m.state->data_rng, data_rng.s, sizeof data_rng.s);
-        memcpy(m.state->aug_rng, aug_rng.s, sizeof aug_rng.s);
-        if ((improved && nn_checkpoint_save(best_path, m.net, &m.opt, m.state, m.statesz, err, errlen)) ||
-            nn_checkpoint_save(last_path, m.net, &m.opt, m.state, m.statesz, err, errlen))
-            goto fail_run;
-        if (!o->quiet)
-            fprintf(stderr, "%s%sepoch %*d/%d  train loss %.4f acc %6.2f%%  val loss %.4f acc %6.2f%%  lr %.3g  %.1f s%s\n",
-                    o->label ? o->label : "", o->label ? "  " : "", c->epochs >= 10 ? 2 : 1, ep + 1, c->epochs, row.train_loss, 100 * row.train_acc, row.val_loss,
-                    100 * row.val_acc, (double)lr, row.seconds, improved ? "  *best" : "");
-        res->epochs_done = ep + 1;
-        const char *verdict = o->on_epoch ? o->on_epoch(run, &row, o->ud) : NULL;
-        if (verdict) {
-            out = strcmp(verdict, "interrupted") ? NNL_RUN_STOPPED : NNL_RUN_INTERRUPTED;
-            if (nnl_store_run_status(s, run, verdict, NULL, err, errlen)) goto fail_run;
-            goto done;
+        int nb = ntrain - b * B < B ? ntrain - b * B : B;
+        nnl_batch_fill(&r->ds.train, order + b * B, nb, nn_net_input(r->net), r->labels);
+        if (nnl_augment_on(&c->augment))
+            nnl_augment(nn_net_input(r->net), nb, c->input[0], c->input[1], c->input[2], &c->augment, &r->aug_rng,
+                        r->aug_scratch);
+        float loss = nn_net_forward(r->net, nb, r->labels, 1);
+        if (!isfinite(loss)) {
+            progress_clear(&pg);
+            r->res->diverged_epoch = ep + 1;
+            char msg[128];
+            snprintf(msg, sizeof msg, "loss became %s in epoch %d, batch %d", isnan(loss) ? "NaN" : "infinite",
+                     ep + 1, b + 1);
+            if (nnl_store_run_diverged(r->s, r->run, ep + 1, err, errlen) ||
+                nnl_store_run_status(r->s, r->run, "diverged", msg, err, errlen))
+                return STEP_FAIL;
+            snprintf(err, errlen, "%s", msg);
+            r->out = NNL_RUN_DIVERGED;
+            return STEP_END;
         }
-        if (c->early_stop.patience && bad_epochs >= c->early_stop.patience && ep + 1 < c->epochs) {
-            char v[16];
-            snprintf(v, sizeof v, "%d", ep + 1);
-            if (nnl_store_param_add(s, run, "run.early_stop_epoch", v, err, errlen)) goto fail_run;
-            if (!o->quiet)
-                fprintf(stderr, "%s%searly stop: validation loss has not improved by more than %g for %d epochs\n",
-                        o->label ? o->label : "", o->label ? "  " : "", c->early_stop.min_delta, bad_epochs);
-            stopped_early = ep + 1;
-            break;
-        }
+        correct += nn_net_correct(r->net, r->labels, nb);
+        nn_net_backward(r->net);
+        nn_optim_step(&r->opt, nn_net_params(r->net), nn_net_grads(r->net), row->lr);
+        loss_sum += (double)loss * nb;
+        seen += nb;
+        if (r->o->progress) progress_draw(&pg, ep + 1, c->epochs, b + 1, nbatches, seen, loss_sum / seen);
     }
-    res->epochs_done = stopped_early ? stopped_early : c->epochs;
-    res->early_stop_epoch = stopped_early;
-    /* the epochs' timing, before the test pass adds to it */
-    res->nlayers = nn_net_nlayers(m.net);
-    res->threads_at_end = nn_net_threads_in_use(m.net);
+    progress_clear(&pg);
+    row->train_loss = loss_sum / seen;
+    row->train_acc = (double)correct / seen;
+    return STEP_NEXT;
+}
+
+/* validation, the epoch's row, then its checkpoints (a crash between them
+ * re-runs the epoch), and on_epoch's verdict */
+static int epoch_record(run_state *r, int ep, nnl_epoch_row *row, double t0, char *err, size_t errlen) {
+    const nnl_train_opts *o = r->o;
+    nnl_evaluate(r->net, &r->ds.train, r->idx + r->ntrain, r->nval, r->B, r->labels, &row->val_loss, &row->val_acc,
+                 NULL);
+    row->seconds = now() - t0;
+    int improved = row->val_acc > r->best_val;
+    if (improved) { r->best_val = row->val_acc; r->best_epoch = ep + 1; }
+    if (row->val_loss < r->best_loss - r->c->early_stop.min_delta) { r->best_loss = row->val_loss; r->bad_epochs = 0; }
+    else r->bad_epochs++;
+    if (nnl_store_epoch_add(r->s, r->run, row, err, errlen)) return STEP_FAIL;
+    loop_state *st = r->state;
+    *st = (loop_state){STATE_MAGIC, 3, ep + 1, r->best_epoch, r->ntrain, 0, r->best_val, {0}, r->best_loss,
+                       r->bad_epochs, 0, {0}};
+    memcpy(st->data_rng, r->data_rng.s, sizeof r->data_rng.s);
+    memcpy(st->aug_rng, r->aug_rng.s, sizeof r->aug_rng.s);
+    if ((improved && nn_checkpoint_save(r->best_path, r->net, &r->opt, st, r->statesz, err, errlen)) ||
+        nn_checkpoint_save(r->last_path, r->net, &r->opt, st, r->statesz, err, errlen))
+        return STEP_FAIL;
+    int epochs = r->c->epochs;
+    if (!o->quiet)
+        fprintf(stderr, "%s%sepoch %*d/%d  train loss %.4f acc %6.2f%%  val loss %.4f acc %6.2f%%  lr %.3g  %.1f s%s\n",
+                o->label ? o->label : "", run_label_sep(r), epochs >= 10 ? 2 : 1, ep + 1, epochs, row->train_loss,
+                100 * row->train_acc, row->val_loss, 100 * row->val_acc, (double)row->lr, row->seconds,
+                improved ? "  *best" : "");
+    r->res->epochs_done = ep + 1;
+    const char *verdict = o->on_epoch ? o->on_epoch(r->run, row, o->ud) : NULL;
+    if (!verdict) return STEP_NEXT;
+    r->out = strcmp(verdict, "interrupted") ? NNL_RUN_STOPPED : NNL_RUN_INTERRUPTED;
+    return nnl_store_run_status(r->s, r->run, verdict, NULL, err, errlen) ? STEP_FAIL : STEP_END;
+}
+
+/* after epoch ep (from 0): STEP_END when validation loss has not improved
+ * for patience epochs and epochs remain; the epoch is recorded in params and
+ * in res->early_stop_epoch */
+static int early_stop(run_state *r, int ep, char *err, size_t errlen) {
+    const nnl_config *c = r->c;
+    if (!c->early_stop.patience || r->bad_epochs < c->early_stop.patience || ep + 1 >= c->epochs) return STEP_NEXT;
+    char v[16];
+    snprintf(v, sizeof v, "%d", ep + 1);
+    if (nnl_store_param_add(r->s, r->run, "run.early_stop_epoch", v, err, errlen)) return STEP_FAIL;
+    if (!r->o->quiet)
+        fprintf(stderr, "%s%searly stop: validation loss has not improved by more than %g for %d epochs\n",
+                r->o->label ? r->o->label : "", run_label_sep(r), c->early_stop.min_delta, r->bad_epochs);
+    r->res->early_stop_epoch = ep + 1;
+    return STEP_END;
+}
+
+/* the epochs' timing per layer, before the test pass adds to it */
+static void run_timing(run_state *r) {
+    nnl_train_result *res = r->res;
+    res->nlayers = nn_net_nlayers(r->net);
+    res->threads_at_end = nn_net_threads_in_use(r->net);
     res->flops_per_epoch = 0;
     for (int i = 0; i < res->nlayers; i++) {
-        res->kind[i] = specs[i].kind;
-        nn_net_timing(m.net, i, &res->t_fwd[i], &res->t_bwd[i]);
-        res->flops_fwd[i] = (double)(ntrain + nval) * nn_net_flops_forward(m.net, i);
-        res->flops_bwd[i] = (double)ntrain * nn_net_flops_backward(m.net, i);
+        res->kind[i] = r->specs[i].kind;
+        nn_net_timing(r->net, i, &res->t_fwd[i], &res->t_bwd[i]);
+        res->flops_fwd[i] = (double)(r->ntrain + r->nval) * nn_net_flops_forward(r->net, i);
+        res->flops_bwd[i] = (double)r->ntrain * nn_net_flops_backward(r->net, i);
         res->flops_per_epoch += res->flops_fwd[i] + res->flops_bwd[i];
     }
-    res->isa = nn_net_isa(m.net);
+    res->isa = nn_net_isa(r->net);
+}
 
-    /* the test of the best model */
-    {
-        int NC = nn_net_nclasses(m.net), nt = m.ds.test.n;
-        size_t got;
-        if (nnl_checkpoint_load(best_path, m.net, &m.opt, m.state, m.statesz, &got, err, errlen)) goto fail_run;
-        int *tidx = malloc(sizeof(int) * (size_t)nt);
-        int64_t *conf = calloc((size_t)NC * NC, sizeof(int64_t));
-        double *cacc = calloc((size_t)NC, sizeof(double));
-        if (!tidx || !conf || !cacc) {
-            free(tidx); free(conf); free(cacc);
-            snprintf(err, errlen, "out of memory");
-            goto fail_run;
-        }
-        for (int i = 0; i < nt; i++) tidx[i] = i;
-        nnl_evaluate(m.net, &m.ds.test, tidx, nt, B, m.labels, &res->test_loss, &res->test_acc, conf);
-        for (int k = 0; k < NC; k++) {
-            int64_t tot = 0;
-            for (int j = 0; j < NC; j++) tot += conf[k * NC + j];
-            cacc[k] = tot ? (double)conf[k * NC + k] / tot : NAN;
-        }
-        int rc = nnl_store_test_result(s, run, res->test_loss, res->test_acc, conf, cacc, NC, err, errlen);
-        free(tidx); free(conf); free(cacc);
-        if (rc || nnl_store_run_status(s, run, "finished", NULL, err, errlen)) goto fail_run;
+/* the best checkpoint on the test set: loss, accuracy, confusion matrix and
+ * per-class accuracy in the store, and the run finished */
+static int run_test(run_state *r, char *err, size_t errlen) {
+    int NC = nn_net_nclasses(r->net), nt = r->ds.test.n;
+    size_t got;
+    if (nnl_checkpoint_load(r->best_path, r->net, &r->opt, r->state, r->statesz, &got, err, errlen)) return STEP_FAIL;
+    int *tidx = malloc(sizeof(int) * (size_t)nt);
+    int64_t *conf = calloc((size_t)NC * NC, sizeof(int64_t));
+    double *cacc = calloc((size_t)NC, sizeof(double));
+    int rc = -1;
+    if (!tidx || !conf || !cacc) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
     }
-    out = NNL_RUN_FINISHED;
-done:
-    res->best_epoch = best_epoch;
-    res->best_val_acc = best_val;
+    for (int i = 0; i < nt; i++) tidx[i] = i;
+    nnl_evaluate(r->net, &r->ds.test, tidx, nt, r->B, r->labels, &r->res->test_loss, &r->res->test_acc, conf);
+    for (int k = 0; k < NC; k++) {
+        int64_t tot = 0;
+        for (int j = 0; j < NC; j++) tot += conf[k * NC + j];
+        cacc[k] = tot ? (double)conf[k * NC + k] / tot : NAN;
+    }
+    rc = nnl_store_test_result(r->s, r->run, r->res->test_loss, r->res->test_acc, conf, cacc, NC, err, errlen);
+out:
+    free(tidx); free(conf); free(cacc);
+    return rc || nnl_store_run_status(r->s, r->run, "finished", NULL, err, errlen) ? STEP_FAIL : STEP_NEXT;
+}
+
+/* every epoch from the first not done, then the test: STEP_END with r->out
+ * set when the run ends early (interrupted, diverged, stopped) */
+static int run_epochs(run_state *r, char *err, size_t errlen) {
+    const nnl_config *c = r->c;
+    for (int ep = r->start_epoch; ep < c->epochs; ep++) {
+        double t0 = now();
+        nnl_epoch_row row = {.epoch = ep + 1, .lr = nn_sched_lr(&c->sched, c->optim.lr, ep, c->epochs)};
+        int step = run_epoch(r, ep, t0, &row, err, errlen);
+        if (step == STEP_NEXT) step = epoch_record(r, ep, &row, t0, err, errlen);
+        if (step != STEP_NEXT) return step;
+        step = early_stop(r, ep, err, errlen);
+        if (step == STEP_FAIL) return STEP_FAIL;
+        if (step == STEP_END) break;
+    }
+    int stopped_early = r->res->early_stop_epoch;
+    r->res->epochs_done = stopped_early ? stopped_early : c->epochs;
+    run_timing(r);
+    if (run_test(r, err, errlen)) return STEP_FAIL;
+    r->out = NNL_RUN_FINISHED;
+    return STEP_END;
+}
+
+nnl_outcome nnl_train(const nnl_train_opts *o, nnl_train_result *res, char *err, size_t errlen) {
+    memset(res, 0, sizeof *res);
+    double t_start = now();
+    run_state rs = {.o = o, .c = o->cfg, .s = o->store, .res = res, .out = NNL_RUN_FAILED, .run = o->resume_run};
+    run_state *r = &rs;
+    int step = run_setup(r, err, errlen);
+    if (step == STEP_NEXT) step = run_open(r, err, errlen);
+    if (step == STEP_NEXT) step = run_epochs(r, err, errlen);
+    if (step == STEP_FAIL && r->owned) {
+        /* keep the reason in the run's row; the store may be what failed */
+        char e2[512];
+        snprintf(e2, sizeof e2, "%s", err);
+        nnl_store_run_status(r->s, r->run, "failed", e2, NULL, 0);
+        snprintf(err, errlen, "%s", e2);
+    }
+    if (step == STEP_FAIL) {
+        res->run = r->run;
+    } else {
+        res->best_epoch = r->best_epoch;
+        res->best_val_acc = r->best_val;
+    }
     res->seconds = now() - t_start;
-    run_mem_free(&m);
+    nnl_outcome out = step == STEP_FAIL ? NNL_RUN_FAILED : r->out;
+    run_state_free(r);
     return out;
-fail_run:
-    /* keep the reason in the run's row; the store may be what failed */
-    snprintf(e2, sizeof e2, "%s", err);
-    nnl_store_run_status(s, run, "failed", e2, NULL, 0);
-    snprintf(err, errlen, "%s", e2);
-fail_early:
-    res->run = run;
-    res->seconds = now() - t_start;
-    run_mem_free(&m);
-    return NNL_RUN_FAILED;
 }
