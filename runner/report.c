@@ -29,6 +29,7 @@
 #include "data.h"
 #include "experiment.h"
 #include "names.h"
+#include "proc.h"
 #include "sweep.h"
 
 #ifndef NNLAB_VERSION
@@ -61,20 +62,12 @@ static int is_dir(const char *p) {
 
 /* mkdir -p, then a check that the folder takes files */
 static int make_dirs(const char *path, char *err, size_t errlen) {
-    char p[NNL_PATH_MAX];
-    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
-        return fail(err, errlen, NNL_REPORT_EINPUT, "%s: path too long", path);
-    for (char *q = p + 1;; q++) {
-        if (*q != '/' && *q) continue;
-        char c = *q;
-        *q = 0;
-        if (mkdir(p, 0777) && errno != EEXIST)
-            return fail(err, errlen, NNL_REPORT_EINPUT, "%s: cannot create the report folder: %s", p, strerror(errno));
-        *q = c;
-        if (!c) break;
+    if (nnl_mkdirs(path, 0777, "the report folder", err, errlen)) {
+        nnl_text_one_line(err);
+        return NNL_REPORT_EINPUT;
     }
-    if (!is_dir(p) || access(p, W_OK))
-        return fail(err, errlen, NNL_REPORT_EINPUT, "%s: not a writable folder (choose another with --out DIR)", p);
+    if (!is_dir(path) || access(path, W_OK))
+        return fail(err, errlen, NNL_REPORT_EINPUT, "%s: not a writable folder (choose another with --out DIR)", path);
     return 0;
 }
 
@@ -373,54 +366,17 @@ static int run_gnuplot(rctx *c, const char *kind, const char *script_text, const
                        int colors_line, int tmpl_line) {
     char script[64];
     snprintf(script, sizeof script, "%s.gp", kind);
-    int fd[2];
-    if (pipe(fd)) return fail(c->err, c->errlen, NNL_REPORT_EPLOT, "cannot run gnuplot: pipe: %s", strerror(errno));
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(fd[0]);
-        close(fd[1]);
-        return fail(c->err, c->errlen, NNL_REPORT_EPLOT, "cannot run gnuplot: fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-        if (null >= 0) {
-            dup2(null, 0);
-            dup2(null, 1);
-        }
-        dup2(fd[1], 2);
-        close(fd[0]);
-        close(fd[1]);
-        if (null > 2) close(null);
-        if (chdir(c->outdir)) {
-            dprintf(2, "cannot enter %s: %s\n", c->outdir, strerror(errno));
-            _exit(126);
-        }
-        execl(c->gnuplot, "gnuplot", script, (char *)NULL);
-        dprintf(2, "cannot run %s: %s\n", c->gnuplot, strerror(errno));
-        _exit(127);
-    }
-    close(fd[1]);
+    /* in the report folder, its stderr captured, nothing on its stdin or stdout */
+    char *argv[] = {c->gnuplot, script, NULL};
+    nnl_child_opts co = {.capture = NNL_CHILD_STDERR, .other = NNL_CHILD_DROP, .null_stdin = 1, .dir = c->outdir};
     char out[8192];
-    size_t n = 0;
-    for (;;) {
-        char tmp[4096];
-        ssize_t got = read(fd[0], tmp, sizeof tmp);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) break;
-        size_t take = (size_t)got < sizeof out - 1 - n ? (size_t)got : sizeof out - 1 - n;
-        memcpy(out + n, tmp, take);
-        n += take;
-    }
-    out[n] = 0;
-    close(fd[0]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) { status = -1; break; }
+    int status;
+    if (nnl_child_run(argv, &co, out, sizeof out, &status))
+        return fail(c->err, c->errlen, NNL_REPORT_EPLOT, "cannot run gnuplot: %s", strerror(errno));
+    size_t n = strlen(out);
     while (n && (out[n - 1] == '\n' || out[n - 1] == ' ')) out[--n] = 0;
 
-    if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         if (n) {
             size_t used = strlen(c->res->warnings);
             snprintf(c->res->warnings + used, sizeof c->res->warnings - used, "%s%s: %s", used ? "\n" : "", tpath, out);
@@ -457,8 +413,7 @@ static int run_gnuplot(rctx *c, const char *kind, const char *script_text, const
     for (char *p = out; *p; p++)
         if (*p == '\n') *p = ' ';
     char how[64];
-    if (status == -1) snprintf(how, sizeof how, "lost");
-    else if (WIFSIGNALED(status)) snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(status));
+    if (WIFSIGNALED(status)) snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(status));
     else snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(status));
     return fail(c->err, c->errlen, NNL_REPORT_EPLOT, "%s: gnuplot failed (%s): %s (the script is %s/%s)", tpath,
                 how, n ? out : "no message", c->outdir, script);

@@ -33,6 +33,7 @@
 #include "experiment.h"
 #include "input.h"
 #include "names.h"
+#include "proc.h"
 #include "signals.h"
 #include "slurm.h"
 #include "sweep.h"
@@ -284,21 +285,12 @@ static int shards_dir(const opts *o, const nnl_plan *plan, char *out, size_t n) 
     return 0;
 }
 
+/* mkdir -p, the error said on stderr */
 static int mkdirs(const char *path) {
-    char p[NNL_PATH_MAX + 64];
-    snprintf(p, sizeof p, "%s", path);
-    for (char *c = p + 1;; c++) {
-        if (*c == '/' || !*c) {
-            char keep = *c;
-            *c = 0;
-            if (mkdir(p, 0755) && errno != EEXIST) {
-                fprintf(stderr, "nnlab: %s: cannot create directory: %s\n", p, strerror(errno));
-                return -1;
-            }
-            *c = keep;
-            if (!keep) return 0;
-        }
-    }
+    char err[NNL_PATH_MAX + 200];
+    if (!nnl_mkdirs(path, 0755, "directory", err, sizeof err)) return 0;
+    fprintf(stderr, "nnlab: %s\n", err);
+    return -1;
 }
 
 /* writes text to path through a temporary file and a rename */
@@ -313,40 +305,18 @@ static int write_file(const char *path, const char *text, mode_t mode) {
     return 0;
 }
 
-enum { ERR_SHOW, ERR_CAPTURE, ERR_DROP };
+enum { ERR_SHOW = NNL_CHILD_SHOW, ERR_CAPTURE = NNL_CHILD_TOO, ERR_DROP = NNL_CHILD_DROP };
 
 /* Runs argv (a command from PATH), its stdout into out; its stderr goes
  * to ours, into out too, or nowhere. Returns its exit status, 127 when it
  * could not run. */
 static int run_capture(char *const argv[], int errmode, char *out, size_t n) {
-    int fd[2];
-    if (pipe(fd)) return 127;
-    pid_t pid = fork();
-    if (pid < 0) { close(fd[0]); close(fd[1]); return 127; }
-    if (pid == 0) {
-        dup2(fd[1], 1);
-        if (errmode == ERR_CAPTURE) dup2(fd[1], 2);
-        if (errmode == ERR_DROP) {
-            int null = open("/dev/null", O_WRONLY);
-            if (null >= 0) dup2(null, 2);
-        }
-        close(fd[0]);
-        close(fd[1]);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    close(fd[1]);
-    size_t got = 0;
-    ssize_t r;
-    char sink[4096];
-    while ((r = read(fd[0], got + 1 < n ? out + got : sink, got + 1 < n ? n - 1 - got : sizeof sink)) != 0) {
-        if (r < 0) { if (errno == EINTR) continue; break; }
-        if (got + 1 < n) got += (size_t)r;
-    }
-    close(fd[0]);
-    if (n) out[got] = 0;
+    nnl_child_opts co = {.capture = NNL_CHILD_STDOUT, .other = errmode};
     int ws;
-    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {}
+    if (nnl_child_run(argv, &co, out, n, &ws)) {
+        if (n) out[0] = 0;
+        return 127;
+    }
     return WIFEXITED(ws) ? WEXITSTATUS(ws) : 127;
 }
 

@@ -21,6 +21,7 @@
 #include "augment.h"
 #include "data.h"
 #include "input.h"
+#include "proc.h"
 #include "train.h"
 
 #define STATE_MAGIC 0x524c4e4eu /* "NNLR" */
@@ -71,23 +72,6 @@ int nnl_checkpoint_load(const char *path, nn_net *net, nn_optim *opt, void *blob
         return -1;
     }
     return nn_checkpoint_load(path, net, opt, blob, blobcap, bloblen, err, errlen);
-}
-
-static int mkdirs(const char *path, char *err, size_t errlen) {
-    char p[NNL_PATH_MAX];
-    snprintf(p, sizeof p, "%s", path);
-    for (char *c = p + 1; ; c++) {
-        if (*c == '/' || *c == 0) {
-            char keep = *c;
-            *c = 0;
-            if (mkdir(p, 0755) && errno != EEXIST) {
-                snprintf(err, errlen, "%s: cannot create directory: %s", p, strerror(errno));
-                return -1;
-            }
-            *c = keep;
-            if (!keep) return 0;
-        }
-    }
 }
 
 /* ---- progress on a terminal: one line, redrawn at most 10 times a second */
@@ -352,7 +336,7 @@ static int run_open(run_state *r, char *err, size_t errlen) {
     }
     if (nnl_store_run_checkpoint_dir(r->s, r->run, r->ckdir, err, errlen) ||
         record_params(r->s, r->run, c, r->net, r->threads, r->ntrain, r->nval, err, errlen) ||
-        mkdirs(r->ckdir, err, errlen))
+        nnl_mkdirs(r->ckdir, 0755, "directory", err, errlen))
         return STEP_FAIL;
     r->res->run = r->run;
     r->res->nparams = nn_net_nparams(r->net);
