@@ -10,17 +10,13 @@
  */
 #include "report.h"
 
-#include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "experiment.h"
-#include "names.h"
 #include "proc.h"
 #include "report_int.h"
 

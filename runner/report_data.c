@@ -3,7 +3,6 @@
  * statistics over seeds, and the axes of a heat map. Nothing here writes a
  * file. */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "report_int.h"

@@ -3,7 +3,6 @@
  * reads, handed to rp_draw. run-curves and confusion for a run; exp-curves,
  * exp-bars, exp-seconds and exp-heatmap for an experiment. */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "data.h"

@@ -2,7 +2,6 @@
  * captions and files, a run's table of epochs, an experiment's comparison
  * table. Every text from a database or an experiment is escaped. */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "report_int.h"
