@@ -1,6 +1,9 @@
 /* store.c -- the SQLite results store behind store.h: opening and migrating
- * the schema, the write path (runs, params, epochs, test results) and the
- * read path for `nnlab ls`, show and report.
+ * the schema, checking it, the statement cache, the row checks and the
+ * transactions that the rest of the store is built on. The write path is in
+ * store_write.c, the read path in store_read.c, the comparison of an
+ * experiment's grid points in store_compare.c and the merge of a shard in
+ * store_merge.c. No file outside these includes sqlite3.h.
  *
  * Concurrency rests on three choices. WAL lets readers and one writer work
  * at once. Every write is a BEGIN IMMEDIATE transaction: it takes the write
@@ -22,13 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "input.h"
 #include "names.h"
 #include "signals.h"
-#include "version.h"
+#include "store_int.h"
 
 /* The Makefile defines it; a build without it still records something. */
 #ifndef NNLAB_VERSION
@@ -39,7 +41,6 @@
  * still cannot get the lock after this reports "database is locked". */
 #define BUSY_TIMEOUT_MS 30000
 
-#define NOW "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
 
 /* migrations[v] takes the schema from version v-1 to v and ends by setting
  * user_version, so the version moves in the same transaction as the tables. */
@@ -100,13 +101,6 @@ static const char *const migrations[NNL_STORE_SCHEMA_VERSION + 1] = {
 };
 
 /* The cached statements of the write path and of single-row reads. */
-enum {
-    ST_RUN_INSERT, ST_PARAM_PUT, ST_EPOCH_PUT, ST_EPOCH_TRIM, ST_EPOCH_SUMMARY,
-    ST_RUN_STATUS, ST_RUN_DIVERGED, ST_TEST_RUN, ST_CONF_CLEAR, ST_CONF_PUT,
-    ST_CACC_CLEAR, ST_CACC_PUT, ST_CLAIM_PICK, ST_FIND_ID, ST_FIND_PREFIX,
-    ST_FIND_KEY, ST_RUN_GET, ST_RUN_CKDIR, ST_COUNT
-};
-
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_RUN_INSERT] =
         "INSERT INTO runs(key, name, experiment, status, config, seed, created,"
@@ -167,24 +161,16 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RUN_CKDIR] = "UPDATE runs SET checkpoint_dir = ?2 WHERE id = ?1",
 };
 
+
 static const char *const statuses[] = {
     "queued", "running", "finished", "failed", "diverged", "interrupted", "pruned",
 };
 
-struct nnl_store {
-    sqlite3 *db;
-    char *path;
-    int readonly;
-    double stop_seen;           /* when the progress handler first saw nnl_stop; 0: not yet */
-    sqlite3_stmt *st[ST_COUNT];
-};
 
 /* --- errors ------------------------------------------------------------- */
 
 /* "path: <message>" into err. */
-static void errf(const nnl_store *s, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void errf(const nnl_store *s, char *err, size_t errlen, const char *fmt, ...)
+void store_errf(const nnl_store *s, char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || !errlen) return;
     int n = snprintf(err, errlen, "%s: ", s->path);
@@ -200,34 +186,32 @@ static void errf(const nnl_store *s, char *err, size_t errlen, const char *fmt, 
 
 /* "path: <what>: <SQLite's message>". Call before anything that could
  * replace SQLite's message, such as a rollback. */
-static void db_fail(const nnl_store *s, char *err, size_t errlen, const char *what)
+void store_db_fail(const nnl_store *s, char *err, size_t errlen, const char *what)
 {
-    errf(s, err, errlen, "%s: %s", what, sqlite3_errmsg(s->db));
+    store_errf(s, err, errlen, "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
 /* "path: damaged database: <message>; ...": a value no nnlab writes, found
  * where a row is read. Such a value is reported, never used. */
-static int damaged(const nnl_store *s, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int damaged(const nnl_store *s, char *err, size_t errlen, const char *fmt, ...)
+int store_damaged(const nnl_store *s, char *err, size_t errlen, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    errf(s, err, errlen, "damaged database: %s; nnlab never writes this (use another copy of the file)", msg);
+    store_errf(s, err, errlen, "damaged database: %s; nnlab never writes this (use another copy of the file)", msg);
     return -1;
 }
 
 /* --- statements --------------------------------------------------------- */
 
-static sqlite3_stmt *stmt(nnl_store *s, int which, char *err, size_t errlen,
+sqlite3_stmt *store_stmt(nnl_store *s, int which, char *err, size_t errlen,
                           const char *what)
 {
     if (!s->st[which] &&
         sqlite3_prepare_v2(s->db, stmt_sql[which], -1, &s->st[which], NULL) != SQLITE_OK) {
-        db_fail(s, err, errlen, what);
+        store_db_fail(s, err, errlen, what);
         return NULL;
     }
     return s->st[which];
@@ -258,7 +242,7 @@ static int vbindf(sqlite3_stmt *q, const char *fmt, va_list ap)
     return rc;
 }
 
-static void stmt_done(sqlite3_stmt *q)
+void store_stmt_done(sqlite3_stmt *q)
 {
     sqlite3_reset(q);
     sqlite3_clear_bindings(q);
@@ -266,18 +250,18 @@ static void stmt_done(sqlite3_stmt *q)
 
 /* The cached statement `which` with fmt's parameters bound, or NULL with
  * err written. */
-static sqlite3_stmt *bound(nnl_store *s, int which, char *err, size_t errlen,
+sqlite3_stmt *store_bound(nnl_store *s, int which, char *err, size_t errlen,
                            const char *what, const char *fmt, ...)
 {
-    sqlite3_stmt *q = stmt(s, which, err, errlen, what);
+    sqlite3_stmt *q = store_stmt(s, which, err, errlen, what);
     if (!q) return NULL;
     va_list ap;
     va_start(ap, fmt);
     int rc = vbindf(q, fmt, ap);
     va_end(ap);
     if (rc != SQLITE_OK) {
-        errf(s, err, errlen, "%s: binding parameters: %s", what, sqlite3_errstr(rc));
-        stmt_done(q);
+        store_errf(s, err, errlen, "%s: binding parameters: %s", what, sqlite3_errstr(rc));
+        store_stmt_done(q);
         return NULL;
     }
     return q;
@@ -285,19 +269,19 @@ static sqlite3_stmt *bound(nnl_store *s, int which, char *err, size_t errlen,
 
 /* Runs a bound write statement to completion and resets it. Returns 0, or
  * SQLite's extended error code with err written. */
-static int exec_stmt(nnl_store *s, sqlite3_stmt *q, char *err, size_t errlen,
+int store_exec(nnl_store *s, sqlite3_stmt *q, char *err, size_t errlen,
                      const char *what)
 {
     int rc = sqlite3_step(q);
     if (rc == SQLITE_DONE || rc == SQLITE_ROW) rc = 0;
-    else db_fail(s, err, errlen, what);
-    stmt_done(q);
+    else store_db_fail(s, err, errlen, what);
+    store_stmt_done(q);
     return rc;
 }
 
 /* Steps a bound query that yields at most one integer. Returns 1 with *out
  * set, 0 for no row (or a NULL value), -1 with err written. Resets q. */
-static int query_int(nnl_store *s, sqlite3_stmt *q, int64_t *out,
+int store_query_int(nnl_store *s, sqlite3_stmt *q, int64_t *out,
                      char *err, size_t errlen, const char *what)
 {
     int rc = sqlite3_step(q), found = 0;
@@ -305,14 +289,14 @@ static int query_int(nnl_store *s, sqlite3_stmt *q, int64_t *out,
         *out = sqlite3_column_int64(q, 0);
         found = 1;
     } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        db_fail(s, err, errlen, what);
+        store_db_fail(s, err, errlen, what);
         found = -1;
     }
-    stmt_done(q);
+    store_stmt_done(q);
     return found;
 }
 
-static double col_double(sqlite3_stmt *q, int i)
+double store_col_double(sqlite3_stmt *q, int i)
 {
     return sqlite3_column_type(q, i) == SQLITE_NULL ? NAN : sqlite3_column_double(q, i);
 }
@@ -333,7 +317,7 @@ static double col_double(sqlite3_stmt *q, int i)
  * schema says (a crafted file need not obey its NOT NULL and CHECK): what
  * is read is checked here before it is used. what names the row in the
  * message ("run 12"). 0, or -1 with err written. */
-static int row_ok(const nnl_store *s, sqlite3_stmt *q, const char *spec, const char *what,
+int store_row_ok(const nnl_store *s, sqlite3_stmt *q, const char *spec, const char *what,
                   char *err, size_t errlen)
 {
     for (int i = 0; spec[i]; i++) {
@@ -342,7 +326,7 @@ static int row_ok(const nnl_store *s, sqlite3_stmt *q, const char *spec, const c
         int t = sqlite3_column_type(q, i);
         const char *col = sqlite3_column_name(q, i);
         if (t == SQLITE_NULL) {
-            if (k >= 'A' && k <= 'Z') return damaged(s, err, errlen, "%s: %s is NULL", what, col ? col : "?");
+            if (k >= 'A' && k <= 'Z') return store_damaged(s, err, errlen, "%s: %s is NULL", what, col ? col : "?");
             continue;
         }
         const char *bad = NULL;
@@ -395,13 +379,13 @@ static int row_ok(const nnl_store *s, sqlite3_stmt *q, const char *spec, const c
         }
         default: break;
         }
-        if (bad) return damaged(s, err, errlen, "%s: %s %s", what, col ? col : "?", bad);
+        if (bad) return store_damaged(s, err, errlen, "%s: %s %s", what, col ? col : "?", bad);
     }
     return 0;
 }
 
 /* A malloc'd copy of a text column, NULL for NULL; *oom set on failure. */
-static char *col_strdup(sqlite3_stmt *q, int i, int *oom)
+char *store_col_strdup(sqlite3_stmt *q, int i, int *oom)
 {
     const unsigned char *t = sqlite3_column_text(q, i);
     if (!t) return NULL;
@@ -410,23 +394,35 @@ static char *col_strdup(sqlite3_stmt *q, int i, int *oom)
     return c;
 }
 
-/* --- transactions ------------------------------------------------------- */
 
-enum { TX_OWN = 1, TX_SAVEPOINT = 2 };
+/* The loops below prepare their own statements rather than use the cache,
+ * so a callback may call back into the store to read. */
+sqlite3_stmt *store_prepare(nnl_store *s, const char *sql, char *err, size_t errlen,
+                             const char *what)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
+        store_db_fail(s, err, errlen, what);
+        return NULL;
+    }
+    return q;
+}
+
+/* --- transactions ------------------------------------------------------- */
 
 /* Starts the transaction of one write operation: its own BEGIN IMMEDIATE,
  * or a savepoint when the caller has a group open, so that a failed
  * operation undoes only itself. Returns TX_OWN, TX_SAVEPOINT or -1. */
-static int tx_begin(nnl_store *s, char *err, size_t errlen, const char *what)
+int store_tx_begin(nnl_store *s, char *err, size_t errlen, const char *what)
 {
     if (s->readonly) {
-        errf(s, err, errlen, "%s: the database was opened read-only", what);
+        store_errf(s, err, errlen, "%s: the database was opened read-only", what);
         return -1;
     }
     int own = sqlite3_get_autocommit(s->db);
     if (sqlite3_exec(s->db, own ? "BEGIN IMMEDIATE" : "SAVEPOINT nnl_op",
                      NULL, NULL, NULL) != SQLITE_OK) {
-        db_fail(s, err, errlen, what);
+        store_db_fail(s, err, errlen, what);
         return -1;
     }
     return own ? TX_OWN : TX_SAVEPOINT;
@@ -434,14 +430,14 @@ static int tx_begin(nnl_store *s, char *err, size_t errlen, const char *what)
 
 /* Ends what tx_begin started: commits when ok, else rolls back (err already
  * holds the reason). Returns 0 when committed, -1 otherwise. */
-static int tx_end(nnl_store *s, int tx, int ok, char *err, size_t errlen,
+int store_tx_end(nnl_store *s, int tx, int ok, char *err, size_t errlen,
                   const char *what)
 {
     if (ok) {
         if (sqlite3_exec(s->db, tx == TX_OWN ? "COMMIT" : "RELEASE nnl_op",
                          NULL, NULL, NULL) == SQLITE_OK)
             return 0;
-        db_fail(s, err, errlen, what);
+        store_db_fail(s, err, errlen, what);
     }
     if (tx == TX_OWN) {
         if (!sqlite3_get_autocommit(s->db))
@@ -455,16 +451,16 @@ static int tx_end(nnl_store *s, int tx, int ok, char *err, size_t errlen,
 int nnl_store_begin(nnl_store *s, char *err, size_t errlen)
 {
     if (s->readonly) {
-        errf(s, err, errlen, "starting a transaction: the database was opened read-only");
+        store_errf(s, err, errlen, "starting a transaction: the database was opened read-only");
         return -1;
     }
     if (!sqlite3_get_autocommit(s->db)) {
-        errf(s, err, errlen, "starting a transaction: one is already open "
+        store_errf(s, err, errlen, "starting a transaction: one is already open "
              "(nnl_store_begin called twice without commit or rollback)");
         return -1;
     }
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        db_fail(s, err, errlen, "starting a transaction");
+        store_db_fail(s, err, errlen, "starting a transaction");
         return -1;
     }
     return 0;
@@ -473,11 +469,11 @@ int nnl_store_begin(nnl_store *s, char *err, size_t errlen)
 int nnl_store_commit(nnl_store *s, char *err, size_t errlen)
 {
     if (sqlite3_get_autocommit(s->db)) {
-        errf(s, err, errlen, "committing: no transaction is open (nnl_store_begin first)");
+        store_errf(s, err, errlen, "committing: no transaction is open (nnl_store_begin first)");
         return -1;
     }
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        db_fail(s, err, errlen, "committing");
+        store_db_fail(s, err, errlen, "committing");
         if (!sqlite3_get_autocommit(s->db))
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
@@ -489,7 +485,7 @@ int nnl_store_rollback(nnl_store *s, char *err, size_t errlen)
 {
     if (sqlite3_get_autocommit(s->db)) return 0;
     if (sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK) {
-        db_fail(s, err, errlen, "rolling back");
+        store_db_fail(s, err, errlen, "rolling back");
         return -1;
     }
     return 0;
@@ -505,12 +501,12 @@ static int make_parent_dir(const nnl_store *s, char *err, size_t errlen)
     if (!slash || slash == s->path) return 0;
     size_t n = (size_t)(slash - s->path);
     char *dir = malloc(n + 1);
-    if (!dir) { errf(s, err, errlen, "out of memory"); return -1; }
+    if (!dir) { store_errf(s, err, errlen, "out of memory"); return -1; }
     memcpy(dir, s->path, n);
     dir[n] = 0;
     int rc = 0;
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        errf(s, err, errlen, "cannot create directory '%s': %s", dir, strerror(errno));
+        store_errf(s, err, errlen, "cannot create directory '%s': %s", dir, strerror(errno));
         rc = -1;
     }
     free(dir);
@@ -538,15 +534,15 @@ static int64_t schema_version(nnl_store *s, int64_t *objects, char *err, size_t 
         }
     }
     if (rc == SQLITE_ROW && v < 0) {
-        errf(s, err, errlen, "schema version %lld is not one nnlab writes; "
+        store_errf(s, err, errlen, "schema version %lld is not one nnlab writes; "
              "pass another path", (long long)v);
         v = -1;
     } else if (v < 0) {
         if ((rc & 0xff) == SQLITE_NOTADB)
-            errf(s, err, errlen, "not an SQLite database (%s); pass another path "
+            store_errf(s, err, errlen, "not an SQLite database (%s); pass another path "
                  "or move the file aside", sqlite3_errmsg(s->db));
         else
-            db_fail(s, err, errlen, what);
+            store_db_fail(s, err, errlen, what);
     }
     sqlite3_finalize(q);
     return v;
@@ -558,13 +554,13 @@ static int64_t schema_version(nnl_store *s, int64_t *objects, char *err, size_t 
 static int migrate(nnl_store *s, char *err, size_t errlen)
 {
     const char *what = "upgrading the schema";
-    int tx = tx_begin(s, err, errlen, what);
+    int tx = store_tx_begin(s, err, errlen, what);
     if (tx < 0) return -1;
     int64_t objects;
     int64_t v = schema_version(s, &objects, err, errlen);
     int ok = v >= 0;
     if (ok && v > NNL_STORE_SCHEMA_VERSION) {
-        errf(s, err, errlen, "schema version %lld is newer than this nnlab (%d); "
+        store_errf(s, err, errlen, "schema version %lld is newer than this nnlab (%d); "
              "upgrade nnlab", (long long)v, NNL_STORE_SCHEMA_VERSION);
         ok = 0;
     }
@@ -572,11 +568,11 @@ static int migrate(nnl_store *s, char *err, size_t errlen)
         if (sqlite3_exec(s->db, migrations[i], NULL, NULL, NULL) != SQLITE_OK) {
             char w[64];
             snprintf(w, sizeof w, "upgrading the schema to version %lld", (long long)i);
-            db_fail(s, err, errlen, w);
+            store_db_fail(s, err, errlen, w);
             ok = 0;
         }
     }
-    return tx_end(s, tx, ok, err, errlen, what);
+    return store_tx_end(s, tx, ok, err, errlen, what);
 }
 
 /* Switches the file to WAL. The switch needs the file to itself and SQLite
@@ -590,7 +586,7 @@ static int set_journal_wal(nnl_store *s, char *err, size_t errlen)
     const char *what = "switching to WAL journal mode";
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &q, NULL) != SQLITE_OK) {
-        db_fail(s, err, errlen, what);
+        store_db_fail(s, err, errlen, what);
         return -1;
     }
     int ok = 0, waited = 0, nap = 1;
@@ -603,12 +599,12 @@ static int set_journal_wal(nnl_store *s, char *err, size_t errlen)
             const char *mode = (const char *)sqlite3_column_text(q, 0);
             ok = mode && strcmp(mode, "wal") == 0;
             if (!ok)
-                errf(s, err, errlen, "%s: the journal mode stayed '%s'; WAL needs a "
+                store_errf(s, err, errlen, "%s: the journal mode stayed '%s'; WAL needs a "
                      "local filesystem (not NFS)", what, mode ? mode : "?");
             break;
         }
         if ((rc & 0xff) != SQLITE_BUSY || waited >= BUSY_TIMEOUT_MS) {
-            db_fail(s, err, errlen, what);
+            store_db_fail(s, err, errlen, what);
             break;
         }
         sqlite3_reset(q);
@@ -635,7 +631,7 @@ static int is_stat_table(sqlite3_stmt *q)
 }
 
 /* A name from the file for a message: control characters made '?', cut to fit. */
-static void clip_name(const char *in, char *out, size_t n)
+void store_clip_name(const char *in, char *out, size_t n)
 {
     size_t o = 0;
     for (; *in && o + 1 < n; in++) out[o++] = (unsigned char)*in < ' ' || *in == 0x7f ? '?' : *in;
@@ -660,20 +656,20 @@ static int schema_check(nnl_store *s, int64_t v, char *err, size_t errlen)
     sqlite3_stmt *a = NULL, *b = NULL;
     int rc = -1;
     if (sqlite3_open_v2(":memory:", &ref, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        errf(s, err, errlen, "checking the schema: out of memory");
+        store_errf(s, err, errlen, "checking the schema: out of memory");
         goto out;
     }
     for (int64_t i = 1; i <= v && i <= NNL_STORE_SCHEMA_VERSION; i++)
         if (sqlite3_exec(ref, migrations[i], NULL, NULL, NULL) != SQLITE_OK) {
-            errf(s, err, errlen, "checking the schema: %s", sqlite3_errmsg(ref));
+            store_errf(s, err, errlen, "checking the schema: %s", sqlite3_errmsg(ref));
             goto out;
         }
     if (sqlite3_prepare_v2(s->db, schema_sql, -1, &a, NULL) != SQLITE_OK) {
-        db_fail(s, err, errlen, "reading the schema");
+        store_db_fail(s, err, errlen, "reading the schema");
         goto out;
     }
     if (sqlite3_prepare_v2(ref, schema_sql, -1, &b, NULL) != SQLITE_OK) {
-        errf(s, err, errlen, "checking the schema: %s", sqlite3_errmsg(ref));
+        store_errf(s, err, errlen, "checking the schema: %s", sqlite3_errmsg(ref));
         goto out;
     }
     /* a merge of two lists sorted the same way */
@@ -681,7 +677,7 @@ static int schema_check(nnl_store *s, int64_t v, char *err, size_t errlen)
     for (;;) {
         if (ra == SQLITE_ROW && is_stat_table(a)) { ra = sqlite3_step(a); continue; }
         if (ra != SQLITE_ROW && ra != SQLITE_DONE) {
-            db_fail(s, err, errlen, "reading the schema");
+            store_db_fail(s, err, errlen, "reading the schema");
             goto out;
         }
         if (ra == SQLITE_DONE && rb != SQLITE_ROW) break;
@@ -689,8 +685,8 @@ static int schema_check(nnl_store *s, int64_t v, char *err, size_t errlen)
         if (!c) c = strcmp(col_or(a, 1, ""), col_or(b, 1, ""));
         char name[96];
         if (c < 0) {
-            clip_name(col_or(a, 1, "?"), name, sizeof name);
-            errf(s, err, errlen, "not a database as nnlab writes it: it has a %s '%s' that nnlab's schema "
+            store_clip_name(col_or(a, 1, "?"), name, sizeof name);
+            store_errf(s, err, errlen, "not a database as nnlab writes it: it has a %s '%s' that nnlab's schema "
                  "(version %lld) does not; a trigger or view runs on what nnlab reads and writes, so it is "
                  "refused (remove it with: sqlite3 %s 'DROP %s \"%s\"', if you trust the rest)",
                  col_or(a, 0, "?"), name, (long long)v, s->path, !strcmp(col_or(a, 0, ""), "trigger") ?
@@ -699,12 +695,12 @@ static int schema_check(nnl_store *s, int64_t v, char *err, size_t errlen)
             goto out;
         }
         if (c > 0) {
-            errf(s, err, errlen, "not a database as nnlab writes it: its %s '%s' is missing (schema version "
+            store_errf(s, err, errlen, "not a database as nnlab writes it: its %s '%s' is missing (schema version "
                  "%lld); pass another path", col_or(b, 0, "?"), col_or(b, 1, "?"), (long long)v);
             goto out;
         }
         if (strcmp(col_or(a, 2, ""), col_or(b, 2, "")) || strcmp(col_or(a, 3, ""), col_or(b, 3, ""))) {
-            errf(s, err, errlen, "not a database as nnlab writes it: its %s '%s' is not the one nnlab's "
+            store_errf(s, err, errlen, "not a database as nnlab writes it: its %s '%s' is not the one nnlab's "
                  "schema version %lld defines (other columns or constraints); pass another path",
                  col_or(b, 0, "?"), col_or(b, 1, "?"), (long long)v);
             goto out;
@@ -759,7 +755,7 @@ static int harden(nnl_store *s, char *err, size_t errlen)
              sqlite3_db_config(s->db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL) == SQLITE_OK &&
              sqlite3_exec(s->db, "PRAGMA cell_size_check = ON", NULL, NULL, NULL) == SQLITE_OK;
     if (!ok) {
-        db_fail(s, err, errlen, "setting the connection's safety options");
+        store_db_fail(s, err, errlen, "setting the connection's safety options");
         return -1;
     }
     sqlite3_progress_handler(s->db, 10000, on_progress, s);
@@ -785,12 +781,12 @@ static nnl_store *store_open(const char *path, int mode, int busy_ms, char *err,
     struct stat sb;
     char why[160];
     if (readonly && !memory && stat(path, &sb) != 0) {
-        errf(s, err, errlen, "cannot open the results database: %s", strerror(errno));
+        store_errf(s, err, errlen, "cannot open the results database: %s", strerror(errno));
         goto fail;
     }
     /* a FIFO or device would hang SQLite's open or first read */
     if (!memory && !access(path, F_OK) && nnl_input_check(path, 0, 0, why, sizeof why)) {
-        errf(s, err, errlen, "cannot open the results database: %s", why);
+        store_errf(s, err, errlen, "cannot open the results database: %s", why);
         goto fail;
     }
     if (!readonly && make_parent_dir(s, err, errlen) != 0) goto fail;
@@ -798,7 +794,7 @@ static nnl_store *store_open(const char *path, int mode, int busy_ms, char *err,
     int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {
-        errf(s, err, errlen, "cannot open the results database: %s",
+        store_errf(s, err, errlen, "cannot open the results database: %s",
              s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         goto fail;
     }
@@ -808,7 +804,7 @@ static nnl_store *store_open(const char *path, int mode, int busy_ms, char *err,
     /* SQLite silently opens a file it may not write read-only; say so now
      * rather than at the first epoch. */
     if (!readonly && sqlite3_db_readonly(s->db, "main") == 1) {
-        errf(s, err, errlen, "the file is read-only; check its permissions");
+        store_errf(s, err, errlen, "the file is read-only; check its permissions");
         goto fail;
     }
 
@@ -816,14 +812,14 @@ static nnl_store *store_open(const char *path, int mode, int busy_ms, char *err,
     int64_t v = schema_version(s, &objects, err, errlen);
     if (v < 0) goto fail;
     if (v > NNL_STORE_SCHEMA_VERSION) {
-        errf(s, err, errlen, "schema version %lld is newer than this nnlab (%d); "
+        store_errf(s, err, errlen, "schema version %lld is newer than this nnlab (%d); "
              "upgrade nnlab", (long long)v, NNL_STORE_SCHEMA_VERSION);
         goto fail;
     }
     /* Version 0 with tables in it is some other program's database: adding
      * ours to it would only hide the mistaken path. */
     if (v == 0 && objects > 0) {
-        errf(s, err, errlen, "an SQLite database, but not nnlab's (it has %lld "
+        store_errf(s, err, errlen, "an SQLite database, but not nnlab's (it has %lld "
              "schema objects and no nnlab schema version); pass another path",
              (long long)objects);
         goto fail;
@@ -831,9 +827,9 @@ static nnl_store *store_open(const char *path, int mode, int busy_ms, char *err,
     if (v > 0 && schema_check(s, v, err, errlen)) goto fail;
     if (readonly && v < NNL_STORE_SCHEMA_VERSION) {
         if (v == 0)
-            errf(s, err, errlen, "holds no nnlab results yet (empty database)");
+            store_errf(s, err, errlen, "holds no nnlab results yet (empty database)");
         else
-            errf(s, err, errlen, "schema version %lld is older than this nnlab (%d); "
+            store_errf(s, err, errlen, "schema version %lld is older than this nnlab (%d); "
                  "open it once for writing (e.g. nnlab train) to upgrade it",
                  (long long)v, NNL_STORE_SCHEMA_VERSION);
         goto fail;
@@ -848,7 +844,7 @@ static nnl_store *store_open(const char *path, int mode, int busy_ms, char *err,
                                                   " PRAGMA synchronous = FULL"
                                                 : "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL";
     if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
-        db_fail(s, err, errlen, "setting connection options");
+        store_db_fail(s, err, errlen, "setting connection options");
         goto fail;
     }
     if (!readonly && v < NNL_STORE_SCHEMA_VERSION &&
@@ -896,652 +892,10 @@ sqlite3 *nnl_store_db(nnl_store *s) { return s->db; }
 
 const char *nnl_store_path(const nnl_store *s) { return s->path; }
 
-/* --- writing ------------------------------------------------------------ */
 
 int nnl_store_status_known(const char *st)
 {
     for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++)
         if (st && strcmp(st, statuses[i]) == 0) return 1;
     return 0;
-}
-
-static int is_terminal(const char *st)
-{
-    return strcmp(st, "queued") != 0 && strcmp(st, "running") != 0;
-}
-
-static int check_status(const nnl_store *s, const char *st, char *err, size_t errlen,
-                        const char *what)
-{
-    if (nnl_store_status_known(st)) return 0;
-    errf(s, err, errlen, "%s: unknown run status '%s' (expected queued, running, "
-         "finished, failed, diverged, interrupted or pruned)", what, st ? st : "(null)");
-    return -1;
-}
-
-/* The hostname, or NULL when the system will not say. */
-static const char *host_name(char *buf, size_t n)
-{
-    if (gethostname(buf, n) != 0) return NULL;
-    buf[n - 1] = 0;
-    return buf;
-}
-
-/* A run that does not exist shows up as a foreign key failure on insert;
- * name the run instead. */
-static void name_missing_run(const nnl_store *s, int rc, int64_t run,
-                             char *err, size_t errlen, const char *what)
-{
-    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-        errf(s, err, errlen, "%s: no run with id %lld", what, (long long)run);
-}
-
-int64_t nnl_store_run_create(nnl_store *s, const nnl_run_info *info,
-                             char *err, size_t errlen)
-{
-    const char *what = "creating a run";
-    char key[17];
-    size_t klen = info->key ? strlen(info->key) : 0;
-    int hex = klen == 16;
-    for (size_t i = 0; hex && i < klen; i++) {
-        hex = isxdigit((unsigned char)info->key[i]);
-        key[i] = (char)tolower((unsigned char)info->key[i]);
-    }
-    if (!hex) {
-        errf(s, err, errlen, "%s: run key '%s' is not 16 hex digits", what,
-             info->key ? info->key : "(null)");
-        return -1;
-    }
-    key[16] = 0;
-    const char *status = info->status ? info->status : "running";
-    if (check_status(s, status, err, errlen, what) != 0) return -1;
-
-    char host[256];
-    int tx = tx_begin(s, err, errlen, what);
-    if (tx < 0) return -1;
-    sqlite3_stmt *q = bound(s, ST_RUN_INSERT, err, errlen, what, "tttttItIttIt",
-                            key, info->name, info->experiment, status, info->config,
-                            (int64_t)info->seed, host_name(host, sizeof host),
-                            (int64_t)getpid(), NNLAB_VERSION,
-                            nnl_git_commit[0] ? nnl_git_commit : NULL,
-                            info->nparams, info->checkpoint_dir);
-    int ok = q && exec_stmt(s, q, err, errlen, what) == 0;
-    int64_t id = ok ? sqlite3_last_insert_rowid(s->db) : -1;
-    return tx_end(s, tx, ok, err, errlen, what) == 0 ? id : -1;
-}
-
-int nnl_store_param_add(nnl_store *s, int64_t run, const char *key,
-                        const char *value, char *err, size_t errlen)
-{
-    char what[160];
-    snprintf(what, sizeof what, "recording param '%s' of run %lld",
-             key ? key : "(null)", (long long)run);
-    if (!key || !*key) {
-        errf(s, err, errlen, "%s: the key is empty", what);
-        return -1;
-    }
-    int tx = tx_begin(s, err, errlen, what);
-    if (tx < 0) return -1;
-    sqlite3_stmt *q = bound(s, ST_PARAM_PUT, err, errlen, what, "Itt", run, key, value);
-    int rc = q ? exec_stmt(s, q, err, errlen, what) : -1;
-    name_missing_run(s, rc, run, err, errlen, what);
-    return tx_end(s, tx, rc == 0, err, errlen, what);
-}
-
-int nnl_store_epoch_add(nnl_store *s, int64_t run, const nnl_epoch_row *row,
-                        char *err, size_t errlen)
-{
-    char what[96];
-    snprintf(what, sizeof what, "writing epoch %d of run %lld", row->epoch, (long long)run);
-    if (row->epoch < 1) {
-        errf(s, err, errlen, "%s: epochs count from 1", what);
-        return -1;
-    }
-    int tx = tx_begin(s, err, errlen, what);
-    if (tx < 0) return -1;
-    sqlite3_stmt *q = bound(s, ST_EPOCH_PUT, err, errlen, what, "Iidddddd", run,
-                            row->epoch, row->train_loss, row->train_acc,
-                            row->val_loss, row->val_acc, row->lr, row->seconds);
-    int rc = q ? exec_stmt(s, q, err, errlen, what) : -1;
-    name_missing_run(s, rc, run, err, errlen, what);
-    if (rc == 0) {
-        q = bound(s, ST_EPOCH_TRIM, err, errlen, what, "Ii", run, row->epoch);
-        rc = q ? exec_stmt(s, q, err, errlen, what) : -1;
-    }
-    if (rc == 0) {
-        q = bound(s, ST_EPOCH_SUMMARY, err, errlen, what, "Ii", run, row->epoch);
-        rc = q ? exec_stmt(s, q, err, errlen, what) : -1;
-    }
-    return tx_end(s, tx, rc == 0, err, errlen, what);
-}
-
-/* Runs a bound UPDATE of one run inside its own transaction; a run that
- * does not exist is an error. */
-static int update_run(nnl_store *s, int tx, sqlite3_stmt *q, int64_t run,
-                      char *err, size_t errlen, const char *what)
-{
-    int ok = q && exec_stmt(s, q, err, errlen, what) == 0;
-    if (ok && sqlite3_changes(s->db) == 0) {
-        errf(s, err, errlen, "%s: no run with id %lld", what, (long long)run);
-        ok = 0;
-    }
-    return tx_end(s, tx, ok, err, errlen, what);
-}
-
-int nnl_store_run_status(nnl_store *s, int64_t run, const char *status,
-                         const char *error_or_null, char *err, size_t errlen)
-{
-    char what[96];
-    snprintf(what, sizeof what, "setting the status of run %lld", (long long)run);
-    if (check_status(s, status, err, errlen, what) != 0) return -1;
-    /* one line, as the readers require of every text column: a message
-     * that quotes a path or a name with a control character must not make
-     * nnlab's own database read as damaged */
-    char *error = error_or_null ? strdup(error_or_null) : NULL;
-    if (error_or_null && !error) {
-        errf(s, err, errlen, "%s: out of memory", what);
-        return -1;
-    }
-    for (char *p = error; p && *p; p++)
-        if ((unsigned char)*p < ' ' || *p == 0x7f) *p = ' ';
-    char host[256];
-    int tx = tx_begin(s, err, errlen, what);
-    if (tx < 0) { free(error); return -1; }
-    sqlite3_stmt *q = bound(s, ST_RUN_STATUS, err, errlen, what, "IttitI", run,
-                            status, error, is_terminal(status),
-                            host_name(host, sizeof host), (int64_t)getpid());
-    int rc = update_run(s, tx, q, run, err, errlen, what);
-    free(error);
-    return rc;
-}
-
-int nnl_store_run_checkpoint_dir(nnl_store *s, int64_t run, const char *dir,
-                                 char *err, size_t errlen)
-{
-    char what[96];
-    snprintf(what, sizeof what, "recording the checkpoint folder of run %lld", (long long)run);
-    int tx = tx_begin(s, err, errlen, what);
-    if (tx < 0) return -1;
-    sqlite3_stmt *q = bound(s, ST_RUN_CKDIR, err, errlen, what, "It", run, dir);
-    return update_run(s, tx, q, run, err, errlen, what);
-}
-
-int nnl_store_run_diverged(nnl_store *s, int64_t run, int epoch,
-                           char *err, size_t errlen)
-{
-    char what[96];
-    snprintf(what, sizeof what, "marking run %lld diverged", (long long)run);
-    int tx = tx_begin(s, err, errlen, what);
-    if (tx < 0) return -1;
-    sqlite3_stmt *q = bound(s, ST_RUN_DIVERGED, err, errlen, what, "Ii", run, epoch);
-    return update_run(s, tx, q, run, err, errlen, what);
-}
-
-int nnl_store_test_result(nnl_store *s, int64_t run, double test_loss,
-                          double test_acc, const int64_t *confusion,
-                          const double *class_acc, int nclasses,
-                          char *err, size_t errlen)
-{
-    char what[96];
-    snprintf(what, sizeof what, "writing the test result of run %lld", (long long)run);
-    if (nclasses < 1 || !confusion) {
-        errf(s, err, errlen, "%s: needs a confusion matrix of at least one class "
-             "(got %d classes)", what, nclasses);
-        return -1;
-    }
-    int tx = tx_begin(s, err, errlen, what);
-    if (tx < 0) return -1;
-    sqlite3_stmt *q = bound(s, ST_TEST_RUN, err, errlen, what, "Idd", run, test_loss, test_acc);
-    int ok = q && exec_stmt(s, q, err, errlen, what) == 0;
-    if (ok && sqlite3_changes(s->db) == 0) {
-        errf(s, err, errlen, "%s: no run with id %lld", what, (long long)run);
-        ok = 0;
-    }
-    if (ok) {
-        q = bound(s, ST_CONF_CLEAR, err, errlen, what, "I", run);
-        ok = q && exec_stmt(s, q, err, errlen, what) == 0;
-    }
-    if (ok) {
-        q = bound(s, ST_CACC_CLEAR, err, errlen, what, "I", run);
-        ok = q && exec_stmt(s, q, err, errlen, what) == 0;
-    }
-    /* Every cell, zeros included, so the matrix's size reads back even when
-     * the last classes were never seen or predicted. */
-    for (int t = 0; ok && t < nclasses; t++)
-        for (int p = 0; ok && p < nclasses; p++) {
-            q = bound(s, ST_CONF_PUT, err, errlen, what, "IiiI", run, t, p,
-                      confusion[(size_t)t * (size_t)nclasses + (size_t)p]);
-            ok = q && exec_stmt(s, q, err, errlen, what) == 0;
-        }
-    for (int c = 0; ok && class_acc && c < nclasses; c++) {
-        q = bound(s, ST_CACC_PUT, err, errlen, what, "Iid", run, c, class_acc[c]);
-        ok = q && exec_stmt(s, q, err, errlen, what) == 0;
-    }
-    return tx_end(s, tx, ok, err, errlen, what);
-}
-
-int64_t nnl_store_claim_queued(nnl_store *s, const char *experiment,
-                               char *err, size_t errlen)
-{
-    const char *what = "claiming a queued run";
-    char host[256];
-    int tx = tx_begin(s, err, errlen, what);
-    if (tx < 0) return -1;
-    int64_t id = 0;
-    sqlite3_stmt *q = bound(s, ST_CLAIM_PICK, err, errlen, what, "t", experiment);
-    int found = q ? query_int(s, q, &id, err, errlen, what) : -1;
-    if (found == 1) {
-        q = bound(s, ST_RUN_STATUS, err, errlen, what, "IttitI", id, "running",
-                  (const char *)NULL, 0, host_name(host, sizeof host), (int64_t)getpid());
-        if (!q || exec_stmt(s, q, err, errlen, what) != 0) found = -1;
-    }
-    if (tx_end(s, tx, found >= 0, err, errlen, what) != 0) return -1;
-    return found == 1 ? id : 0;
-}
-
-/* --- reading ------------------------------------------------------------ */
-
-int64_t nnl_store_find_run(nnl_store *s, const char *spec, char *err, size_t errlen)
-{
-    const char *what = "finding a run";
-    size_t n = spec ? strlen(spec) : 0;
-    size_t digits = strspn(spec ? spec : "", "0123456789");
-    if (n == 0) {
-        errf(s, err, errlen, "%s: empty run id or key", what);
-        return -1;
-    }
-    int64_t id = 0;
-    if (digits == n && n < 16) {
-        sqlite3_stmt *q = bound(s, ST_FIND_ID, err, errlen, what, "I",
-                                (int64_t)strtoll(spec, NULL, 10));
-        int found = q ? query_int(s, q, &id, err, errlen, what) : -1;
-        if (found == 0) errf(s, err, errlen, "no run with id %s", spec);
-        return found == 1 ? id : -1;
-    }
-    char prefix[17];
-    int hex = n <= 16;
-    for (size_t i = 0; hex && i < n; i++) {
-        hex = isxdigit((unsigned char)spec[i]);
-        prefix[i] = (char)tolower((unsigned char)spec[i]);
-    }
-    if (!hex) {
-        errf(s, err, errlen, "'%s' is neither a run id nor a run key prefix "
-             "(up to 16 hex digits)", spec);
-        return -1;
-    }
-    prefix[n] = 0;
-
-    sqlite3_stmt *q = bound(s, ST_FIND_PREFIX, err, errlen, what, "t", prefix);
-    if (!q) return -1;
-    /* Name a few of the matches so the user can pick one by id. */
-    char ids[64] = "";
-    size_t used = 0;
-    int count = 0, rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        int64_t m = sqlite3_column_int64(q, 0);
-        if (count++ == 0) id = m;
-        if (count <= 5 && used < sizeof ids) {
-            int w = snprintf(ids + used, sizeof ids - used, "%s%lld",
-                             count > 1 ? ", " : "", (long long)m);
-            if (w > 0) used += (size_t)w;
-        }
-    }
-    if (rc != SQLITE_DONE) db_fail(s, err, errlen, what);
-    stmt_done(q);
-    if (rc != SQLITE_DONE) return -1;
-    if (count == 0) {
-        errf(s, err, errlen, "no run key starts with '%s'", prefix);
-        return -1;
-    }
-    if (count > 1) {
-        errf(s, err, errlen, "run key prefix '%s' matches %d runs (ids %s%s); "
-             "give more digits or a run id", prefix, count, ids, count > 5 ? ", ..." : "");
-        return -1;
-    }
-    return id;
-}
-
-int64_t nnl_store_find_key(nnl_store *s, const char *key,
-                           const char *experiment_or_null, char *err, size_t errlen)
-{
-    const char *what = "looking up a run key";
-    int64_t id = 0;
-    sqlite3_stmt *q = bound(s, ST_FIND_KEY, err, errlen, what, "tt", key, experiment_or_null);
-    int found = q ? query_int(s, q, &id, err, errlen, what) : -1;
-    return found < 0 ? -1 : found ? id : 0;
-}
-
-void nnl_run_row_free(nnl_run_row *r)
-{
-    if (!r) return;
-    char **strs[] = {&r->key, &r->name, &r->experiment, &r->status, &r->config,
-                     &r->created, &r->started, &r->finished, &r->host,
-                     &r->version, &r->git_commit, &r->error, &r->checkpoint_dir};
-    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
-        free(*strs[i]);
-        *strs[i] = NULL;
-    }
-}
-
-int nnl_store_run_get(nnl_store *s, int64_t run, nnl_run_row *out,
-                      char *err, size_t errlen)
-{
-    char what[64];
-    snprintf(what, sizeof what, "reading run %lld", (long long)run);
-    memset(out, 0, sizeof *out);
-    sqlite3_stmt *q = bound(s, ST_RUN_GET, err, errlen, what, "I", run);
-    if (!q) return -1;
-    int rc = sqlite3_step(q), oom = 0, bad = 0;
-    /* id key name experiment status config seed created started finished
-     * host pid version git_commit nparams epochs_done best_epoch
-     * best_val_acc test_loss test_acc diverged_epoch error checkpoint_dir */
-    char row[48];
-    snprintf(row, sizeof row, "run %lld", (long long)run);
-    if (rc == SQLITE_ROW) bad = row_ok(s, q, "IKnnScinnnninnpEearaenn", row, err, errlen);
-    if (rc == SQLITE_ROW && !bad) {
-        out->id = sqlite3_column_int64(q, 0);
-        out->key = col_strdup(q, 1, &oom);
-        out->name = col_strdup(q, 2, &oom);
-        out->experiment = col_strdup(q, 3, &oom);
-        out->status = col_strdup(q, 4, &oom);
-        out->config = col_strdup(q, 5, &oom);
-        out->seed = (uint64_t)sqlite3_column_int64(q, 6);
-        out->created = col_strdup(q, 7, &oom);
-        out->started = col_strdup(q, 8, &oom);
-        out->finished = col_strdup(q, 9, &oom);
-        out->host = col_strdup(q, 10, &oom);
-        out->pid = sqlite3_column_int64(q, 11);
-        out->version = col_strdup(q, 12, &oom);
-        out->git_commit = col_strdup(q, 13, &oom);
-        out->nparams = sqlite3_column_int64(q, 14);
-        out->epochs_done = sqlite3_column_int(q, 15);
-        out->best_epoch = sqlite3_column_int(q, 16);
-        out->best_val_acc = col_double(q, 17);
-        out->test_loss = col_double(q, 18);
-        out->test_acc = col_double(q, 19);
-        out->diverged_epoch = sqlite3_column_int(q, 20);
-        out->error = col_strdup(q, 21, &oom);
-        out->checkpoint_dir = col_strdup(q, 22, &oom);
-    } else if (rc == SQLITE_DONE) {
-        errf(s, err, errlen, "no run with id %lld", (long long)run);
-    } else if (rc != SQLITE_ROW) {
-        db_fail(s, err, errlen, what);
-    }
-    stmt_done(q);
-    if (rc == SQLITE_ROW && oom) errf(s, err, errlen, "%s: out of memory", what);
-    if (rc != SQLITE_ROW || oom || bad) {
-        nnl_run_row_free(out);
-        return -1;
-    }
-    return 0;
-}
-
-/* The loops below prepare their own statements rather than use the cache,
- * so a callback may call back into the store to read. */
-static sqlite3_stmt *prepare(nnl_store *s, const char *sql, char *err, size_t errlen,
-                             const char *what)
-{
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
-        db_fail(s, err, errlen, what);
-        return NULL;
-    }
-    return q;
-}
-
-int nnl_store_epochs_get(nnl_store *s, int64_t run, nnl_epoch_row **rows,
-                         char *err, size_t errlen)
-{
-    char what[64];
-    snprintf(what, sizeof what, "reading the epochs of run %lld", (long long)run);
-    *rows = NULL;
-    sqlite3_stmt *q = prepare(s, "SELECT epoch, train_loss, train_acc, val_loss, val_acc,"
-                              " lr, seconds FROM epochs WHERE run_id = ?1 ORDER BY epoch",
-                              err, errlen, what);
-    if (!q) return -1;
-    sqlite3_bind_int64(q, 1, run);
-    nnl_epoch_row *r = NULL;
-    int n = 0, cap = 0, rc, bad = 0;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        /* epoch train_loss train_acc val_loss val_acc lr seconds: an epoch
-         * counts from 1, each once (the report loops up to the last one) */
-        if (row_ok(s, q, "Erararr", what, err, errlen)) { bad = 1; break; }
-        int e = sqlite3_column_int(q, 0);
-        if (e < 1 || (n && e <= r[n - 1].epoch)) {
-            damaged(s, err, errlen, "%s: epoch %d %s", what, e, e < 1 ? "(epochs count from 1)" : "comes twice");
-            bad = 1;
-            break;
-        }
-        if (n == cap) {
-            cap = cap ? 2 * cap : 64;
-            nnl_epoch_row *g = realloc(r, (size_t)cap * sizeof *r);
-            if (!g) { rc = SQLITE_NOMEM; break; }
-            r = g;
-        }
-        r[n++] = (nnl_epoch_row){
-            .epoch = sqlite3_column_int(q, 0),
-            .train_loss = col_double(q, 1), .train_acc = col_double(q, 2),
-            .val_loss = col_double(q, 3), .val_acc = col_double(q, 4),
-            .lr = col_double(q, 5), .seconds = col_double(q, 6),
-        };
-    }
-    if (bad) rc = SQLITE_ERROR;
-    else if (rc == SQLITE_NOMEM) errf(s, err, errlen, "%s: out of memory", what);
-    else if (rc != SQLITE_DONE) db_fail(s, err, errlen, what);
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE) {
-        free(r);
-        return -1;
-    }
-    *rows = r;
-    return n;
-}
-
-int nnl_store_runs_foreach(nnl_store *s, const char *experiment,
-                           int (*fn)(const nnl_run_summary *r, void *ud),
-                           void *ud, char *err, size_t errlen)
-{
-    const char *what = "listing runs";
-    sqlite3_stmt *q = prepare(s, "SELECT id, key, name, experiment, status, created,"
-                              " finished, error, epochs_done, best_val_acc, test_acc"
-                              " FROM runs WHERE ?1 IS NULL OR experiment = ?1 ORDER BY id",
-                              err, errlen, what);
-    if (!q) return -1;
-    if (experiment) sqlite3_bind_text(q, 1, experiment, -1, SQLITE_STATIC);
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        char row[48];
-        snprintf(row, sizeof row, "run %lld", (long long)sqlite3_column_int64(q, 0));
-        if (row_ok(s, q, "IKnnSnnnEaa", row, err, errlen)) {
-            sqlite3_finalize(q);
-            return -1;
-        }
-        nnl_run_summary r = {
-            .id = sqlite3_column_int64(q, 0),
-            .key = (const char *)sqlite3_column_text(q, 1),
-            .name = (const char *)sqlite3_column_text(q, 2),
-            .experiment = (const char *)sqlite3_column_text(q, 3),
-            .status = (const char *)sqlite3_column_text(q, 4),
-            .created = (const char *)sqlite3_column_text(q, 5),
-            .finished = (const char *)sqlite3_column_text(q, 6),
-            .error = (const char *)sqlite3_column_text(q, 7),
-            .epochs_done = sqlite3_column_int(q, 8),
-            .best_val_acc = col_double(q, 9),
-            .test_acc = col_double(q, 10),
-        };
-        if (fn(&r, ud)) { rc = SQLITE_DONE; break; }
-    }
-    if (rc != SQLITE_DONE) db_fail(s, err, errlen, what);
-    sqlite3_finalize(q);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-int nnl_store_params_foreach(nnl_store *s, int64_t run,
-                             void (*fn)(const char *key, const char *value, void *ud),
-                             void *ud, char *err, size_t errlen)
-{
-    char what[64];
-    snprintf(what, sizeof what, "reading the params of run %lld", (long long)run);
-    sqlite3_stmt *q = prepare(s, "SELECT key, value FROM params WHERE run_id = ?1"
-                              " ORDER BY key", err, errlen, what);
-    if (!q) return -1;
-    sqlite3_bind_int64(q, 1, run);
-    int rc, bad = 0;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (row_ok(s, q, "NN", what, err, errlen)) { bad = 1; break; }
-        fn((const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1), ud);
-    }
-    if (bad) rc = SQLITE_ERROR;
-    else if (rc != SQLITE_DONE) db_fail(s, err, errlen, what);
-    sqlite3_finalize(q);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-int nnl_store_test_get(nnl_store *s, int64_t run, int64_t *confusion,
-                       double *class_acc, int cap, char *err, size_t errlen)
-{
-    char what[80];
-    snprintf(what, sizeof what, "reading the test result of run %lld", (long long)run);
-    int64_t maxlabel = -1, nrows = 0;
-    sqlite3_stmt *q = prepare(s, "SELECT max(m), count(*) FROM (SELECT max(true_label, pred_label) AS m"
-                              " FROM confusion WHERE run_id = ?1"
-                              " UNION ALL SELECT label FROM class_acc WHERE run_id = ?1)", err, errlen, what);
-    if (!q) return -1;
-    sqlite3_bind_int64(q, 1, run);
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW) {
-        if (sqlite3_column_type(q, 0) == SQLITE_INTEGER) maxlabel = sqlite3_column_int64(q, 0);
-        nrows = sqlite3_column_int64(q, 1);
-    } else {
-        db_fail(s, err, errlen, what);
-    }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_ROW) return -1;
-    if (nrows == 0) return 0;
-    /* the labels size the caller's arrays: checked before any is used */
-    if (maxlabel < 0) return damaged(s, err, errlen, "%s: no class label is a whole number from 0", what);
-    if (maxlabel >= cap) {
-        errf(s, err, errlen, "%s: it has %lld classes, more than the %d the caller "
-             "has room for", what, (long long)maxlabel + 1, cap);
-        return -1;
-    }
-    int n = (int)maxlabel + 1, bad = 0;
-    if (confusion) memset(confusion, 0, (size_t)n * (size_t)n * sizeof *confusion);
-    for (int c = 0; class_acc && c < n; c++) class_acc[c] = NAN;
-
-    /* every row is read and checked, also when the caller wants only part */
-    q = prepare(s, "SELECT true_label, pred_label, count FROM confusion WHERE run_id = ?1", err, errlen, what);
-    if (!q) return -1;
-    sqlite3_bind_int64(q, 1, run);
-    while (!bad && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (row_ok(s, q, "IIP", what, err, errlen)) { bad = 1; break; }
-        int64_t t = sqlite3_column_int64(q, 0), p = sqlite3_column_int64(q, 1);
-        if (t < 0 || t >= n || p < 0 || p >= n) {
-            damaged(s, err, errlen, "%s: a confusion row with labels %lld, %lld (expected 0 to %d)", what,
-                    (long long)t, (long long)p, n - 1);
-            bad = 1;
-            break;
-        }
-        if (confusion) confusion[t * n + p] = sqlite3_column_int64(q, 2);
-    }
-    if (!bad && rc != SQLITE_DONE) db_fail(s, err, errlen, what);
-    sqlite3_finalize(q);
-    if (bad || rc != SQLITE_DONE) return -1;
-
-    q = prepare(s, "SELECT label, accuracy FROM class_acc WHERE run_id = ?1", err, errlen, what);
-    if (!q) return -1;
-    sqlite3_bind_int64(q, 1, run);
-    while (!bad && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (row_ok(s, q, "Ia", what, err, errlen)) { bad = 1; break; }
-        int64_t c = sqlite3_column_int64(q, 0);
-        if (c < 0 || c >= n) {
-            damaged(s, err, errlen, "%s: a class_acc row with label %lld (expected 0 to %d)", what,
-                    (long long)c, n - 1);
-            bad = 1;
-            break;
-        }
-        if (class_acc) class_acc[c] = col_double(q, 1);
-    }
-    if (!bad && rc != SQLITE_DONE) db_fail(s, err, errlen, what);
-    sqlite3_finalize(q);
-    return bad || rc != SQLITE_DONE ? -1 : n;
-}
-
-/* nnl_store_check's callback for params: reading them checks them */
-static void param_seen(const char *key, const char *value, void *ud)
-{
-    (void)key;
-    (void)value;
-    (void)ud;
-}
-
-int nnl_store_check_run(nnl_store *s, int64_t run, char *err, size_t errlen)
-{
-    nnl_run_row r;
-    nnl_epoch_row *ep = NULL;
-    if (nnl_store_run_get(s, run, &r, err, errlen)) return -1;
-    nnl_run_row_free(&r);
-    int rc = nnl_store_epochs_get(s, run, &ep, err, errlen) < 0 ||
-             nnl_store_test_get(s, run, NULL, NULL, INT32_MAX, err, errlen) < 0 ||
-             nnl_store_params_foreach(s, run, param_seen, NULL, err, errlen) ? -1 : 0;
-    free(ep);
-    return rc;
-}
-
-int nnl_store_check(nnl_store *s, char *err, size_t errlen)
-{
-    /* the page structure and the NOT NULL and CHECK constraints first */
-    sqlite3_stmt *q = prepare(s, "PRAGMA quick_check", err, errlen, "checking the database");
-    if (!q) return -1;
-    int rc = sqlite3_step(q);
-    const char *v = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
-    if (rc == SQLITE_ROW && (!v || strcmp(v, "ok"))) {
-        char msg[200];
-        clip_name(v ? v : "?", msg, sizeof msg);
-        damaged(s, err, errlen, "PRAGMA quick_check says: %s", msg);
-        rc = SQLITE_ERROR;
-    } else if (rc != SQLITE_ROW) {
-        db_fail(s, err, errlen, "checking the database");
-    }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_ROW) return -1;
-    q = prepare(s, "SELECT id FROM runs ORDER BY id", err, errlen, "checking the database");
-    if (!q) return -1;
-    int bad = 0;
-    while (!bad && (rc = sqlite3_step(q)) == SQLITE_ROW)
-        bad = nnl_store_check_run(s, sqlite3_column_int64(q, 0), err, errlen) != 0;
-    if (!bad && rc != SQLITE_DONE) db_fail(s, err, errlen, "checking the database");
-    sqlite3_finalize(q);
-    return bad || rc != SQLITE_DONE ? -1 : 0;
-}
-
-int nnl_store_points_foreach(nnl_store *s, const char *experiment,
-                             int (*fn)(const nnl_point_run *r, void *ud), void *ud,
-                             char *err, size_t errlen)
-{
-    char what[300];
-    snprintf(what, sizeof what, "reading the runs of experiment '%.200s'", experiment);
-    sqlite3_stmt *q = prepare(s, "SELECT r.id, coalesce(p.value, r.name, ''), r.status, r.test_acc,"
-                              " r.best_val_acc FROM runs r"
-                              " LEFT JOIN params p ON p.run_id = r.id AND p.key = 'sweep.point'"
-                              " WHERE r.experiment = ?1 ORDER BY r.id", err, errlen, what);
-    if (!q) return -1;
-    sqlite3_bind_text(q, 1, experiment, -1, SQLITE_STATIC);
-    int rc, bad = 0;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        char row[48];
-        snprintf(row, sizeof row, "run %lld", (long long)sqlite3_column_int64(q, 0));
-        if (row_ok(s, q, "INSaa", row, err, errlen)) { bad = 1; break; }
-        nnl_point_run r = {
-            .id = sqlite3_column_int64(q, 0),
-            .point = (const char *)sqlite3_column_text(q, 1),
-            .status = (const char *)sqlite3_column_text(q, 2),
-            .test_acc = col_double(q, 3),
-            .best_val_acc = col_double(q, 4),
-        };
-        if (fn(&r, ud)) { rc = SQLITE_DONE; break; }
-    }
-    if (!bad && rc != SQLITE_DONE) db_fail(s, err, errlen, what);
-    sqlite3_finalize(q);
-    return bad || rc != SQLITE_DONE ? -1 : 0;
 }
