@@ -208,19 +208,6 @@ static const char usage_report[] =
     "\n"
     "exit status: 0 written, 1 gnuplot failed on a template, 2 bad input or no gnuplot.\n";
 
-/* 1 if the database has runs of this experiment, 0 if not, -1 on error */
-static int has_experiment(nnl_store *s, const char *name, char *err, size_t errlen) {
-    sqlite3_stmt *st;
-    sqlite3 *db = nnl_store_db(s);
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM runs WHERE experiment = ?1 LIMIT 1", -1, &st, NULL) != SQLITE_OK)
-        return rp_fail(err, errlen, -1, "%s: %s", nnl_store_path(s), sqlite3_errmsg(db));
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return rp_fail(err, errlen, -1, "%s: %s", nnl_store_path(s), sqlite3_errmsg(db));
-    return rc == SQLITE_ROW;
-}
-
 int nnl_report_cmd(int argc, char **argv) {
     static const struct option opts[] = {{"db", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
                                          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -268,7 +255,7 @@ int nnl_report_cmd(int argc, char **argv) {
     }
     int64_t run = 0;
     if (!name[0]) {
-        int is_exp = has_experiment(s, arg, err, sizeof err);
+        int is_exp = nnl_store_has_experiment(s, arg, err, sizeof err);
         if (is_exp > 0) snprintf(name, sizeof name, "%s", arg);
         else if (is_exp == 0 && (run = nnl_store_find_run(s, arg, err, sizeof err)) < 0)
             fprintf(stderr, "nnlab report: '%s' is no experiment file, no experiment in %s, and no run: %s\n", arg,

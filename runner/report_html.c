@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "report_int.h"
-#include "sweep.h"
 
 #ifndef NNLAB_VERSION
 #define NNLAB_VERSION "unknown"
@@ -121,58 +120,46 @@ void rp_html_run(FILE *f, const rctx *c, const nnl_run_row *r, const nnl_epoch_r
     html_tail(f, c, db);
 }
 
-/* nnl_compare's CSV as an HTML table: the keys, the seeds finished, and
- * test and best validation accuracy as mean ± std in %. */
+/* The comparison rows (nnl_store_compare, what `nnlab compare` prints) as an
+ * HTML table: the keys, the seeds finished, and test and best validation
+ * accuracy as mean ± std in %. */
 static void html_compare(FILE *f, nnl_store *s, const char *experiment) {
-    char *buf = NULL, err[1024] = "out of memory";
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    int rc = m ? nnl_compare(s, experiment, 1, m, err, sizeof err) : -1;
-    if (m) fclose(m);
-    if (rc) {
+    char err[1024];
+    nnl_comparison cmp;
+    if (nnl_store_compare(s, experiment, &cmp, err, sizeof err)) {
         fputs("<p class=\"note\">No comparison table: ", f);
         rp_html_text(f, err);
         fputs("</p>\n", f);
-        free(buf);
         return;
     }
-    fputs("<table>\n", f);
-    int ncol = 0, row = 0;
-    for (char *line = buf, *next; line && *line; line = next, row++) {
-        next = strchr(line, '\n');
-        if (next) *next++ = 0;
-        char *field[MAX_KEYS + 8];
-        int nf = 0;
-        for (char *p = line; nf < MAX_KEYS + 8;) {
-            field[nf++] = p;
-            p = strchr(p, ',');
-            if (!p) break;
-            *p++ = 0;
-        }
-        if (!row) ncol = nf;
-        if (nf != ncol || nf < 6) continue;
-        int nk = nf - 6;
+    fputs("<table>\n<tr>", f);
+    for (int k = 0; k < cmp.ncols; k++) {
+        fputs("<th class=\"k\">", f);
+        rp_html_text(f, cmp.cols[k]);
+        fputs("</th>", f);
+    }
+    fputs("<th>seeds finished</th><th>test accuracy (%)</th><th>best validation accuracy (%)</th></tr>\n", f);
+    for (int i = 0; i < cmp.n; i++) {
+        const nnl_compare_row *r = &cmp.rows[i];
         fputs("<tr>", f);
-        for (int k = 0; k < nk; k++) {
-            fputs(row ? "<td class=\"k\">" : "<th class=\"k\">", f);
-            rp_html_text(f, field[k]);
-            fputs(row ? "</td>" : "</th>", f);
+        for (int k = 0; k < cmp.ncols; k++) {
+            char v[64];
+            nnl_compare_value(r, cmp.cols[k], v, sizeof v);
+            fputs("<td class=\"k\">", f);
+            rp_html_text(f, v);
+            fputs("</td>", f);
         }
-        if (!row) {
-            fputs("<th>seeds finished</th><th>test accuracy (%)</th><th>best validation accuracy (%)</th></tr>\n", f);
-            continue;
-        }
-        fprintf(f, "<td>%s of %s</td>", field[nk + 1], field[nk]);
-        for (int k = nk + 2; k < nk + 6; k += 2) {
-            double mean = strtod(field[k], NULL), sd = strtod(field[k + 1], NULL);
-            if (isfinite(mean)) fprintf(f, "<td>%.2f ± %.2f</td>", 100 * mean, 100 * sd);
+        fprintf(f, "<td>%d of %d</td>", r->finished, r->runs);
+        const double ms[2][2] = {{r->test_mean, r->test_std}, {r->val_mean, r->val_std}};
+        for (int k = 0; k < 2; k++) {
+            if (isfinite(ms[k][0])) fprintf(f, "<td>%.2f ± %.2f</td>", 100 * ms[k][0], 100 * ms[k][1]);
             else fputs("<td>–</td>", f);
         }
         fputs("</tr>\n", f);
     }
     fputs("</table>\n<p class=\"small\">One row per grid point, best test accuracy first; mean ± standard "
           "deviation over the finished seeds (the table of <code>nnlab compare</code>).</p>\n", f);
-    free(buf);
+    nnl_comparison_free(&cmp);
 }
 
 void rp_html_experiment(FILE *f, const rctx *c, nnl_store *s, const xdata *x, const char *notes) {

@@ -24,30 +24,23 @@ static int fold_db(const char *path, const nnl_plan *plan, run_state *st, int *h
     if (access(path, F_OK)) return 0;
     nnl_store *s = nnl_store_open_readonly(path, err, sizeof err);
     if (!s) { fprintf(stderr, "%s\n", err); return -1; }
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(nnl_store_db(s),
-                           "SELECT status, epochs_done, test_acc IS NOT NULL FROM runs"
-                           " WHERE key = ?1 AND experiment = ?2 ORDER BY id DESC LIMIT 1",
-                           -1, &q, NULL) != SQLITE_OK) {
-        fprintf(stderr, "%s: %s\n", path, sqlite3_errmsg(nnl_store_db(s)));
-        nnl_store_close(s);
-        return -1;
-    }
     int rc = 0;
     for (int i = 0; i < plan->nruns && !rc; i++) {
-        sqlite3_bind_text(q, 1, plan->runs[i].key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, plan->name, -1, SQLITE_STATIC);
-        int r = sqlite3_step(q);
-        const char *status = r == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
-        int ep = r == SQLITE_ROW ? sqlite3_column_int(q, 1) : 0;
-        if (r == SQLITE_ROW && (!nnl_store_status_known(status) || ep < 0 || ep > NNL_STORE_MAX_EPOCH)) {
+        nnl_key_state k;
+        int found = nnl_store_key_state(s, plan->runs[i].key, plan->name, &k, err, sizeof err);
+        const char *status = k.status;
+        int ep = k.epochs_done;
+        if (found < 0) {
+            fprintf(stderr, "%s\n", err);
+            rc = -1;
+        } else if (found && (!nnl_store_status_known(status) || ep < 0 || ep > NNL_STORE_MAX_EPOCH)) {
             /* a database from elsewhere may hold anything (store.h) */
             fprintf(stderr, "%s: damaged database: run %s of %s has status %s and %d epochs; pass another path "
                     "or move the file aside\n", path, plan->runs[i].key, plan->name,
-                    status && nnl_store_status_known(status) ? status : "(not a run status)", ep);
+                    nnl_store_status_known(status) ? status : "(not a run status)", ep);
             rc = -1;
-        } else if (r == SQLITE_ROW) {
-            int rank = sl_run_rank(status, ep, sqlite3_column_int(q, 2));
+        } else if (found) {
+            int rank = sl_run_rank(status, ep, k.has_test);
             /* the best copy names the state; a copy running now beats an unfinished one */
             int running = !strcmp(status, "running") && !sl_is_final(st[i].status);
             if (!st[i].status[0] || rank > st[i].rank || running) {
@@ -56,13 +49,8 @@ static int fold_db(const char *path, const nnl_plan *plan, run_state *st, int *h
                 if (rank > st[i].rank) st[i].rank = rank;
             }
             if (have) (*have)++;
-        } else if (r != SQLITE_DONE) {
-            fprintf(stderr, "%s: reading runs: %s\n", path, sqlite3_errmsg(nnl_store_db(s)));
-            rc = -1;
         }
-        sqlite3_reset(q);
     }
-    sqlite3_finalize(q);
     nnl_store_close(s);
     return rc;
 }

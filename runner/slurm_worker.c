@@ -70,14 +70,9 @@ static int release_dead_runs(const char *shard, char *err, size_t errlen) {
     if (access(shard, F_OK)) return 0;
     nnl_store *s = nnl_store_open_shared(shard, err, errlen);
     if (!s) return -1;
-    sqlite3_stmt *q;
-    int rc = sqlite3_prepare_v2(nnl_store_db(s), "SELECT id FROM runs WHERE status = 'running'", -1, &q, NULL);
     int64_t ids[1024];
-    int n = 0;
-    while (rc == SQLITE_OK && n < 1024 && sqlite3_step(q) == SQLITE_ROW) ids[n++] = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    int failed = rc != SQLITE_OK;
-    if (failed) snprintf(err, errlen, "%.512s: %.400s", shard, sqlite3_errmsg(nnl_store_db(s)));
+    int n = nnl_store_running_ids(s, NULL, 0, ids, 1024, err, errlen);
+    int failed = n < 0;
     for (int i = 0; i < n && !failed; i++) {
         failed = nnl_store_run_status(s, ids[i], "interrupted",
                                       "its array task ended without stopping it (timeout, preemption or node failure)",

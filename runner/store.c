@@ -888,8 +888,6 @@ void nnl_store_close(nnl_store *s)
     free(s);
 }
 
-sqlite3 *nnl_store_db(nnl_store *s) { return s->db; }
-
 const char *nnl_store_path(const nnl_store *s) { return s->path; }
 
 

@@ -31,6 +31,10 @@ struct nnl_store {
 };
 
 
+/* The connection itself: for the store's files, and for tests that look at
+ * the database behind the store's back. Nothing else includes this header. */
+static inline sqlite3 *nnl_store_db(nnl_store *s) { return s->db; }
+
 /* --- store.c: errors ------------------------------------------------------ */
 
 /* "path: <message>" into err, on one line. */

@@ -402,3 +402,81 @@ int nnl_store_points_foreach(nnl_store *s, const char *experiment,
     return bad || rc != SQLITE_DONE ? -1 : 0;
 }
 
+
+int nnl_store_has_experiment(nnl_store *s, const char *experiment, char *err, size_t errlen)
+{
+    const char *what = "looking for an experiment";
+    sqlite3_stmt *q = store_prepare(s, "SELECT 1 FROM runs WHERE experiment = ?1 LIMIT 1", err, errlen, what);
+    if (!q) return -1;
+    sqlite3_bind_text(q, 1, experiment, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) store_db_fail(s, err, errlen, what);
+    sqlite3_finalize(q);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int nnl_store_running_ids(nnl_store *s, const char *host, int64_t pid, int64_t *ids, int cap,
+                          char *err, size_t errlen)
+{
+    const char *what = "listing the runs marked running";
+    sqlite3_stmt *q = store_prepare(s, "SELECT id FROM runs WHERE status = 'running'"
+                                    " AND (?1 IS NULL OR host = ?1) AND (?2 = 0 OR pid = ?2) ORDER BY id",
+                                    err, errlen, what);
+    if (!q) return -1;
+    if (host) sqlite3_bind_text(q, 1, host, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, pid);
+    int n = 0, rc = SQLITE_DONE;
+    while (n < cap && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (store_row_ok(s, q, "I", what, err, errlen)) { rc = SQLITE_ERROR; n = -1; break; }
+        ids[n++] = sqlite3_column_int64(q, 0);
+    }
+    if (n >= 0 && n < cap && rc != SQLITE_DONE) {
+        store_db_fail(s, err, errlen, what);
+        n = -1;
+    }
+    sqlite3_finalize(q);
+    return n;
+}
+
+int nnl_store_key_state(nnl_store *s, const char *key, const char *experiment, nnl_key_state *out,
+                        char *err, size_t errlen)
+{
+    const char *what = "reading the newest run of a key";
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *q = store_prepare(s, "SELECT status, epochs_done, test_acc IS NOT NULL FROM runs"
+                                    " WHERE key = ?1 AND experiment = ?2 ORDER BY id DESC LIMIT 1",
+                                    err, errlen, what);
+    if (!q) return -1;
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, experiment, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        const char *st = (const char *)sqlite3_column_text(q, 0);
+        snprintf(out->status, sizeof out->status, "%s", st ? st : "");
+        out->epochs_done = sqlite3_column_int(q, 1);
+        out->has_test = sqlite3_column_int(q, 2);
+    } else if (rc != SQLITE_DONE) {
+        store_db_fail(s, err, errlen, what);
+    }
+    sqlite3_finalize(q);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int nnl_store_epoch_val_accs(nnl_store *s, const char *experiment, int epoch,
+                             int (*fn)(const char *key, double val_acc, void *ud), void *ud,
+                             char *err, size_t errlen)
+{
+    const char *what = "reading the validation accuracies of an epoch";
+    sqlite3_stmt *q = store_prepare(s, "SELECT r.key, e.val_acc FROM epochs e JOIN runs r ON r.id = e.run_id"
+                                    " WHERE r.experiment = ?1 AND r.status = 'finished' AND e.epoch = ?2"
+                                    " AND e.val_acc IS NOT NULL", err, errlen, what);
+    if (!q) return -1;
+    sqlite3_bind_text(q, 1, experiment, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 2, epoch);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(q, 0);
+        if (fn(k ? k : "", sqlite3_column_double(q, 1), ud)) break;
+    }
+    sqlite3_finalize(q);
+    return 0;
+}

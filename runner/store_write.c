@@ -248,3 +248,22 @@ int64_t nnl_store_claim_queued(nnl_store *s, const char *experiment,
     return found == 1 ? id : 0;
 }
 
+
+int nnl_store_run_drop(nnl_store *s, int64_t run, char *err, size_t errlen)
+{
+    char what[64];
+    snprintf(what, sizeof what, "dropping queued run %lld", (long long)run);
+    int tx = store_tx_begin(s, err, errlen, what);
+    if (tx < 0) return -1;
+    sqlite3_stmt *q = store_prepare(s, "DELETE FROM runs WHERE id = ?1", err, errlen, what);
+    int ok = q != NULL;
+    if (ok) {
+        sqlite3_bind_int64(q, 1, run);
+        if (sqlite3_step(q) != SQLITE_DONE) {
+            store_db_fail(s, err, errlen, what);
+            ok = 0;
+        }
+        sqlite3_finalize(q);
+    }
+    return store_tx_end(s, tx, ok, err, errlen, what);
+}

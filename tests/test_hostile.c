@@ -34,6 +34,7 @@
 #include "../runner/signals.h"
 #include "../runner/slurm.h"
 #include "../runner/store.h"
+#include "../runner/store_int.h" /* nnl_store_db: the tests look behind the store */
 #include "nnlab_bin.h"
 #include "tmpdir.h"
 

@@ -23,6 +23,7 @@
 
 #include "../runner/slurm.h"
 #include "../runner/store.h"
+#include "../runner/store_int.h" /* nnl_store_db: the tests look behind the store */
 #include "../runner/train.h"
 
 #define KEY_A "aaaa000000000001"

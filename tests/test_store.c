@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "../runner/store.h"
+#include "../runner/store_int.h" /* nnl_store_db: the tests look behind the store */
 
 #define KEY_A "abcdef0123456789"
 #define KEY_B "abd0000000000000"

@@ -22,6 +22,7 @@
 #include "nnlab_bin.h"
 #include "../runner/experiment.h"
 #include "../runner/store.h"
+#include "../runner/store_int.h" /* nnl_store_db: the tests look behind the store */
 #include "../runner/sweep.h"
 
 static char dir[64];

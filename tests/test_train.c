@@ -15,6 +15,7 @@
 #include "tmpdir.h"
 #include "../runner/config.h"
 #include "../runner/store.h"
+#include "../runner/store_int.h" /* nnl_store_db: the tests look behind the store */
 #include "../runner/train.h"
 #include "archs.h"
 
