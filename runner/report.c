@@ -10,17 +10,16 @@
  */
 #include "report.h"
 
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "cli.h"
 #include "experiment.h"
 #include "proc.h"
 #include "report_int.h"
 
-#define DEFAULT_DB "results/nnlab.db"
 
 int rp_fail(char *err, size_t errlen, int rc, const char *fmt, ...) {
     if (err && errlen) {
@@ -174,66 +173,47 @@ out:
     return rc;
 }
 
-static const char usage_report[] =
-    "usage: nnlab report RUN|EXPERIMENT [--db PATH] [--out DIR]\n"
-    "\n"
-    "Draws the figures of a run or of an experiment with gnuplot, as PNG and SVG,\n"
-    "and an index.html that shows them all (it works offline and has no scripts).\n"
-    "\n"
-    "  RUN         a run id or a unique prefix of its key (see 'nnlab ls'): its loss\n"
-    "              and accuracy by epoch, training and validation side by side, and\n"
-    "              its test confusion matrix with the class names\n"
-    "  EXPERIMENT  an experiment file or an experiment's name: per grid point, the\n"
-    "              validation accuracy and loss by epoch (mean over seeds, a band\n"
-    "              from the lowest to the highest seed), test accuracy bars (error\n"
-    "              bars: lowest to highest seed), a heat map of test accuracy when\n"
-    "              the grid has two keys (log axes for log-spaced values), seconds\n"
-    "              per epoch, and the 'nnlab compare' table. A sweep still running\n"
-    "              is drawn as far as it has got, and its figures say so.\n"
-    "\n"
-    "  --db PATH   the database (default " DEFAULT_DB ")\n"
-    "  --out DIR   the report folder (default: reports/NAME in the database's folder,\n"
-    "              e.g. results/reports/act-pool or results/reports/run-12)\n"
-    "\n"
-    "For each figure the folder holds KIND.png, KIND.svg, KIND.dat (the numbers\n"
-    "drawn, its columns named in its header) and KIND.gp, the exact script: the\n"
-    "values nnlab substituted, plots/colors.gp, then the template. Run\n"
-    "'gnuplot KIND.gp' in the folder to redraw a figure after editing it.\n"
-    "\n"
-    "The templates, one per figure kind, are the plots/*.gp files found in\n"
-    "$NNLAB_PLOTS if set, else in plots/ beside the nnlab executable, else in\n"
-    "../share/nnlab/plots from it. Edit them to restyle every report;\n"
-    "plots/colors.gp gives each grid point one colour in every figure.\n"
-    "gnuplot is taken from PATH (Debian: apt install gnuplot-nox).\n"
-    "\n"
-    "exit status: 0 written, 1 gnuplot failed on a template, 2 bad input or no gnuplot.\n";
+static const nnl_command report_cmd = {
+    .name = "report", .args = "RUN|EXPERIMENT", .min_args = 1, .max_args = 1,
+    .missing = "a run or an experiment",
+    .about =
+        "Draws the figures of a run or of an experiment with gnuplot, as PNG and SVG,\n"
+        "and an index.html that shows them all (it works offline and has no scripts).\n"
+        "\n"
+        "  RUN         a run id or a unique prefix of its key (see 'nnlab ls'): its loss\n"
+        "              and accuracy by epoch, training and validation side by side, and\n"
+        "              its test confusion matrix with the class names\n"
+        "  EXPERIMENT  an experiment file or an experiment's name: per grid point, the\n"
+        "              validation accuracy and loss by epoch (mean over seeds, a band\n"
+        "              from the lowest to the highest seed), test accuracy bars (error\n"
+        "              bars: lowest to highest seed), a heat map of test accuracy when\n"
+        "              the grid has two keys (log axes for log-spaced values), seconds\n"
+        "              per epoch, and the 'nnlab compare' table. A sweep still running\n"
+        "              is drawn as far as it has got, and its figures say so.\n",
+    .opts = {{NNL_OPT_DB},
+             {NNL_OPT_OUT, "the report folder (default: reports/NAME in the database's folder,\n"
+                           "e.g. results/reports/act-pool or results/reports/run-12)"}},
+    .after =
+        "For each figure the folder holds KIND.png, KIND.svg, KIND.dat (the numbers\n"
+        "drawn, its columns named in its header) and KIND.gp, the exact script: the\n"
+        "values nnlab substituted, plots/colors.gp, then the template. Run\n"
+        "'gnuplot KIND.gp' in the folder to redraw a figure after editing it.\n"
+        "\n"
+        "The templates, one per figure kind, are the plots/*.gp files found in\n"
+        "$NNLAB_PLOTS if set, else in plots/ beside the nnlab executable, else in\n"
+        "../share/nnlab/plots from it. Edit them to restyle every report;\n"
+        "plots/colors.gp gives each grid point one colour in every figure.\n"
+        "gnuplot is taken from PATH (Debian: apt install gnuplot-nox).\n"
+        "\n"
+        "exit status: 0 written, 1 gnuplot failed on a template, 2 bad input or no gnuplot.\n",
+};
 
 int nnl_report_cmd(int argc, char **argv) {
-    static const struct option opts[] = {{"db", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
-                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    const char *db = DEFAULT_DB, *out = NULL;
-    optind = 0; /* glibc: start afresh, also after a parse that stopped half-way */
-    opterr = 0;
-    int ch;
-    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'd': db = optarg; break;
-        case 'o': out = optarg; break;
-        case 'h': fputs(usage_report, stdout); return 0;
-        case ':':
-            fprintf(stderr, "nnlab report: option '%s' needs a value (see 'nnlab report --help')\n", argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, "nnlab report: unknown option '%s' (see 'nnlab report --help')\n", argv[optind - 1]);
-            return 2;
-        }
-    }
-    if (argc - optind != 1) {
-        if (argc - optind > 1) fprintf(stderr, "nnlab report: unexpected argument '%s'\n", argv[optind + 1]);
-        else fprintf(stderr, "nnlab report: expected a run or an experiment (see 'nnlab report --help')\n");
-        return 2;
-    }
-    const char *arg = argv[optind];
+    nnl_args a;
+    int rc = nnl_cli_parse(&report_cmd, argc, argv, &a);
+    if (rc || a.help) return rc;
+    const char *db = a.db, *out = a.out;
+    const char *arg = a.positional;
     char err[2048], name[NNL_NAME_MAX] = "";
     int planned = 0;
     struct stat st;
@@ -277,7 +257,7 @@ int nnl_report_cmd(int argc, char **argv) {
 
     nnl_report_opts o = {.outdir = outdir, .planned_runs = planned};
     nnl_report_result res;
-    int rc = run ? nnl_report_run(s, run, &o, &res, err, sizeof err)
+    rc = run ? nnl_report_run(s, run, &o, &res, err, sizeof err)
                  : nnl_report_experiment(s, name, &o, &res, err, sizeof err);
     nnl_store_close(s);
     if (res.warnings[0]) fprintf(stderr, "nnlab report: gnuplot warned:\n%s\n", res.warnings);

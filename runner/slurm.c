@@ -10,7 +10,6 @@
  * never its library, so nnlab builds without Slurm installed. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -19,108 +18,6 @@
 #include "input.h"
 #include "names.h"
 #include "slurm_int.h"
-
-static int parse_int(const char *cmd, const char *opt, const char *v, int lo, int hi, int *out) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < lo || x > hi) {
-        fprintf(stderr, "nnlab %s: %s %s: expected a whole number from %d to %d\n", cmd, opt, v, lo, hi);
-        return 2;
-    }
-    *out = (int)x;
-    return 0;
-}
-
-/* A value that becomes an #SBATCH line: a newline would end the line and
- * make the rest a command of the job script, and other control characters
- * (a carriage return, ESC) have no business there either. 0, or 2 after
- * saying so. */
-static int sbatch_value_bad(const char *cmd, const char *opt, const char *v) {
-    const char *why = nnl_text_problem(v, 4096, 0);
-    if (!why) return 0;
-    fprintf(stderr, "nnlab %s: %s: the value %s; it goes into an #SBATCH line of the job script\n", cmd, opt, why);
-    return 2;
-}
-
-int sl_parse_opts(int argc, char **argv, const char *cmd, const int *allowed, opts *o) {
-    static const struct option lo[] = {
-        {"set", required_argument, 0, O_SET}, {"db", required_argument, 0, O_DB},
-        {"data", required_argument, 0, O_DATA}, {"shards", required_argument, 0, O_SHARDS},
-        {"partition", required_argument, 0, O_PARTITION}, {"time", required_argument, 0, O_TIME},
-        {"cpus-per-task", required_argument, 0, O_CPUS}, {"array-parallel", required_argument, 0, O_PARALLEL},
-        {"runs-per-task", required_argument, 0, O_PER_TASK}, {"sbatch-arg", required_argument, 0, O_SBATCH_ARG},
-        {"print", no_argument, 0, O_PRINT}, {"wait", no_argument, 0, O_WAIT},
-        {"retries", required_argument, 0, O_RETRIES}, {"poll", required_argument, 0, O_POLL},
-        {"task", required_argument, 0, O_TASK}, {"ntasks", required_argument, 0, O_NTASKS},
-        {"plan", required_argument, 0, O_PLAN}, {"slurm", no_argument, 0, O_SLURM},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    memset(o, 0, sizeof *o);
-    o->db = DEFAULT_DB;
-    o->cpus = o->per_task = 1;
-    o->poll = 10;
-    o->task = o->ntasks = -1;
-    optind = 1;
-    opterr = 0;
-    int ch, rc = 0;
-    while (!rc && (ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        if (ch == 'h') { o->help = 1; return 0; }
-        if (ch == '?') {
-            fprintf(stderr, "nnlab %s: unknown option '%s' (see 'nnlab %s --help')\n", cmd, argv[optind - 1], cmd);
-            return 2;
-        }
-        int ok = 0;
-        for (const int *a = allowed; *a; a++) ok |= *a == ch;
-        if (!ok) {
-            fprintf(stderr, "nnlab %s: option '%s' does not apply here (see 'nnlab %s --help')\n", cmd,
-                    argv[optind - 1], cmd);
-            return 2;
-        }
-        switch (ch) {
-        case O_SET:
-            if (nnl_cli_set(cmd, optarg, o->sets, &o->nsets, MAX_SETS)) return 2;
-            o->set_text[o->nsets - 1] = optarg;
-            break;
-        case O_DB: o->db = optarg; break;
-        case O_DATA: o->data = optarg; break;
-        case O_SHARDS: o->shards = optarg; break;
-        case O_PARTITION:
-        case O_TIME:
-            if (sbatch_value_bad(cmd, ch == O_PARTITION ? "--partition" : "--time", optarg)) return 2;
-            if (ch == O_PARTITION) o->partition = optarg;
-            else o->time = optarg;
-            break;
-        case O_CPUS: rc = parse_int(cmd, "--cpus-per-task", optarg, 1, 4096, &o->cpus); break;
-        case O_PARALLEL: rc = parse_int(cmd, "--array-parallel", optarg, 1, 1000000, &o->parallel); break;
-        case O_PER_TASK: rc = parse_int(cmd, "--runs-per-task", optarg, 1, NNL_MAX_PLAN, &o->per_task); break;
-        case O_SBATCH_ARG:
-            if (o->nsbatch == MAX_SBATCH_ARGS) { fprintf(stderr, "nnlab %s: more than %d --sbatch-arg options\n", cmd, MAX_SBATCH_ARGS); return 2; }
-            if (sbatch_value_bad(cmd, "--sbatch-arg", optarg)) return 2;
-            o->sbatch_args[o->nsbatch++] = optarg;
-            break;
-        case O_PRINT: o->print = 1; break;
-        case O_WAIT: o->wait = 1; break;
-        case O_RETRIES: rc = parse_int(cmd, "--retries", optarg, 0, 100, &o->retries); break;
-        case O_POLL: rc = parse_int(cmd, "--poll", optarg, 1, 3600, &o->poll); break;
-        case O_TASK: rc = parse_int(cmd, "--task", optarg, 0, NNL_MAX_PLAN, &o->task); break;
-        case O_NTASKS: rc = parse_int(cmd, "--ntasks", optarg, 1, NNL_MAX_PLAN, &o->ntasks); break;
-        case O_PLAN: o->plan_hash = optarg; break;
-        case O_SLURM: break;
-        }
-    }
-    if (rc) return rc;
-    o->npos = argc - optind;
-    o->pos = argv + optind;
-    o->positional = o->npos ? o->pos[0] : NULL;
-    return 0;
-}
-
-int sl_one_positional(const char *cmd, const opts *o) {
-    if (o->npos == 1) return 0;
-    if (!o->npos) fprintf(stderr, "nnlab %s: expected an EXPERIMENT file (see 'nnlab %s --help')\n", cmd, cmd);
-    else fprintf(stderr, "nnlab %s: unexpected argument '%s'\n", cmd, o->pos[1]);
-    return 2;
-}
 
 int sl_load_plan(const char *cmd, opts *o, nnl_plan *plan) {
     char err[1024];

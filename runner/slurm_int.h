@@ -8,33 +8,17 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include "cli.h"
 #include "config.h"
 #include "experiment.h"
 #include "proc.h"
 #include "slurm.h"
 
-#define DEFAULT_DB "results/nnlab.db"
-#define MAX_SETS 256
-#define MAX_SBATCH_ARGS 64
+#define DEFAULT_DB NNL_DEFAULT_DB
+#define MAX_SETS NNL_MAX_SETS
 
-typedef struct {
-    const char *db, *shards, *partition, *time, *positional, *data;
-    nnl_override sets[MAX_SETS];
-    const char *set_text[MAX_SETS]; /* as typed, for the worker's command line */
-    int nsets;
-    const char *sbatch_args[MAX_SBATCH_ARGS];
-    int nsbatch;
-    int cpus, parallel, per_task, print, wait, retries, poll, help;
-    int task, ntasks;
-    const char *plan_hash;
-    int npos;
-    char **pos;
-} opts;
-
-enum {
-    O_SET = 1000, O_DB, O_DATA, O_SHARDS, O_PARTITION, O_TIME, O_CPUS, O_PARALLEL, O_PER_TASK,
-    O_SBATCH_ARG, O_PRINT, O_WAIT, O_RETRIES, O_POLL, O_TASK, O_NTASKS, O_PLAN, O_SLURM
-};
+/* every Slurm command's options (cli.h) */
+typedef nnl_args opts;
 
 enum { ERR_SHOW = NNL_CHILD_SHOW, ERR_CAPTURE = NNL_CHILD_TOO, ERR_DROP = NNL_CHILD_DROP };
 
@@ -51,9 +35,6 @@ typedef struct { int finished, running, queued, resume, failed, diverged, pruned
 
 typedef struct { int running, pending, other, gone; } queue_counts;
 
-/* allowed: the O_ options the command takes, as a 0-terminated list */
-int sl_parse_opts(int argc, char **argv, const char *cmd, const int *allowed, opts *o);
-int sl_one_positional(const char *cmd, const opts *o);
 /* the plan with --data folded in as the last override */
 int sl_load_plan(const char *cmd, opts *o, nnl_plan *plan);
 /* an absolute path for p: realpath when it exists, else the current folder

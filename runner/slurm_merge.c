@@ -9,15 +9,17 @@
 #include "slurm_int.h"
 #include "train.h"
 
-static const char usage_merge[] =
-    "usage: nnlab merge [--db PATH] SHARD.db...\n"
-    "\n"
-    "Merges shard databases (results/slurm/EXPERIMENT/task-*.db, written by\n"
-    "'nnlab sweep --slurm') into the main database, one transaction per shard.\n"
-    "Runs are matched by key and experiment: a run the database lacks is added\n"
-    "with its params, epochs and test result; one it has is replaced only by a\n"
-    "more complete copy (finished, then more epochs). Merging twice adds nothing.\n"
-    "  --db PATH   the main database (default " DEFAULT_DB ")\n";
+static const nnl_command merge_cmd = {
+    .name = "merge", .args = "SHARD.db...", .min_args = 1, .max_args = -1,
+    .missing = "SHARD.db files, e.g. results/slurm/EXPERIMENT/task-*.db",
+    .about =
+        "Merges shard databases (results/slurm/EXPERIMENT/task-*.db, written by\n"
+        "'nnlab sweep --slurm') into the main database, one transaction per shard.\n"
+        "Runs are matched by key and experiment: a run the database lacks is added\n"
+        "with its params, epochs and test result; one it has is replaced only by a\n"
+        "more complete copy (finished, then more epochs). Merging twice adds nothing.\n",
+    .opts = {{NNL_OPT_DB, "the main database (default " DEFAULT_DB ")"}},
+};
 
 static int same_text(const char *a, const char *b) { return (!a && !b) || (a && b && !strcmp(a, b)); }
 
@@ -102,15 +104,9 @@ int sl_merge_dir(const char *db, const char *dir) {
 }
 
 int nnl_merge_cmd(int argc, char **argv) {
-    static const int allowed[] = {O_DB, 0};
     opts o;
-    int rc = sl_parse_opts(argc, argv, "merge", allowed, &o);
-    if (rc || o.help) { if (o.help) fputs(usage_merge, stdout); return rc; }
-    if (!o.npos) {
-        fprintf(stderr, "nnlab merge: expected SHARD.db files, e.g. results/slurm/EXPERIMENT/task-*.db "
-                        "(see 'nnlab merge --help')\n");
-        return 2;
-    }
+    int rc = nnl_cli_parse(&merge_cmd, argc, argv, &o);
+    if (rc || o.help) return rc;
     for (int i = 0; i < o.npos; i++) {
         char a[NNL_PATH_MAX], b[NNL_PATH_MAX];
         if (!sl_abs_path(o.pos[i], a, sizeof a) && !sl_abs_path(o.db, b, sizeof b) && !strcmp(a, b)) {

@@ -129,20 +129,22 @@ void sl_report_sacct(const char *job) {
     }
 }
 
-static const char usage_status[] =
-    "usage: nnlab status EXPERIMENT [--db PATH] [--shards DIR] [--set KEY=VALUE]... [--data DIR]\n"
-    "\n"
-    "For a sweep submitted with 'nnlab sweep --slurm': its runs finished,\n"
-    "running, queued (not started or to resume) and failed, read from the main\n"
-    "database and the shards, and its array tasks from squeue. Give the same\n"
-    "--set options as to the sweep.\n";
+static const nnl_command status_cmd = {
+    .name = "status", .args = "EXPERIMENT", .min_args = 1, .max_args = 1, .missing = "an EXPERIMENT file",
+    .about =
+        "For a sweep submitted with 'nnlab sweep --slurm': its runs finished,\n"
+        "running, queued (not started or to resume) and failed, read from the main\n"
+        "database and the shards, and its array tasks from squeue. Give the same\n"
+        "--set options as to the sweep.\n",
+    .opts = {{NNL_OPT_DB, "the main database (default " DEFAULT_DB ")"},
+             {NNL_OPT_SHARDS, "the shards' folder (default: beside the database)"},
+             {NNL_OPT_SET, "override a config value in every run, as the sweep did (repeatable)"}, {NNL_OPT_DATA}},
+};
 
 int nnl_status_cmd(int argc, char **argv) {
-    static const int allowed[] = {O_SET, O_DB, O_DATA, O_SHARDS, 0};
     opts o;
-    int rc = sl_parse_opts(argc, argv, "status", allowed, &o);
-    if (rc || o.help) { if (o.help) fputs(usage_status, stdout); return rc; }
-    if ((rc = sl_one_positional("status", &o))) return rc;
+    int rc = nnl_cli_parse(&status_cmd, argc, argv, &o);
+    if (rc || o.help) return rc;
     nnl_plan plan;
     if (sl_load_plan("status", &o, &plan)) return 2;
     char dir[NNL_PATH_MAX];

@@ -17,45 +17,32 @@
 #include "signals.h"
 #include "slurm_int.h"
 
-static const char usage_slurm_sweep[] =
-    "usage: nnlab sweep EXPERIMENT --slurm [--partition P] [--time T] [--cpus-per-task C]\n"
-    "         [--array-parallel M] [--runs-per-task K] [--sbatch-arg ARG]... [--print]\n"
-    "         [--wait [--retries N]] [--db PATH] [--shards DIR] [--set KEY=VALUE]... [--data DIR]\n"
-    "\n"
-    "Runs the experiment as a Slurm job array: writes an sbatch script with one\n"
-    "array task per run (or per K runs), submits it with sbatch and prints the\n"
-    "job id. Each task runs 'nnlab worker' on a compute node and writes its runs\n"
-    "to its own SQLite file, DIR/task-I.db, checkpoints beside it in\n"
-    "DIR/checkpoints/task-I/; DIR is results/slurm/EXPERIMENT beside the\n"
-    "database. The results folder, this nnlab binary and the data must be on a\n"
-    "file system every node sees.\n"
-    "\n"
-    "Submit again to run only what is missing: runs done in the database or in\n"
-    "any shard are skipped, and tasks that were cancelled, timed out, preempted\n"
-    "or lost with their node continue their runs from their checkpoints.\n"
-    "\n"
-    "  --partition P        sbatch --partition (default: the cluster's default)\n"
-    "  --time T             sbatch --time, per task, e.g. 2:00:00\n"
-    "  --cpus-per-task C    cores per task (default 1); a task trains with C threads\n"
-    "  --array-parallel M   at most M tasks at once (--array=...%M)\n"
-    "  --runs-per-task K    K runs per task, run one after the other (default 1)\n"
-    "  --sbatch-arg ARG     one more '#SBATCH ARG' line, e.g. --sbatch-arg=--mem=2G\n"
-    "                       (repeatable)\n"
-    "  --print              print the sbatch script; submit nothing, write nothing\n"
-    "  --wait               wait for the array to end (polling squeue), then merge\n"
-    "                       the shards into the database (nnlab merge)\n"
-    "  --retries N          with --wait: submit again up to N times while runs are\n"
-    "                       unfinished (a task timed out or was preempted)\n"
-    "  --poll SECONDS       with --wait: how often to ask squeue (default 10)\n"
-    "  --db PATH            the main database (default " DEFAULT_DB ")\n"
-    "  --shards DIR         the shards' folder (default: beside the database)\n"
-    "  --set KEY=VALUE      override a config value in every run (repeatable)\n"
-    "  --data DIR           the FashionMNIST folder (same as --set data.dir=DIR)\n"
-    "\n"
-    "Then: nnlab status EXPERIMENT; nnlab merge; nnlab compare EXPERIMENT.\n"
-    "exit status: 0 submitted (with --wait: every run finished), 1 with --wait:\n"
-    "some run failed or is unfinished, 2 bad input or sbatch failed, 130\n"
-    "interrupted while waiting (the job goes on).\n";
+static const nnl_command slurm_sweep_cmd = {
+    .name = "sweep", .args = "EXPERIMENT --slurm", .min_args = 1, .max_args = 1, .missing = "an EXPERIMENT file",
+    .about =
+        "Runs the experiment as a Slurm job array: writes an sbatch script with one\n"
+        "array task per run (or per K runs), submits it with sbatch and prints the\n"
+        "job id. Each task runs 'nnlab worker' on a compute node and writes its runs\n"
+        "to its own SQLite file, DIR/task-I.db, checkpoints beside it in\n"
+        "DIR/checkpoints/task-I/; DIR is results/slurm/EXPERIMENT beside the\n"
+        "database. The results folder, this nnlab binary and the data must be on a\n"
+        "file system every node sees.\n"
+        "\n"
+        "Submit again to run only what is missing: runs done in the database or in\n"
+        "any shard are skipped, and tasks that were cancelled, timed out, preempted\n"
+        "or lost with their node continue their runs from their checkpoints.\n",
+    .opts = {{NNL_OPT_SLURM, "run the sweep as a Slurm job array (this page)"}, {NNL_OPT_PARTITION}, {NNL_OPT_TIME},
+             {NNL_OPT_CPUS}, {NNL_OPT_PARALLEL}, {NNL_OPT_PER_TASK}, {NNL_OPT_SBATCH_ARG},
+             {NNL_OPT_PRINT, "print the sbatch script; submit nothing, write nothing"}, {NNL_OPT_WAIT},
+             {NNL_OPT_RETRIES}, {NNL_OPT_POLL}, {NNL_OPT_DB, "the main database (default " DEFAULT_DB ")"},
+             {NNL_OPT_SHARDS, "the shards' folder (default: beside the database)"},
+             {NNL_OPT_SET, "override a config value in every run (repeatable)"}, {NNL_OPT_DATA}},
+    .after =
+        "Then: nnlab status EXPERIMENT; nnlab merge; nnlab compare EXPERIMENT.\n"
+        "exit status: 0 submitted (with --wait: every run finished), 1 with --wait:\n"
+        "some run failed or is unfinished, 2 bad input or sbatch failed, 130\n"
+        "interrupted while waiting (the job goes on).\n",
+};
 
 typedef struct {
     int ntasks;               /* the array's size: indices 0 .. ntasks - 1 */
@@ -324,12 +311,9 @@ int nnl_slurm_requested(int argc, char **argv) {
 }
 
 int nnl_slurm_sweep_cmd(int argc, char **argv) {
-    static const int allowed[] = {O_SET, O_DB, O_DATA, O_SHARDS, O_PARTITION, O_TIME, O_CPUS, O_PARALLEL,
-                                  O_PER_TASK, O_SBATCH_ARG, O_PRINT, O_WAIT, O_RETRIES, O_POLL, O_SLURM, 0};
     opts o;
-    int rc = sl_parse_opts(argc, argv, "sweep", allowed, &o);
-    if (rc || o.help) { if (o.help) fputs(usage_slurm_sweep, stdout); return rc; }
-    if ((rc = sl_one_positional("sweep", &o))) return rc;
+    int rc = nnl_cli_parse(&slurm_sweep_cmd, argc, argv, &o);
+    if (rc || o.help) return rc;
     if (o.print && o.wait) { fprintf(stderr, "nnlab sweep: --print submits nothing to --wait for\n"); return 2; }
     if (o.retries && !o.wait) { fprintf(stderr, "nnlab sweep: --retries goes with --wait\n"); return 2; }
     nnl_plan plan;

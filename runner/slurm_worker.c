@@ -14,16 +14,19 @@
 #include "slurm_int.h"
 #include "sweep.h"
 
-static const char usage_worker[] =
-    "usage: nnlab worker EXPERIMENT --shards DIR --task I --ntasks N [--plan HASH]\n"
-    "         [--set KEY=VALUE]... [--data DIR]\n"
-    "\n"
-    "One array task of 'nnlab sweep --slurm' (its sbatch script calls this):\n"
-    "runs the experiment's runs I, I + N, I + 2N, ... that DIR/done does not\n"
-    "list, on the shard DIR/task-I.db, one at a time with the task's cores\n"
-    "($SLURM_CPUS_PER_TASK), resuming what an earlier attempt cut short.\n"
-    "  --plan HASH   refuse to run if the experiment's plan is no longer the one\n"
-    "                submitted (the file was edited in between)\n";
+static const nnl_command worker_cmd = {
+    .name = "worker", .args = "EXPERIMENT", .min_args = 1, .max_args = 1, .missing = "an EXPERIMENT file",
+    .usage = "usage: nnlab worker EXPERIMENT --shards DIR --task I --ntasks N [--plan HASH]\n"
+             "         [--set KEY=VALUE]... [--data DIR]\n",
+    .about =
+        "One array task of 'nnlab sweep --slurm' (its sbatch script calls this):\n"
+        "runs the experiment's runs I, I + N, I + 2N, ... that DIR/done does not\n"
+        "list, on the shard DIR/task-I.db, one at a time with the task's cores\n"
+        "($SLURM_CPUS_PER_TASK), resuming what an earlier attempt cut short.\n",
+    .opts = {{NNL_OPT_SHARDS, "the shards' folder, DIR (required)"}, {NNL_OPT_TASK, "this task's index, I (required)"},
+             {NNL_OPT_NTASKS, "the array's size, N (required)"}, {NNL_OPT_PLAN},
+             {NNL_OPT_SET, "override a config value in every run, as the sweep did (repeatable)"}, {NNL_OPT_DATA}},
+};
 
 static int read_done(const char *dir, char (**keys)[17], int *n) {
     char path[NNL_PATH_MAX + 8], line[64];
@@ -85,11 +88,9 @@ static int release_dead_runs(const char *shard, char *err, size_t errlen) {
 }
 
 int nnl_worker_cmd(int argc, char **argv) {
-    static const int allowed[] = {O_SET, O_DATA, O_SHARDS, O_TASK, O_NTASKS, O_PLAN, 0};
     opts o;
-    int rc = sl_parse_opts(argc, argv, "worker", allowed, &o);
-    if (rc || o.help) { if (o.help) fputs(usage_worker, stdout); return rc; }
-    if ((rc = sl_one_positional("worker", &o))) return rc;
+    int rc = nnl_cli_parse(&worker_cmd, argc, argv, &o);
+    if (rc || o.help) return rc;
     if (!o.shards || o.task < 0 || o.ntasks < 1) {
         fprintf(stderr, "nnlab worker: --shards, --task and --ntasks are required (see 'nnlab worker --help')\n");
         return 2;
