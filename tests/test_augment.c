@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "../runner/augment.h"
+#include "../runner/train/augment.h"
 #include "../runner/config.h"
 
 enum { H = 6, W = 5 };

@@ -36,7 +36,7 @@
 #include <zlib.h>
 #include <cmocka.h>
 #include "nnlab_bin.h"
-#include "../runner/store.h"
+#include "../runner/store/store.h"
 
 static char dir[64], errout[1 << 15], base[600];
 static long rows_checked, kill_trials, ckpts_checked;

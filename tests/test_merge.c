@@ -1,5 +1,5 @@
 /* test_merge.c -- tests of `nnlab merge` (nnl_merge_shard in
- * runner/slurm.c), which brings the shard databases of a Slurm job array
+ * runner/slurm/slurm_merge.c), which brings the shard databases of a Slurm job array
  * back into the main database. Its promises (issue 7): idempotent (merging
  * twice adds nothing), keyed by run key, keeping the most complete copy of a
  * run, never duplicating epochs. The shards here are written with the store
@@ -21,10 +21,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../runner/slurm.h"
-#include "../runner/store.h"
-#include "../runner/store_int.h" /* nnl_store_db: the tests look behind the store */
-#include "../runner/train.h"
+#include "../runner/slurm/slurm.h"
+#include "../runner/store/store.h"
+#include "../runner/store/store_int.h" /* nnl_store_db: the tests look behind the store */
+#include "../runner/train/train.h"
 
 #define KEY_A "aaaa000000000001"
 #define KEY_B "bbbb000000000002"

@@ -19,10 +19,10 @@
 #include <cmocka.h>
 #include "../runner/config.h"
 #include "../runner/experiment.h"
-#include "../runner/report.h"
-#include "../runner/store.h"
-#include "../runner/sweep.h"
-#include "../runner/train.h"
+#include "../runner/report/report.h"
+#include "../runner/store/store.h"
+#include "../runner/train/sweep.h"
+#include "../runner/train/train.h"
 
 static char dir[64], db[128], plots[1024], err[2048];
 static int64_t lone_run;

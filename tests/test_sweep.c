@@ -21,9 +21,9 @@
 #include "tmpdir.h"
 #include "nnlab_bin.h"
 #include "../runner/experiment.h"
-#include "../runner/store.h"
-#include "../runner/store_int.h" /* nnl_store_db: the tests look behind the store */
-#include "../runner/sweep.h"
+#include "../runner/store/store.h"
+#include "../runner/store/store_int.h" /* nnl_store_db: the tests look behind the store */
+#include "../runner/train/sweep.h"
 
 static char dir[64];
 static char err[1024];

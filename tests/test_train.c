@@ -14,9 +14,9 @@
 #include <cmocka.h>
 #include "tmpdir.h"
 #include "../runner/config.h"
-#include "../runner/store.h"
-#include "../runner/store_int.h" /* nnl_store_db: the tests look behind the store */
-#include "../runner/train.h"
+#include "../runner/store/store.h"
+#include "../runner/store/store_int.h" /* nnl_store_db: the tests look behind the store */
+#include "../runner/train/train.h"
 #include "archs.h"
 
 static const char *YAML =
