@@ -73,7 +73,7 @@ static const option options[NNL_OPT_COUNT] = {
     [NNL_OPT_POLL] = {"poll", 0, ARG_INT, "SECONDS", AT(poll), 1, 3600, 0,
                       "with --wait: how often to ask squeue (default 10)"},
     [NNL_OPT_SHARDS] = {"shards", 0, ARG_STR, "DIR", AT(shards), 0, 0, 0,
-                        "the shards' folder (default: slurm/EXPERIMENT beside the database)"},
+                        "the shards' folder"},
     [NNL_OPT_TASK] = {"task", 0, ARG_INT, "I", AT(task), 0, NNL_MAX_PLAN, 0, "this array task's index"},
     [NNL_OPT_NTASKS] = {"ntasks", 0, ARG_INT, "N", AT(ntasks), 1, NNL_MAX_PLAN, 0, "the array's number of tasks"},
     [NNL_OPT_PLAN] = {"plan", 0, ARG_STR, "HASH", AT(plan_hash), 0, 0, 0,

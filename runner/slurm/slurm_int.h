@@ -17,6 +17,11 @@
 #define DEFAULT_DB NNL_DEFAULT_DB
 #define MAX_SETS NNL_MAX_SETS
 
+/* what the Slurm commands say of their shared options (cli.h) */
+#define SL_OPT_MAIN_DB {NNL_OPT_DB, "the main database (default " DEFAULT_DB ")"}
+#define SL_OPT_SHARDS {NNL_OPT_SHARDS, "the shards' folder (default: slurm/EXPERIMENT beside the database)"}
+#define SL_OPT_SETS {NNL_OPT_SET, "override a config value in every run, as the sweep did (repeatable)"}
+
 /* every Slurm command's options (cli.h) */
 typedef nnl_args opts;
 

@@ -18,7 +18,7 @@ static const nnl_command merge_cmd = {
         "Runs are matched by key and experiment: a run the database lacks is added\n"
         "with its params, epochs and test result; one it has is replaced only by a\n"
         "more complete copy (finished, then more epochs). Merging twice adds nothing.\n",
-    .opts = {{NNL_OPT_DB, "the main database (default " DEFAULT_DB ")"}},
+    .opts = {SL_OPT_MAIN_DB},
 };
 
 static int same_text(const char *a, const char *b) { return (!a && !b) || (a && b && !strcmp(a, b)); }

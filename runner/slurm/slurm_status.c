@@ -136,9 +136,7 @@ static const nnl_command status_cmd = {
         "running, queued (not started or to resume) and failed, read from the main\n"
         "database and the shards, and its array tasks from squeue. Give the same\n"
         "--set options as to the sweep.\n",
-    .opts = {{NNL_OPT_DB, "the main database (default " DEFAULT_DB ")"},
-             {NNL_OPT_SHARDS, "the shards' folder (default: beside the database)"},
-             {NNL_OPT_SET, "override a config value in every run, as the sweep did (repeatable)"}, {NNL_OPT_DATA}},
+    .opts = {SL_OPT_MAIN_DB, SL_OPT_SHARDS, SL_OPT_SETS, {NNL_OPT_DATA}},
 };
 
 int nnl_status_cmd(int argc, char **argv) {

@@ -34,8 +34,7 @@ static const nnl_command slurm_sweep_cmd = {
     .opts = {{NNL_OPT_SLURM, "run the sweep as a Slurm job array (this page)"}, {NNL_OPT_PARTITION}, {NNL_OPT_TIME},
              {NNL_OPT_CPUS}, {NNL_OPT_PARALLEL}, {NNL_OPT_PER_TASK}, {NNL_OPT_SBATCH_ARG},
              {NNL_OPT_PRINT, "print the sbatch script; submit nothing, write nothing"}, {NNL_OPT_WAIT},
-             {NNL_OPT_RETRIES}, {NNL_OPT_POLL}, {NNL_OPT_DB, "the main database (default " DEFAULT_DB ")"},
-             {NNL_OPT_SHARDS, "the shards' folder (default: beside the database)"},
+             {NNL_OPT_RETRIES}, {NNL_OPT_POLL}, SL_OPT_MAIN_DB, SL_OPT_SHARDS,
              {NNL_OPT_SET, "override a config value in every run (repeatable)"}, {NNL_OPT_DATA}},
     .after =
         "Then: nnlab status EXPERIMENT; nnlab merge; nnlab compare EXPERIMENT.\n"

@@ -25,7 +25,7 @@ static const nnl_command worker_cmd = {
         "($SLURM_CPUS_PER_TASK), resuming what an earlier attempt cut short.\n",
     .opts = {{NNL_OPT_SHARDS, "the shards' folder, DIR (required)"}, {NNL_OPT_TASK, "this task's index, I (required)"},
              {NNL_OPT_NTASKS, "the array's size, N (required)"}, {NNL_OPT_PLAN},
-             {NNL_OPT_SET, "override a config value in every run, as the sweep did (repeatable)"}, {NNL_OPT_DATA}},
+             SL_OPT_SETS, {NNL_OPT_DATA}},
 };
 
 static int read_done(const char *dir, char (**keys)[17], int *n) {
