@@ -881,8 +881,8 @@ void nnl_store_close(nnl_store *s)
 {
     if (!s) return;
     for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(s->st[i]);
-    /* close_v2: statements a caller prepared on nnl_store_db() and did not
-     * finalize delay the close instead of failing it. */
+    /* close_v2: a statement still open (a test's, through store_int.h's
+     * nnl_store_db) delays the close instead of failing it. */
     sqlite3_close_v2(s->db);
     free(s->path);
     free(s);

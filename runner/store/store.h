@@ -2,6 +2,11 @@
  * default) that holds every run, its config parameters, per-epoch metrics,
  * test confusion matrix and per-class accuracy.
  *
+ * Every query nnlab makes is behind this header: callers get typed rows
+ * (runs with their params, epoch series, comparison rows, the runs of a
+ * shard being merged), never SQL or the connection. Only the files of store/
+ * include sqlite3.h.
+ *
  * Several processes (parallel sweep workers) write one database at once.
  * The store makes that safe: WAL journal mode, a 30 s busy timeout, and every
  * write is its own short BEGIN IMMEDIATE transaction, so writers queue
