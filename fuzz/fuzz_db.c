@@ -21,10 +21,10 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include "fuzz.h"
-#include "../runner/report.h"
-#include "../runner/slurm.h"
-#include "../runner/store.h"
-#include "../runner/sweep.h"
+#include "../runner/report/report.h"
+#include "../runner/slurm/slurm.h"
+#include "../runner/store/store.h"
+#include "../runner/train/sweep.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
  * may be gzip (the content says so). Loaded images must hold what the
  * header promised and labels must be < NNL_CLASSES. */
 #include "fuzz.h"
-#include "../runner/data.h"
+#include "../runner/train/data.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

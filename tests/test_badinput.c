@@ -165,8 +165,15 @@ static void empty_missing_and_directory_paths_are_refused(void **state) {
     snprintf(path, sizeof path, "%s/empty.yaml", dir);
     FILE *f = fopen(path, "w");
     fclose(f);
+    /* train and check read a config, sweep an experiment: each says which one is empty */
+    const char *empty[] = {
+        "# a file of 0 bytes | expect: the config is empty: it needs at least model.layers (see configs/lenet5.yaml)",
+        "# a file of 0 bytes | expect: the experiment is empty: it needs at least base and grid",
+        "# a file of 0 bytes | expect: the config is empty: it needs at least model.layers (see configs/lenet5.yaml)",
+    };
     for (int c = 0; c < 3; c++) {
-        char head[] = "# a file of 0 bytes | expect: the";
+        char head[256];
+        snprintf(head, sizeof head, "%s", empty[c]);
         assert_int_equal(expect_refused(cmds[c], path, head), 0);
     }
     snprintf(path, sizeof path, "%s/no-such-file.yaml", dir);

@@ -73,14 +73,15 @@ static void bad_input_exits_2_with_one_line_and_writes_nothing(void **state) {
     const char *base = "name: t\nmodel:\n  layers: [conv: {filters: 4, kernel: 5}, act, pool, flatten, dense: 10]\n";
     char text[1024];
     struct { const char *yaml, *want; } cases[] = {
-        {"model: [\n", "YAML syntax error"},
-        {"train: {lrr: 0.1}\n", "did you mean 'lr'"},
-        {"train: {lr: 0}\n", "train.lr: must be > 0"},
-        {"train: {batch_size: 0}\n", "train.batch_size"},
-        {"train: {epochs: 0}\n", "train.epochs"},
-        {"data: {val_split: 1.5}\n", "data.val_split"},
-        {"model: {activation: swish}\n", "unknown activation 'swish'"},
-        {"model: {pool: median}\n", "median"},
+        {"model: [\n", "bad.yaml:3:1: YAML syntax error: did not find expected node content"},
+        {"train: {lrr: 0.1}\n", "bad.yaml:4:9: unknown key 'lrr' in train (did you mean 'lr'?)"},
+        {"train: {lr: 0}\n", "bad.yaml:4:13: train.lr: must be > 0, got 0"},
+        {"train: {batch_size: 0}\n", "bad.yaml:4:21: train.batch_size: must be between 1 and 65536, got 0"},
+        {"train: {epochs: 0}\n", "bad.yaml:4:17: train.epochs: must be between 1 and 100000, got 0"},
+        {"data: {val_split: 1.5}\n", "bad.yaml:4:19: data.val_split: must be strictly between 0 and 1, got 1.5"},
+        {"model: {activation: swish}\n", "bad.yaml:2:21: model.activation: unknown activation 'swish' (expected "
+                                         "sigmoid, relu, tanh, leaky_relu)"},
+        {"model: {pool: median}\n", "bad.yaml:2:15: model.pool: unknown pool type 'median' (expected avg, max)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         /* the case's section replaces the base's where both have it */
@@ -93,22 +94,24 @@ static void bad_input_exits_2_with_one_line_and_writes_nothing(void **state) {
                                                   "{filters: 4, kernel: 5}, pool, conv: {filters: 4, kernel: 5}, "
                                                   "flatten, dense: 10]\n");
     snprintf(a, sizeof a, "train %s --db %s", shrink, db);
-    expect_bad(a, "layer 4 (conv2d)");
+    expect_bad(a, "shrink.yaml:2:86: model.layers: layer 4 (conv2d): kernel 5 is larger than its input 4x4x4 "
+                  "with padding 0");
     snprintf(a, sizeof a, "train %s/none.yaml --db %s", dir, db);
     expect_bad(a, "none.yaml: cannot read");
     snprintf(a, sizeof a, "train %s --db %s", dir, db);
     expect_bad(a, "is a directory");
     snprintf(a, sizeof a, "train configs/lenet5.yaml --db %s --set train.lrr=1", db);
-    expect_bad(a, "--set train.lrr=1: unknown key 'lrr'");
+    expect_bad(a, "--set train.lrr=1: unknown key 'lrr' in train (did you mean 'lr'?)");
     snprintf(a, sizeof a, "train configs/lenet5.yaml --db %s --data %s/nodata", db, dir);
-    expect_bad(a, "dataset-fashion-mnist");
+    expect_bad(a, "/nodata: no such directory; install it with 'sudo apt-get install dataset-fashion-mnist', "
+                  "or point data.dir, --data or NNLAB_DATA at a folder holding the four IDX files");
     snprintf(a, sizeof a, "train configs/lenet5.yaml --db %s --bogus", db);
     expect_bad(a, "unknown option '--bogus'");
     expect_bad("frobnicate", "unknown command 'frobnicate'");
     snprintf(a, sizeof a, "sweep experiments/act-pool.yaml --db %s --set model.activation=swish", db);
     expect_bad(a, "unknown activation 'swish'");
     snprintf(a, sizeof a, "sweep experiments/act-pool.yaml --db %s -j 0", db);
-    expect_bad(a, "-j 0");
+    expect_bad(a, "nnlab sweep: -j 0: expected a whole number from 1 to 64");
 }
 
 static void help_and_version_answer(void **state) {

@@ -19,7 +19,7 @@
 #include <zlib.h>
 #include <cmocka.h>
 
-#include "../runner/data.h"
+#include "../runner/train/data.h"
 
 #define N 5
 #define R 4

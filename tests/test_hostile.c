@@ -30,10 +30,11 @@
 #include <unistd.h>
 
 #include "../runner/experiment.h"
-#include "../runner/report.h"
+#include "../runner/report/report.h"
 #include "../runner/signals.h"
-#include "../runner/slurm.h"
-#include "../runner/store.h"
+#include "../runner/slurm/slurm.h"
+#include "../runner/store/store.h"
+#include "../runner/store/store_int.h" /* nnl_store_db: the tests look behind the store */
 #include "nnlab_bin.h"
 #include "tmpdir.h"
 

@@ -19,10 +19,10 @@
 #include <cmocka.h>
 #include "../runner/config.h"
 #include "../runner/experiment.h"
-#include "../runner/report.h"
-#include "../runner/store.h"
-#include "../runner/sweep.h"
-#include "../runner/train.h"
+#include "../runner/report/report.h"
+#include "../runner/store/store.h"
+#include "../runner/train/sweep.h"
+#include "../runner/train/train.h"
 
 static char dir[64], db[128], plots[1024], err[2048];
 static int64_t lone_run;
@@ -397,7 +397,9 @@ static void report_names_the_broken_template(void **state) {
     rc = nnl_report_plots_dir(found, sizeof found, err, sizeof err);
     setenv("NNLAB_PLOTS", plots, 1);
     assert_int_equal(rc, NNL_REPORT_EINPUT);
-    assert_non_null(strstr(err, "NNLAB_PLOTS="));
+    char want_plots[1100];
+    snprintf(want_plots, sizeof want_plots, "NNLAB_PLOTS=%s: no gnuplot templates there (no colors.gp)", dir);
+    if (!strstr(err, want_plots)) fail_msg("want %s in: %s", want_plots, err);
 }
 
 /* The command: an experiment file, an experiment name, a run id, a key

@@ -27,7 +27,7 @@ check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; 
 
 [ "$(id -u)" = 0 ] || die "needs root: munged, slurmctld and slurmd run as root here"
 [ -x "$NNLAB" ] || die "$NNLAB: no such program (build it: make test-slurm)"
-"$NNLAB" worker --help >/dev/null 2>&1 || die "$NNLAB has no 'worker' command (main.c must dispatch to runner/slurm.c)"
+"$NNLAB" worker --help >/dev/null 2>&1 || die "$NNLAB has no 'worker' command (runner/cli/main.c must dispatch to runner/slurm/)"
 for c in munged mungekey slurmctld slurmd sbatch squeue scancel sinfo sqlite3; do
     command -v "$c" >/dev/null || die "$c not found: install slurm-wlm, munge and sqlite3 (scripts/install-deps.sh)"
 done

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "../runner/stats.h"
+#include "../runner/report/stats.h"
 
 /* |got - want| within rel of |want| (or 1e-13 absolute near 0) */
 static void near_rel(const char *what, int line, double got, double want, double rel) {

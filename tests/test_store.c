@@ -1,4 +1,4 @@
-/* test_store.c -- tests of the SQLite results store (runner/store.c):
+/* test_store.c -- tests of the SQLite results store (runner/store/):
  * schema creation and versioning, refusal of wrong files, the write path's
  * bookkeeping (best epoch, rewrites, status times), lookups by id and key
  * prefix, and the two promises sweeps depend on: parallel writers never see
@@ -27,7 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../runner/store.h"
+#include "../runner/store/store.h"
+#include "../runner/store/store_int.h" /* nnl_store_db: the tests look behind the store */
 
 #define KEY_A "abcdef0123456789"
 #define KEY_B "abd0000000000000"

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "../runner/tpe.h"
+#include "../runner/train/tpe.h"
 
 enum { MAXV = 256 };
 

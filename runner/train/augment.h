@@ -7,7 +7,7 @@
 #ifndef NNL_AUGMENT_H
 #define NNL_AUGMENT_H
 
-#include "../nn/nn.h"
+#include "../../nn/nn.h"
 
 typedef struct {
     double flip;       /* probability of a horizontal flip; 0: off */

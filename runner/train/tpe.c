@@ -6,8 +6,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../nn/nn.h"
-#include "../nn/nmath.h"
+#include "../../nn/nn.h"
+#include "../../nn/nmath.h"
 
 enum { CANDIDATES = 24 };
 

@@ -12,7 +12,7 @@
 const char *const nnl_class_names[NNL_CLASSES] = {
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
-#include "../nn/nn.h"
+#include "../../nn/nn.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -34,8 +34,6 @@ int nnl_worker_cmd(int argc, char **argv);
 int nnl_merge_cmd(int argc, char **argv);
 int nnl_status_cmd(int argc, char **argv);
 
-typedef struct { int added, updated, unchanged; } nnl_merge_counts;
-
 /* Merges one shard database into main in one transaction, run by run,
  * keyed by (key, experiment): a run main lacks is added with its params,
  * epochs and test result; a run main has is replaced only by a more

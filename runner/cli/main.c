@@ -2,7 +2,6 @@
  * calls config, store and train, and decides the exit status:
  *   0 success, 1 a run failed or diverged, 2 bad input (usage, config, data),
  *   130 interrupted by SIGINT or SIGTERM. */
-#include <getopt.h>
 #include <sys/resource.h>
 #include <math.h>
 #include <signal.h>
@@ -10,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "cli.h"
 #include "config.h"
 #include "data.h"
 #include "experiment.h"
@@ -20,17 +20,15 @@
 #include "store.h"
 #include "sweep.h"
 #include "train.h"
+#include "version.h"
 #include "yamltree.h"
 
 #ifndef NNLAB_VERSION
 #define NNLAB_VERSION "0.0.0"
 #endif
-#ifndef NNLAB_GIT_COMMIT
-#define NNLAB_GIT_COMMIT ""
-#endif
 
-#define DEFAULT_DB "results/nnlab.db"
-#define MAX_SETS 256
+#define DEFAULT_DB NNL_DEFAULT_DB
+#define MAX_SETS NNL_MAX_SETS
 
 
 static const char usage_main[] =
@@ -67,198 +65,132 @@ static const char usage_main[] =
     "exit status: 0 success, 1 a run failed or diverged, 2 bad input,\n"
     "130 interrupted (the run is kept as 'interrupted').\n";
 
-static const char usage_train[] =
-    "usage: nnlab train CONFIG [--set KEY=VALUE]... [--db PATH] [--data DIR] [--quiet]\n"
-    "       nnlab train --resume RUN [--db PATH] [--data DIR] [--quiet]\n"
-    "\n"
-    "Trains the run CONFIG describes. Each epoch trains on the training split,\n"
-    "evaluates on the validation split and is written to the database as soon as\n"
-    "it ends. The best checkpoint (by validation accuracy) and the last one are\n"
-    "kept beside the database: results/checkpoints/nnlab/RUN-ID/ for\n"
-    "results/nnlab.db. After the last epoch the best checkpoint is evaluated on\n"
-    "the test set (loss, accuracy, per-class accuracy, confusion matrix).\n"
-    "\n"
-    "  --set KEY=VALUE  override a config value, e.g. --set train.lr=0.01,\n"
-    "                   --set model.activation=relu, --set train.epochs=2\n"
-    "                   (repeatable; KEY is dotted as in 'nnlab check --print')\n"
-    "  --db PATH        the database (default " DEFAULT_DB ")\n"
-    "  --data DIR       the folder with the four FashionMNIST IDX files\n"
-    "                   (same as --set data.dir=DIR; default: $NNLAB_DATA, else\n"
-    "                   /usr/share/datasets/fashion-mnist from dataset-fashion-mnist)\n"
-    "  --quiet          no per-epoch lines\n"
-    "\n"
-    "On a terminal a progress bar shows batches, images/s, the running loss and\n"
-    "the time left. Ctrl-C or SIGTERM stops after the current batch: the run is\n"
-    "marked 'interrupted' with every finished epoch kept; --resume RUN continues\n"
-    "it from its last checkpoint (and a failed run likewise), ending with the\n"
-    "same numbers as a run never stopped. A NaN or infinite loss marks the run\n"
-    "'diverged'.\n"
-    "\n"
-    "Threads: up to train.threads (default: every core). The thread count\n"
-    "changes no result, bit for bit, so nnlab times one thread against all of\n"
-    "them now and then while it trains and keeps the faster: one, when another\n"
-    "program holds a core.\n";
+/* The commands of this file, each with the options it takes: parsing and
+ * --help both come from these (cli.h). */
 
-static const char usage_test[] =
-    "usage: nnlab test RUN [--db PATH]\n"
-    "\n"
-    "Evaluates RUN's best checkpoint on the test set, as the tutorial's test\n"
-    "script does, and prints loss, accuracy and per-class accuracy. Nothing is\n"
-    "written to the database.\n";
+static const nnl_command train_cmd = {
+    .name = "train", .args = "CONFIG", .min_args = 0, .max_args = 1,
+    .usage = "usage: nnlab train CONFIG [--set KEY=VALUE]... [--db PATH] [--data DIR] [--quiet]\n"
+             "       nnlab train --resume RUN [--db PATH] [--data DIR] [--quiet]\n",
+    .about =
+        "Trains the run CONFIG describes. Each epoch trains on the training split,\n"
+        "evaluates on the validation split and is written to the database as soon as\n"
+        "it ends. The best checkpoint (by validation accuracy) and the last one are\n"
+        "kept beside the database: results/checkpoints/nnlab/RUN-ID/ for\n"
+        "results/nnlab.db. After the last epoch the best checkpoint is evaluated on\n"
+        "the test set (loss, accuracy, per-class accuracy, confusion matrix).\n",
+    .opts = {{NNL_OPT_SET, "override a config value, e.g. --set train.lr=0.01,\n"
+                           "--set model.activation=relu, --set train.epochs=2\n"
+                           "(repeatable; KEY is dotted as in 'nnlab check --print')"},
+             {NNL_OPT_DB}, {NNL_OPT_DATA}, {NNL_OPT_QUIET}, {NNL_OPT_RESUME}},
+    .after =
+        "On a terminal a progress bar shows batches, images/s, the running loss and\n"
+        "the time left. Ctrl-C or SIGTERM stops after the current batch: the run is\n"
+        "marked 'interrupted' with every finished epoch kept; --resume RUN continues\n"
+        "it from its last checkpoint (and a failed run likewise), ending with the\n"
+        "same numbers as a run never stopped. A NaN or infinite loss marks the run\n"
+        "'diverged'.\n"
+        "\n"
+        "Threads: up to train.threads (default: every core). The thread count\n"
+        "changes no result, bit for bit, so nnlab times one thread against all of\n"
+        "them now and then while it trains and keeps the faster: one, when another\n"
+        "program holds a core.\n",
+};
 
-static const char usage_summary[] =
-    "usage: nnlab summary CONFIG [--set KEY=VALUE]...\n"
-    "\n"
-    "Prints each layer with its output shape and parameter count, and the\n"
-    "total, like torchsummary. LeNet-5 has 61,706 parameters.\n";
+static const nnl_command test_cmd = {
+    .name = "test", .args = "RUN", .min_args = 1, .max_args = 1, .missing = "a RUN",
+    .about =
+        "Evaluates RUN's best checkpoint on the test set, as the tutorial's test\n"
+        "script does, and prints loss, accuracy and per-class accuracy. Nothing is\n"
+        "written to the database.\n",
+    .opts = {{NNL_OPT_DB}, {NNL_OPT_DATA}},
+};
 
-static const char usage_ls[] =
-    "usage: nnlab ls [--db PATH] [--experiment NAME]\n"
-    "\n"
-    "Lists the runs: id, key, name, status, epochs done, best validation\n"
-    "accuracy and test accuracy.\n";
+static const nnl_command summary_cmd = {
+    .name = "summary", .args = "CONFIG", .min_args = 1, .max_args = 1, .missing = "a CONFIG",
+    .about =
+        "Prints each layer with its output shape and parameter count, and the\n"
+        "total, like torchsummary. LeNet-5 has 61,706 parameters.\n",
+    .opts = {{NNL_OPT_SET}},
+};
 
-static const char usage_show[] =
-    "usage: nnlab show RUN [--db PATH]\n"
-    "\n"
-    "Shows one run: status, timing, where it ran, its resolved config, every\n"
-    "epoch's metrics, and its test result with per-class accuracy and the\n"
-    "confusion matrix.\n";
+static const nnl_command ls_cmd = {
+    .name = "ls", .min_args = 0, .max_args = 0,
+    .about =
+        "Lists the runs: id, key, name, status, epochs done, best validation\n"
+        "accuracy and test accuracy.\n",
+    .opts = {{NNL_OPT_DB}, {NNL_OPT_EXPERIMENT}},
+};
 
-static const char usage_check[] =
-    "usage: nnlab check FILE [--set KEY=VALUE]... [--print]\n"
-    "\n"
-    "Validates a config or an experiment file (one with a top-level 'base:')\n"
-    "without running it: exit 0 and 'ok' if it is valid, else one line naming\n"
-    "the file, line and column, and exit 2. An experiment's every run is\n"
-    "resolved, so a bad grid key or value is found here.\n"
-    "  --print   a config: the fully resolved config, one dotted key per line\n"
-    "            (each line is also a valid --set); an experiment: its runs\n";
+static const nnl_command show_cmd = {
+    .name = "show", .args = "RUN", .min_args = 1, .max_args = 1, .missing = "a RUN",
+    .about =
+        "Shows one run: status, timing, where it ran, its resolved config, every\n"
+        "epoch's metrics, and its test result with per-class accuracy and the\n"
+        "confusion matrix.\n",
+    .opts = {{NNL_OPT_DB}},
+};
 
-static const char usage_bench[] =
-    "usage: nnlab bench [CONFIG] [--set KEY=VALUE]... [--data DIR]\n"
-    "\n"
-    "Trains CONFIG (default configs/lenet5.yaml) in a throw-away database and\n"
-    "prints the seconds of every epoch (training plus validation, as the\n"
-    "PyTorch peer times them), the median, GFLOP/s, where the time went layer\n"
-    "by layer (seconds, GFLOP/s, and the share of one core's fused\n"
-    "multiply-add peak on the kernel path, measured at start), and the peak\n"
-    "resident memory. Set the thread count and length with --set\n"
-    "train.threads=N --set train.epochs=N.\n"
-    "\n"
-    "The kernel path is the best this CPU runs (avx512, avx2 or portable);\n"
-    "NNLAB_ISA=avx2 (or another) forces one, which changes the speed and no\n"
-    "result. 'make bench' runs it beside PyTorch and prints the ratio.\n";
+static const nnl_command check_cmd = {
+    .name = "check", .args = "FILE", .min_args = 1, .max_args = 1, .missing = "a FILE",
+    .about =
+        "Validates a config or an experiment file (one with a top-level 'base:')\n"
+        "without running it: exit 0 and 'ok' if it is valid, else one line naming\n"
+        "the file, line and column, and exit 2. An experiment's every run is\n"
+        "resolved, so a bad grid key or value is found here.\n",
+    .opts = {{NNL_OPT_SET},
+             {NNL_OPT_PRINT, "a config: the fully resolved config, one dotted key per line\n"
+                             "(each line is also a valid --set); an experiment: its runs"}},
+};
 
-static const char usage_sweep[] =
-    "usage: nnlab sweep EXPERIMENT [-j N] [--db PATH] [--set KEY=VALUE]... [--data DIR] [--dry-run]\n"
-    "\n"
-    "Runs every run EXPERIMENT (experiments/*.yaml) declares: its grid of values\n"
-    "times its seeds, and its random samples. Prints the plan (how many runs, how\n"
-    "many already finished, how many to run), then runs up to N at once, each\n"
-    "starting on its share of the cores and taking more once the others have\n"
-    "ended (the thread count changes no result), all writing to one database.\n"
-    "\n"
-    "Run it again to run only what is missing: finished runs are skipped; runs\n"
-    "that were interrupted (Ctrl-C, SIGTERM) or left running by a process that\n"
-    "died (kill -9, power loss) continue from their last finished epoch's\n"
-    "checkpoint and end with the same numbers as if never stopped. Two sweeps of\n"
-    "one experiment on one database never run the same run twice.\n"
-    "\n"
-    "  -j N, --jobs N   training processes at once (default 1)\n"
-    "  --set KEY=VALUE  override a config value in every run (repeatable)\n"
-    "  --db PATH        the database (default " DEFAULT_DB ")\n"
-    "  --data DIR       the FashionMNIST folder (same as --set data.dir=DIR)\n"
-    "  --dry-run        print the plan and each run's status; write nothing\n"
-    "  --slurm          run it as a Slurm job array instead (nnlab sweep x --slurm --help)\n"
-    "\n"
-    "exit status: 0 every run finished (or was pruned), 1 some failed or\n"
-    "diverged, 2 bad input, 130 interrupted. Then: nnlab compare EXPERIMENT.\n";
+static const nnl_command bench_cmd = {
+    .name = "bench", .args = "[CONFIG]", .min_args = 0, .max_args = 1,
+    .about =
+        "Trains CONFIG (default configs/lenet5.yaml) in a throw-away database and\n"
+        "prints the seconds of every epoch (training plus validation, as the\n"
+        "PyTorch peer times them), the median, GFLOP/s, where the time went layer\n"
+        "by layer (seconds, GFLOP/s, and the share of one core's fused\n"
+        "multiply-add peak on the kernel path, measured at start), and the peak\n"
+        "resident memory. Set the thread count and length with --set\n"
+        "train.threads=N --set train.epochs=N.\n",
+    .opts = {{NNL_OPT_SET}, {NNL_OPT_DATA}},
+    .after =
+        "The kernel path is the best this CPU runs (avx512, avx2 or portable);\n"
+        "NNLAB_ISA=avx2 (or another) forces one, which changes the speed and no\n"
+        "result. 'make bench' runs it beside PyTorch and prints the ratio.\n",
+};
 
-static const char usage_compare[] =
-    "usage: nnlab compare EXPERIMENT [--db PATH] [--csv]\n"
-    "\n"
-    "One row per grid point of the experiment (a file or its name), with the\n"
-    "values that vary as columns, its seeds aggregated as mean +- std of the\n"
-    "test accuracy and of the best validation accuracy, best first.\n"
-    "  --csv   comma-separated, for spreadsheets\n";
+static const nnl_command sweep_cmd = {
+    .name = "sweep", .args = "EXPERIMENT", .min_args = 1, .max_args = 1, .missing = "an EXPERIMENT file",
+    .about =
+        "Runs every run EXPERIMENT (experiments/*.yaml) declares: its grid of values\n"
+        "times its seeds, and its random samples. Prints the plan (how many runs, how\n"
+        "many already finished, how many to run), then runs up to N at once, each\n"
+        "starting on its share of the cores and taking more once the others have\n"
+        "ended (the thread count changes no result), all writing to one database.\n"
+        "\n"
+        "Run it again to run only what is missing: finished runs are skipped; runs\n"
+        "that were interrupted (Ctrl-C, SIGTERM) or left running by a process that\n"
+        "died (kill -9, power loss) continue from their last finished epoch's\n"
+        "checkpoint and end with the same numbers as if never stopped. Two sweeps of\n"
+        "one experiment on one database never run the same run twice.\n",
+    .opts = {{NNL_OPT_JOBS}, {NNL_OPT_SET, "override a config value in every run (repeatable)"}, {NNL_OPT_DB},
+             {NNL_OPT_DATA}, {NNL_OPT_DRY_RUN}, {NNL_OPT_SLURM}},
+    .after =
+        "exit status: 0 every run finished (or was pruned), 1 some failed or\n"
+        "diverged, 2 bad input, 130 interrupted. Then: nnlab compare EXPERIMENT.\n",
+};
 
+static const nnl_command compare_cmd = {
+    .name = "compare", .args = "EXPERIMENT", .min_args = 1, .max_args = 1, .missing = "an EXPERIMENT",
+    .about =
+        "One row per grid point of the experiment (a file or its name), with the\n"
+        "values that vary as columns, its seeds aggregated as mean +- std of the\n"
+        "test accuracy and of the best validation accuracy, best first.\n",
+    .opts = {{NNL_OPT_DB}, {NNL_OPT_CSV}},
+};
 
-/* Options shared by the commands; each command accepts the ones it uses. */
-typedef struct {
-    const char *db, *data, *experiment;
-    nnl_override sets[MAX_SETS];
-    int nsets, quiet, print, help, jobs, dry_run, csv;
-    const char *positional, *resume;
-} cli;
-
-enum { OPT_SET = 1000, OPT_DB, OPT_DATA, OPT_QUIET, OPT_PRINT, OPT_EXPERIMENT, OPT_JOBS, OPT_DRY, OPT_CSV, OPT_RESUME };
-
-/* Parses argv after the command; allowed is a string of the OPT_ letters the
- * command accepts ("sdDqpe"); need_pos is how many arguments it takes (-1: 0
- * or 1). Returns 0, or 2 after printing the error. */
-static int parse_cli(int argc, char **argv, const char *cmd, const char *allowed, int need_pos, cli *c) {
-    static const struct option opts[] = {
-        {"set", required_argument, 0, OPT_SET}, {"db", required_argument, 0, OPT_DB},
-        {"data", required_argument, 0, OPT_DATA}, {"quiet", no_argument, 0, OPT_QUIET},
-        {"print", no_argument, 0, OPT_PRINT}, {"experiment", required_argument, 0, OPT_EXPERIMENT},
-        {"jobs", required_argument, 0, OPT_JOBS}, {"dry-run", no_argument, 0, OPT_DRY},
-        {"csv", no_argument, 0, OPT_CSV}, {"resume", required_argument, 0, OPT_RESUME},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    static const char letters[] = "sdDqpejncr";
-    memset(c, 0, sizeof *c);
-    c->db = DEFAULT_DB;
-    c->jobs = 1;
-    optind = 1;
-    opterr = 0;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "hj:", opts, NULL)) != -1) {
-        if (ch == 'j') ch = OPT_JOBS;
-        if (ch == 'h') { c->help = 1; return 0; }
-        if (ch == '?') {
-            fprintf(stderr, "nnlab %s: unknown option '%s' (see 'nnlab %s --help')\n", cmd, argv[optind - 1], cmd);
-            return 2;
-        }
-        if (ch >= OPT_SET && ch <= OPT_RESUME && !strchr(allowed, letters[ch - OPT_SET])) {
-            fprintf(stderr, "nnlab %s: option '%s' does not apply to %s (see 'nnlab %s --help')\n", cmd,
-                    argv[optind - 1], cmd, cmd);
-            return 2;
-        }
-        switch (ch) {
-        case OPT_SET:
-            if (nnl_cli_set(cmd, optarg, c->sets, &c->nsets, MAX_SETS)) return 2;
-            break;
-        case OPT_DB: c->db = optarg; break;
-        case OPT_DATA: c->data = optarg; break;
-        case OPT_QUIET: c->quiet = 1; break;
-        case OPT_PRINT: c->print = 1; break;
-        case OPT_EXPERIMENT: c->experiment = optarg; break;
-        case OPT_JOBS: {
-            char *end;
-            long j = strtol(optarg, &end, 10);
-            if (*end || j < 1 || j > 64) {
-                fprintf(stderr, "nnlab %s: -j %s: expected a number of jobs from 1 to 64\n", cmd, optarg);
-                return 2;
-            }
-            c->jobs = (int)j;
-            break;
-        }
-        case OPT_DRY: c->dry_run = 1; break;
-        case OPT_CSV: c->csv = 1; break;
-        case OPT_RESUME: c->resume = optarg; break;
-        }
-    }
-    int npos = argc - optind;
-    if (need_pos < 0 && npos <= 1) need_pos = npos; /* an optional argument */
-    if (npos != need_pos) {
-        if (need_pos) fprintf(stderr, "nnlab %s: expected %s (see 'nnlab %s --help')\n", cmd,
-                              npos ? "one argument" : "an argument", cmd);
-        else fprintf(stderr, "nnlab %s: unexpected argument '%s'\n", cmd, argv[optind]);
-        return 2;
-    }
-    if (need_pos) c->positional = argv[optind];
-    return 0;
-}
+typedef nnl_args cli;
 
 /* Loads the config with --data folded in as the last override. */
 static int load_config(cli *c, nnl_config *cfg) {
@@ -305,8 +237,8 @@ static int resume_config(cli *c, nnl_config *cfg, int64_t *run) {
 
 static int cmd_train(int argc, char **argv) {
     cli c;
-    int rc = parse_cli(argc, argv, "train", "sdDqr", -1, &c);
-    if (rc || c.help) { if (c.help) fputs(usage_train, stdout); return rc; }
+    int rc = nnl_cli_parse(&train_cmd, argc, argv, &c);
+    if (rc || c.help) return rc;
     if (!c.positional == !c.resume) {
         fprintf(stderr, "nnlab train: give a CONFIG, or --resume RUN (see 'nnlab train --help')\n");
         return 2;
@@ -391,8 +323,8 @@ static int stored_config(nnl_store *s, int64_t id, nnl_run_row *row, nnl_config 
 
 static int cmd_test(int argc, char **argv) {
     cli c;
-    int rc = parse_cli(argc, argv, "test", "dD", 1, &c);
-    if (rc || c.help) { if (c.help) fputs(usage_test, stdout); return rc; }
+    int rc = nnl_cli_parse(&test_cmd, argc, argv, &c);
+    if (rc || c.help) return rc;
     nnl_store *s = open_store(c.db, 1);
     if (!s) return 2;
     char err[1024];
@@ -448,8 +380,8 @@ out:
 
 static int cmd_summary(int argc, char **argv) {
     cli c;
-    int rc = parse_cli(argc, argv, "summary", "s", 1, &c);
-    if (rc || c.help) { if (c.help) fputs(usage_summary, stdout); return rc; }
+    int rc = nnl_cli_parse(&summary_cmd, argc, argv, &c);
+    if (rc || c.help) return rc;
     nnl_config cfg;
     if (load_config(&c, &cfg)) return 2;
     nn_layer_spec specs[NN_MAX_LAYERS];
@@ -493,8 +425,8 @@ static int print_summary_row(const nnl_run_summary *r, void *ud) {
 
 static int cmd_ls(int argc, char **argv) {
     cli c;
-    int rc = parse_cli(argc, argv, "ls", "de", 0, &c);
-    if (rc || c.help) { if (c.help) fputs(usage_ls, stdout); return rc; }
+    int rc = nnl_cli_parse(&ls_cmd, argc, argv, &c);
+    if (rc || c.help) return rc;
     if (access(c.db, F_OK)) { printf("no runs yet: %s does not exist (start one with 'nnlab train CONFIG')\n", c.db); return 0; }
     nnl_store *s = open_store(c.db, 1);
     if (!s) return 2;
@@ -509,8 +441,8 @@ static int cmd_ls(int argc, char **argv) {
 
 static int cmd_show(int argc, char **argv) {
     cli c;
-    int rc = parse_cli(argc, argv, "show", "d", 1, &c);
-    if (rc || c.help) { if (c.help) fputs(usage_show, stdout); return rc; }
+    int rc = nnl_cli_parse(&show_cmd, argc, argv, &c);
+    if (rc || c.help) return rc;
     nnl_store *s = open_store(c.db, 1);
     if (!s) return 2;
     char err[1024];
@@ -581,8 +513,8 @@ static int cmp_double(const void *a, const void *b) {
 
 static int cmd_bench(int argc, char **argv) {
     cli c;
-    int rc = parse_cli(argc, argv, "bench", "sD", -1, &c);
-    if (rc || c.help) { if (c.help) fputs(usage_bench, stdout); return rc; }
+    int rc = nnl_cli_parse(&bench_cmd, argc, argv, &c);
+    if (rc || c.help) return rc;
     if (!c.positional) c.positional = "configs/lenet5.yaml";
     nnl_config cfg;
     if (load_config(&c, &cfg)) return 2;
@@ -643,8 +575,8 @@ static int cmd_bench(int argc, char **argv) {
 static int cmd_sweep(int argc, char **argv) {
     if (nnl_slurm_requested(argc, argv)) return nnl_slurm_sweep_cmd(argc, argv);
     cli c;
-    int rc = parse_cli(argc, argv, "sweep", "sdDjn", 1, &c);
-    if (rc || c.help) { if (c.help) fputs(usage_sweep, stdout); return rc; }
+    int rc = nnl_cli_parse(&sweep_cmd, argc, argv, &c);
+    if (rc || c.help) return rc;
     if (c.data && c.nsets < MAX_SETS) c.sets[c.nsets++] = (nnl_override){"data.dir", c.data};
     nnl_plan plan;
     char err[1024];
@@ -677,8 +609,8 @@ static int cmd_sweep(int argc, char **argv) {
 
 static int cmd_compare(int argc, char **argv) {
     cli c;
-    int rc = parse_cli(argc, argv, "compare", "dc", 1, &c);
-    if (rc || c.help) { if (c.help) fputs(usage_compare, stdout); return rc; }
+    int rc = nnl_cli_parse(&compare_cmd, argc, argv, &c);
+    if (rc || c.help) return rc;
     char err[1024], name[NNL_NAME_MAX];
     /* a file names its experiment; anything else is the name itself */
     if (!access(c.positional, F_OK)) {
@@ -717,8 +649,8 @@ static int looks_like_experiment(const char *path) {
 
 static int cmd_check(int argc, char **argv) {
     cli c;
-    int rc = parse_cli(argc, argv, "check", "sp", 1, &c);
-    if (rc || c.help) { if (c.help) fputs(usage_check, stdout); return rc; }
+    int rc = nnl_cli_parse(&check_cmd, argc, argv, &c);
+    if (rc || c.help) return rc;
     if (looks_like_experiment(c.positional)) {
         nnl_plan plan;
         char err[1024];
@@ -752,7 +684,7 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("nnlab %s%s%s\n", NNLAB_VERSION, *NNLAB_GIT_COMMIT ? " " : "", NNLAB_GIT_COMMIT);
+        printf("nnlab %s%s%s\n", NNLAB_VERSION, *nnl_git_commit ? " " : "", nnl_git_commit);
         /* what a cluster with mixed nodes wants to know: one binary, which kernels it takes here */
         printf("kernels: %s on this CPU (%s); it also runs:", nn_isa_name(nn_isa_best()), nn_cpu_name());
         for (int i = NN_ISA_COUNT - 1; i >= 0; i--)

@@ -120,17 +120,7 @@ static int enqueue(nnl_store *s, const nnl_plan *plan, int requeue_failed, int *
         if (strcmp(h->status, "queued") || bsearch(h->key, keys, (size_t)plan->nruns, sizeof *keys, cmp_key)) continue;
         /* queued by an earlier plan that this one no longer has */
         if (h->epochs) rc = nnl_store_run_status(s, h->id, "interrupted", "no longer in the experiment's plan", err, errlen);
-        else {
-            sqlite3_stmt *st;
-            rc = sqlite3_prepare_v2(nnl_store_db(s), "DELETE FROM runs WHERE id = ?1", -1, &st, NULL) != SQLITE_OK;
-            if (!rc) {
-                sqlite3_bind_int64(st, 1, h->id);
-                rc = sqlite3_step(st) != SQLITE_DONE;
-                sqlite3_finalize(st);
-            }
-            if (rc) snprintf(err, errlen, "%s: dropping queued run %lld: %s", nnl_store_path(s), (long long)h->id,
-                             sqlite3_errmsg(nnl_store_db(s)));
-        }
+        else rc = nnl_store_run_drop(s, h->id, err, errlen);
     }
     for (int i = 0; !rc && i < plan->nruns; i++) {
         const nnl_planned_run *r = &plan->runs[i];
@@ -198,28 +188,22 @@ typedef struct {
     char key[PRUNE_MAX][17];
 } prune_vals;
 
+/* one run's validation accuracy into pv, unless pv has the run already */
+static int prune_add(const char *key, double val_acc, void *ud) {
+    prune_vals *pv = ud;
+    for (int i = 0; i < pv->n; i++)
+        if (!strcmp(pv->key[i], key)) return 0;
+    snprintf(pv->key[pv->n], sizeof pv->key[0], "%s", key);
+    pv->v[pv->n++] = val_acc;
+    return pv->n == PRUNE_MAX;
+}
+
 /* Adds the validation accuracy at this epoch of every finished run of the
- * experiment in db that is not in pv yet (the same run can sit in a shard
- * and in a copy of it). Returns -1 when db cannot be asked. */
-static int prune_collect(sqlite3 *db, const char *experiment, int epoch, prune_vals *pv) {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT r.key, e.val_acc FROM epochs e JOIN runs r ON r.id = e.run_id WHERE r.experiment = ?1"
-                           " AND r.status = 'finished' AND e.epoch = ?2 AND e.val_acc IS NOT NULL",
-                           -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_text(st, 1, experiment, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, epoch);
-    while (pv->n < PRUNE_MAX && sqlite3_step(st) == SQLITE_ROW) {
-        const char *k = (const char *)sqlite3_column_text(st, 0);
-        int seen = 0;
-        for (int i = 0; k && i < pv->n && !seen; i++) seen = !strcmp(pv->key[i], k);
-        if (seen) continue;
-        snprintf(pv->key[pv->n], sizeof pv->key[0], "%s", k ? k : "");
-        pv->v[pv->n++] = sqlite3_column_double(st, 1);
-    }
-    sqlite3_finalize(st);
-    return 0;
+ * experiment in s that is not in pv yet (the same run can sit in a shard
+ * and in a copy of it). Returns -1 when s cannot be asked. */
+static int prune_collect(nnl_store *s, const char *experiment, int epoch, prune_vals *pv) {
+    if (pv->n >= PRUNE_MAX) return 0;
+    return nnl_store_epoch_val_accs(s, experiment, epoch, prune_add, pv, NULL, 0);
 }
 
 /* The other shards of a Slurm sweep, read-only: the finished runs of the
@@ -240,7 +224,7 @@ static void prune_collect_peers(const char *dir, const char *own, const char *ex
         /* opened as any database from elsewhere is (store.h): a file put
          * in the folder must not run a view or trigger in every worker */
         nnl_store *peer = nnl_store_open_readonly_busy(path, 2000, NULL, 0);
-        if (peer) prune_collect(nnl_store_db(peer), experiment, epoch, pv);
+        if (peer) prune_collect(peer, experiment, epoch, pv);
         nnl_store_close(peer);
     }
     closedir(d);
@@ -254,7 +238,7 @@ static const char *prune_check(int64_t run, const nnl_epoch_row *row, void *ud) 
     prune_vals *pv = malloc(sizeof *pv);
     if (!pv) return NULL; /* a pruner that cannot ask lets the run go on */
     pv->n = 0;
-    if (prune_collect(nnl_store_db(p->s), p->experiment, row->epoch, pv)) { free(pv); return NULL; }
+    if (prune_collect(p->s, p->experiment, row->epoch, pv)) { free(pv); return NULL; }
     if (p->peers) prune_collect_peers(p->peers, nnl_store_path(p->s), p->experiment, row->epoch, pv);
     int n = pv->n;
     const char *verdict = NULL;
@@ -358,18 +342,11 @@ static void print_counts(FILE *f, const nnl_sweep_counts *c) {
 static void worker_died(const nnl_sweep_opts *o, pid_t pid, int sig) {
     char err[512], msg[160], host[256];
     int64_t ids[16];
-    int n = 0;
-    sqlite3_stmt *st;
     nnl_store *s = nnl_store_open(o->db, err, sizeof err);
     if (!s) { fprintf(stderr, "%s\n", err); return; }
     if (gethostname(host, sizeof host)) host[0] = 0;
-    if (sqlite3_prepare_v2(nnl_store_db(s), "SELECT id FROM runs WHERE status = 'running' AND pid = ?1 AND host = ?2",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, pid);
-        sqlite3_bind_text(st, 2, host, -1, SQLITE_STATIC);
-        while (n < 16 && sqlite3_step(st) == SQLITE_ROW) ids[n++] = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    }
+    int n = nnl_store_running_ids(s, host, pid, ids, 16, err, sizeof err);
+    if (n < 0) fprintf(stderr, "%s\n", err);
     snprintf(msg, sizeof msg, "its worker process %d died of signal %d (%s)", (int)pid, sig, strsignal(sig));
     /* killed while the sweep was being stopped (a second Ctrl-C): the user's
      * doing, not the run's; it resumes from its checkpoint like any other */
@@ -501,128 +478,34 @@ int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen) {
 
 /* ---- compare */
 
-typedef struct {
-    char point[256];
-    double test[1024], val[1024];
-    int n, nval, runs;
-} group;
-
-typedef struct { group *g; int n, cap; int oom; } groups;
-
-static group *group_of(groups *gs, const char *point) {
-    for (int i = 0; i < gs->n; i++)
-        if (!strcmp(gs->g[i].point, point)) return &gs->g[i];
-    if (gs->n == gs->cap) {
-        int nc = gs->cap ? 2 * gs->cap : 16;
-        group *ng = realloc(gs->g, sizeof *ng * (size_t)nc);
-        if (!ng) { gs->oom = 1; return NULL; }
-        gs->g = ng;
-        gs->cap = nc;
-    }
-    group *g = &gs->g[gs->n++];
-    memset(g, 0, sizeof *g);
-    snprintf(g->point, sizeof g->point, "%s", point);
-    return g;
-}
-
-static void mean_std(const double *v, int n, double *mean, double *std) {
-    double s = 0, q = 0;
-    for (int i = 0; i < n; i++) s += v[i];
-    *mean = n ? s / n : NAN;
-    for (int i = 0; i < n; i++) q += (v[i] - *mean) * (v[i] - *mean);
-    *std = n > 1 ? sqrt(q / (n - 1)) : 0;
-}
-
-static int cmp_group(const void *a, const void *b) {
-    const group *x = a, *y = b;
-    double mx, my, sx, sy;
-    mean_std(x->test, x->n, &mx, &sx);
-    mean_std(y->test, y->n, &my, &sy);
-    if (isnan(mx)) return isnan(my) ? 0 : 1;
-    if (isnan(my)) return -1;
-    return (my > mx) - (my < mx);
-}
-
-/* the value of column key in a point "k1=v1,k2=v2" */
-static void point_value(const char *point, const char *key, char *out, size_t n) {
-    size_t kl = strlen(key);
-    for (const char *p = point; *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len > kl && !strncmp(p, key, kl) && p[kl] == '=') {
-            snprintf(out, n, "%.*s", (int)(len - kl - 1), p + kl + 1);
-            return;
-        }
-        p += len + (end ? 1 : 0);
-    }
-    snprintf(out, n, "-");
-}
-
-static int compare_add(const nnl_point_run *r, void *ud) {
-    groups *gs = ud;
-    group *g = group_of(gs, r->point);
-    if (!g) return 1;
-    g->runs++;
-    if (!strcmp(r->status, "finished") && g->n < 1024 && !isnan(r->test_acc)) {
-        g->test[g->n++] = r->test_acc;
-        g->val[g->nval++] = r->best_val_acc;
-    }
-    return 0;
-}
-
 int nnl_compare(nnl_store *s, const char *experiment, int csv, FILE *out, char *err, size_t errlen) {
-    groups gs = {0};
-    /* the store checks every value it hands over: a NULL status or point of
-     * a database from elsewhere is reported, not compared */
-    if (nnl_store_points_foreach(s, experiment, compare_add, &gs, err, errlen) || gs.oom) {
-        if (gs.oom) snprintf(err, errlen, "%s: reading runs of %s: out of memory", nnl_store_path(s), experiment);
-        free(gs.g);
-        return -1;
-    }
-    if (!gs.n) {
-        snprintf(err, errlen, "%s: no runs of experiment '%s' (run 'nnlab sweep' first; 'nnlab ls' lists runs)",
-                 nnl_store_path(s), experiment);
-        free(gs.g);
-        return -1;
-    }
-    qsort(gs.g, (size_t)gs.n, sizeof *gs.g, cmp_group);
-    /* the columns: the keys of the first point, in order */
-    char cols[16][64];
-    int ncol = 0;
-    for (const char *p = gs.g[0].point; *p && ncol < 16;) {
-        const char *eq = strchr(p, '='), *end = strchr(p, ',');
-        if (!eq || (end && end < eq)) break;
-        snprintf(cols[ncol++], sizeof cols[0], "%.*s", (int)(eq - p), p);
-        if (!end) break;
-        p = end + 1;
-    }
+    nnl_comparison cmp;
+    if (nnl_store_compare(s, experiment, &cmp, err, errlen)) return -1;
     if (csv) {
-        for (int c = 0; c < ncol; c++) fprintf(out, "%s,", cols[c]);
+        for (int c = 0; c < cmp.ncols; c++) fprintf(out, "%s,", cmp.cols[c]);
         fprintf(out, "runs,finished,test_acc_mean,test_acc_std,best_val_acc_mean,best_val_acc_std\n");
     } else {
-        fprintf(out, "%s: %d grid points, best first (accuracy in %%, mean +- std over seeds)\n", experiment, gs.n);
-        for (int c = 0; c < ncol; c++) fprintf(out, "%-14s", cols[c]);
+        fprintf(out, "%s: %d grid points, best first (accuracy in %%, mean +- std over seeds)\n", experiment, cmp.n);
+        for (int c = 0; c < cmp.ncols; c++) fprintf(out, "%-14s", cmp.cols[c]);
         fprintf(out, "%5s  %16s  %16s\n", "seeds", "test acc", "best val acc");
     }
-    for (int i = 0; i < gs.n; i++) {
-        group *g = &gs.g[i];
-        double tm, ts, vm, vs;
-        mean_std(g->test, g->n, &tm, &ts);
-        mean_std(g->val, g->nval, &vm, &vs);
-        for (int c = 0; c < ncol; c++) {
+    for (int i = 0; i < cmp.n; i++) {
+        const nnl_compare_row *r = &cmp.rows[i];
+        for (int c = 0; c < cmp.ncols; c++) {
             char v[64];
-            point_value(g->point, cols[c], v, sizeof v);
+            nnl_compare_value(r, cmp.cols[c], v, sizeof v);
             if (csv) fprintf(out, "%s,", v);
             else fprintf(out, "%-14s", v);
         }
         if (csv)
-            fprintf(out, "%d,%d,%.6f,%.6f,%.6f,%.6f\n", g->runs, g->n, tm, ts, vm, vs);
-        else if (g->n)
-            fprintf(out, "%2d/%-2d  %7.2f +- %5.2f  %7.2f +- %5.2f\n", g->n, g->runs, 100 * tm, 100 * ts, 100 * vm,
-                    100 * vs);
+            fprintf(out, "%d,%d,%.6f,%.6f,%.6f,%.6f\n", r->runs, r->finished, r->test_mean, r->test_std, r->val_mean,
+                    r->val_std);
+        else if (r->finished)
+            fprintf(out, "%2d/%-2d  %7.2f +- %5.2f  %7.2f +- %5.2f\n", r->finished, r->runs, 100 * r->test_mean,
+                    100 * r->test_std, 100 * r->val_mean, 100 * r->val_std);
         else
-            fprintf(out, "%2d/%-2d  %16s  %16s\n", g->n, g->runs, "-", "-");
+            fprintf(out, "%2d/%-2d  %16s  %16s\n", r->finished, r->runs, "-", "-");
     }
-    free(gs.g);
+    nnl_comparison_free(&cmp);
     return 0;
 }

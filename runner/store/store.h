@@ -2,6 +2,11 @@
  * default) that holds every run, its config parameters, per-epoch metrics,
  * test confusion matrix and per-class accuracy.
  *
+ * Every query nnlab makes is behind this header: callers get typed rows
+ * (runs with their params, epoch series, comparison rows, the runs of a
+ * shard being merged), never SQL or the connection. Only the files of store/
+ * include sqlite3.h.
+ *
  * Several processes (parallel sweep workers) write one database at once.
  * The store makes that safe: WAL journal mode, a 30 s busy timeout, and every
  * write is its own short BEGIN IMMEDIATE transaction, so writers queue
@@ -40,7 +45,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sqlite3.h>
 
 /* The schema version this nnlab writes, kept in PRAGMA user_version. */
 #define NNL_STORE_SCHEMA_VERSION 1
@@ -151,10 +155,6 @@ nnl_store *nnl_store_open_readonly_busy(const char *path, int busy_ms, char *err
 /* Closes the database and frees s; NULL is allowed. */
 void nnl_store_close(nnl_store *s);
 
-/* The underlying connection, for ad-hoc queries. Use bound parameters, and
- * BEGIN IMMEDIATE for any transaction that writes. */
-sqlite3 *nnl_store_db(nnl_store *s);
-
 /* The path the store was opened with. */
 const char *nnl_store_path(const nnl_store *s);
 
@@ -173,7 +173,7 @@ int nnl_store_rollback(nnl_store *s, char *err, size_t errlen);
 
 /* Inserts a run and returns its id (> 0), or -1. Also records created (now),
  * started (now, when the status is running), host (gethostname), pid,
- * version (NNLAB_VERSION) and git_commit (NNLAB_GIT_COMMIT). */
+ * version (NNLAB_VERSION) and git_commit (nnl_git_commit, version.h). */
 int64_t nnl_store_run_create(nnl_store *s, const nnl_run_info *info,
                              char *err, size_t errlen);
 
@@ -215,6 +215,10 @@ int nnl_store_test_result(nnl_store *s, int64_t run, double test_loss,
                           double test_acc, const int64_t *confusion,
                           const double *class_acc, int nclasses,
                           char *err, size_t errlen);
+
+/* Deletes a run that never started (a queued run an experiment's plan no
+ * longer has), with whatever it holds. */
+int nnl_store_run_drop(nnl_store *s, int64_t run, char *err, size_t errlen);
 
 /* For sweep workers sharing a queue: atomically takes the oldest queued run
  * of experiment (NULL: lone runs), marks it running with this host and pid,
@@ -271,6 +275,64 @@ int nnl_store_params_foreach(nnl_store *s, int64_t run,
 int nnl_store_test_get(nnl_store *s, int64_t run, int64_t *confusion,
                        double *class_acc, int cap, char *err, size_t errlen);
 
+/* 1 when some run belongs to experiment, 0 when none does, -1 on error. */
+int nnl_store_has_experiment(nnl_store *s, const char *experiment, char *err, size_t errlen);
+
+/* The ids of the runs marked running (on host with pid, where host is not
+ * NULL and pid not 0), at most cap of them in id order: their count or -1.
+ * A sweep asks after a worker died; a Slurm task about the runs a dead
+ * attempt of it left. */
+int nnl_store_running_ids(nnl_store *s, const char *host, int64_t pid, int64_t *ids, int cap,
+                          char *err, size_t errlen);
+
+/* The newest run with key in experiment, as a Slurm submission and `nnlab
+ * status` weigh the copies of a run across databases. The values are as
+ * the file holds them (status "" for NULL): the caller checks them. */
+typedef struct {
+    char status[16];
+    int epochs_done, has_test;
+} nnl_key_state;
+
+/* 1 with *out filled, 0 when there is no such run, -1 on error. */
+int nnl_store_key_state(nnl_store *s, const char *key, const char *experiment, nnl_key_state *out,
+                        char *err, size_t errlen);
+
+/* Calls fn with the key and the validation accuracy at epoch of each
+ * finished run of experiment that has one (the median pruner's sample);
+ * fn returns non-zero to stop. Rows that cannot be read end the list
+ * quietly: a pruner that cannot ask lets the run go on. 0 or -1. */
+int nnl_store_epoch_val_accs(nnl_store *s, const char *experiment, int epoch,
+                             int (*fn)(const char *key, double val_acc, void *ud), void *ud,
+                             char *err, size_t errlen);
+
+/* --- merging one database into another (store_merge.c) ------------------ */
+
+typedef struct { int added, updated, unchanged; } nnl_merge_counts;
+
+/* One run as a merge weighs its copies: the shard's, or main's newest of
+ * the same key and experiment. The strings are valid during the callback. */
+typedef struct {
+    int64_t id;
+    const char *key, *status;           /* never NULL */
+    const char *experiment, *finished, *error;
+    const char *checkpoint_dir;         /* main's copy only */
+    int epochs_done, has_test;
+} nnl_merge_run;
+
+/* Decides for one run of the shard: writes into ckdir (n bytes) where the
+ * shard's copy keeps its checkpoints, and returns 1 to copy the shard's
+ * run over main's, 0 to keep main's. main is NULL when main lacks the run:
+ * it is then added whatever the answer. */
+typedef int (*nnl_merge_decide)(const nnl_merge_run *shard, const nnl_merge_run *main, char *ckdir, size_t n,
+                                void *ud);
+
+/* Merges every run of shard (an open store, already checked with
+ * nnl_store_check) into s, in one transaction of s: a run s lacks is added
+ * with its params, epochs and test result, one it has is replaced when
+ * decide says so. 0, or -1 with err set and s unchanged. */
+int nnl_store_merge(nnl_store *s, nnl_store *shard, nnl_merge_decide decide, void *ud, nnl_merge_counts *c,
+                    char *err, size_t errlen);
+
 /* One of queued, running, finished, failed, diverged, interrupted, pruned. */
 int nnl_store_status_known(const char *status);
 
@@ -296,5 +358,34 @@ typedef struct {
 int nnl_store_points_foreach(nnl_store *s, const char *experiment,
                              int (*fn)(const nnl_point_run *r, void *ud), void *ud,
                              char *err, size_t errlen);
+
+/* --- comparing an experiment's grid points (store_compare.c) -------------- */
+
+#define NNL_COMPARE_MAX_COLS 16
+
+/* One grid point of an experiment: what `nnlab compare` prints as a row and
+ * the report shows in its table. Accuracies are fractions. */
+typedef struct {
+    char point[256];            /* "k1=v1,k2=v2"; "" (or the run name) without a grid */
+    int runs;                   /* the point's runs in the database */
+    int finished;               /* those finished with a test result: the seeds counted */
+    double test_mean, test_std; /* test accuracy; mean NaN when none finished */
+    double val_mean, val_std;   /* best validation accuracy */
+} nnl_compare_row;
+
+typedef struct {
+    nnl_compare_row *rows;      /* best mean test accuracy first, unfinished points last */
+    int n;
+    char cols[NNL_COMPARE_MAX_COLS][64]; /* the grid's keys, from the best point's name */
+    int ncols;
+} nnl_comparison;
+
+/* The comparison of experiment: 0, or -1 with err set (also when it has no
+ * runs). Release with nnl_comparison_free. */
+int nnl_store_compare(nnl_store *s, const char *experiment, nnl_comparison *out, char *err, size_t errlen);
+void nnl_comparison_free(nnl_comparison *c);
+
+/* The value of key col in the row's point, "-" when it has none. */
+void nnl_compare_value(const nnl_compare_row *r, const char *col, char *out, size_t n);
 
 #endif

@@ -1,0 +1,275 @@
+/* report.c -- `nnlab report`: the command, and the two reports it writes.
+ *
+ * A report reads its numbers from the store (report_data.c), writes each
+ * figure's numbers and values (report_figures.c), assembles each figure's
+ * gnuplot script from them, plots/colors.gp and the figure's template and
+ * runs gnuplot on it (report_gnuplot.c), and writes an index.html that shows
+ * the figures beside the `nnlab compare` table (report_html.c). This file
+ * holds what ties them: the order of the figures, the notes on what could
+ * not be drawn, and the command line.
+ */
+#include "report.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "cli.h"
+#include "experiment.h"
+#include "proc.h"
+#include "report_int.h"
+
+
+int rp_fail(char *err, size_t errlen, int rc, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+        nnl_text_one_line(err); /* SQLite's messages quote what a file holds */
+    }
+    return rc;
+}
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return !stat(p, &st) && S_ISDIR(st.st_mode);
+}
+
+/* mkdir -p, then a check that the folder takes files */
+static int make_dirs(const char *path, char *err, size_t errlen) {
+    if (nnl_mkdirs(path, 0777, "the report folder", err, errlen)) {
+        nnl_text_one_line(err);
+        return NNL_REPORT_EINPUT;
+    }
+    if (!is_dir(path) || access(path, W_OK))
+        return rp_fail(err, errlen, NNL_REPORT_EINPUT, "%s: not a writable folder (choose another with --out DIR)", path);
+    return 0;
+}
+
+typedef struct { const char *key; char value[64]; } param_find;
+
+static void find_param(const char *key, const char *value, void *ud) {
+    param_find *p = ud;
+    if (!strcmp(key, p->key)) snprintf(p->value, sizeof p->value, "%s", value);
+}
+
+int nnl_report_run(nnl_store *s, int64_t run, const nnl_report_opts *o, nnl_report_result *res, char *err,
+                   size_t errlen) {
+    rctx c;
+    int rc = rp_ctx_init(&c, o, res, err, errlen);
+    if (rc) return rc;
+    nnl_run_row r;
+    if (nnl_store_run_get(s, run, &r, err, errlen)) return NNL_REPORT_EINPUT;
+    nnl_epoch_row *ep = NULL;
+    int64_t *conf = malloc(sizeof *conf * MAX_CLASSES * MAX_CLASSES);
+    double cacc[MAX_CLASSES];
+    int nep = -1, nc = -1;
+    rc = NNL_REPORT_EINPUT;
+    if (!conf) { rp_fail(err, errlen, 0, "out of memory"); goto out; }
+    if ((nep = nnl_store_epochs_get(s, run, &ep, err, errlen)) < 0) goto out;
+    if ((nc = nnl_store_test_get(s, run, conf, cacc, MAX_CLASSES, err, errlen)) < 0) goto out;
+    if (!nep && !nc) {
+        rp_fail(err, errlen, 0, "%s: run %lld (%s) has no finished epoch yet: nothing to draw", nnl_store_path(s),
+             (long long)run, r.status);
+        goto out;
+    }
+    char label[400];
+    snprintf(label, sizeof label, "run %lld (%s)", (long long)r.id, r.name ? r.name : r.key);
+    param_find want = {.key = "train.epochs"};
+    if (nnl_store_params_foreach(s, run, find_param, &want, err, errlen)) goto out;
+    if (!strcmp(r.status, "running") || !strcmp(r.status, "queued"))
+        snprintf(c.title_note, sizeof c.title_note, "(run in progress: %d of %s epochs finished)", r.epochs_done,
+                 want.value[0] ? want.value : "?");
+    else if (strcmp(r.status, "finished"))
+        snprintf(c.title_note, sizeof c.title_note, "(run %s after %d epochs)", r.status, r.epochs_done);
+    if ((rc = make_dirs(c.outdir, err, errlen))) goto out;
+    if (nep && (rc = rp_run_curves(&c, &r, label, ep, nep))) goto out;
+    if (nc && (rc = rp_run_confusion(&c, &r, label, conf, cacc, nc))) goto out;
+    char path[NNL_PATH_MAX + 64];
+    FILE *f;
+    if ((rc = rp_html_open(&c, &f, path, sizeof path))) goto out;
+    rp_html_run(f, &c, &r, ep, nep, nnl_store_path(s));
+    if (!(rc = rp_close_out(&c, f, path))) rp_drop_stale(&c);
+out:
+    free(conf);
+    free(ep);
+    nnl_run_row_free(&r);
+    return rc;
+}
+
+int nnl_report_experiment(nnl_store *s, const char *experiment, const nnl_report_opts *o, nnl_report_result *res,
+                          char *err, size_t errlen) {
+    rctx c;
+    int rc = rp_ctx_init(&c, o, res, err, errlen);
+    if (rc) return rc;
+    xdata x;
+    if ((rc = rp_xdata_load(s, experiment, &x, err, errlen))) return rc;
+
+    int nst[8] = {0};
+    static const char *const states[8] = {"finished", "failed", "diverged", "pruned", "interrupted", "running",
+                                          "queued", ""};
+    for (int i = 0; i < x.nr; i++) {
+        int k = 0;
+        while (k < 7 && strcmp(x.r[i].status, states[k])) k++;
+        nst[k]++;
+    }
+    res->finished = nst[0];
+    res->runs = o->planned_runs > x.nr ? o->planned_runs : x.nr;
+    res->in_progress = nst[5] + nst[6] > 0;
+    if (res->in_progress)
+        snprintf(c.title_note, sizeof c.title_note, "(sweep in progress: %d of %d runs finished)", res->finished,
+                 res->runs);
+    else if (res->finished < res->runs) {
+        int n = snprintf(c.title_note, sizeof c.title_note, "(%d of %d runs finished", res->finished, res->runs);
+        for (int k = 1; k < 5 && n < (int)sizeof c.title_note; k++)
+            if (nst[k]) n += snprintf(c.title_note + n, sizeof c.title_note - (size_t)n, ", %d %s", nst[k], states[k]);
+        if (res->runs > x.nr && n < (int)sizeof c.title_note)
+            n += snprintf(c.title_note + n, sizeof c.title_note - (size_t)n, ", %d not started", res->runs - x.nr);
+        if (n < (int)sizeof c.title_note) snprintf(c.title_note + n, sizeof c.title_note - (size_t)n, ")");
+    }
+
+    char notes[1024] = "";
+    size_t nn = 0;
+    axis ax, ay;
+    char why[300];
+    if ((rc = make_dirs(c.outdir, err, errlen))) goto out;
+    if (x.any_val) {
+        if ((rc = rp_exp_curves(&c, &x))) goto out;
+    } else {
+        nn += (size_t)snprintf(notes + nn, sizeof notes - nn, "<p class=\"note\">No validation curves: %s.</p>\n",
+                               x.any_epoch ? "the runs have no validation split" : "no epoch has finished yet");
+    }
+    if (x.any_test) {
+        if ((rc = rp_exp_bars(&c, &x))) goto out;
+        if (rp_heatmap_fits(&x, &ax, &ay, why, sizeof why)) {
+            if ((rc = rp_exp_heatmap(&c, &x, &ax, &ay))) goto out;
+        } else if (nn < sizeof notes) {
+            /* why names the grid's keys: text of the experiment, escaped like the rest */
+            char *esc = NULL;
+            size_t esclen = 0;
+            FILE *m = open_memstream(&esc, &esclen);
+            if (m) {
+                rp_html_text(m, why);
+                fclose(m);
+            }
+            nn += (size_t)snprintf(notes + nn, sizeof notes - nn, "<p class=\"small\">No heat map: %s.</p>\n",
+                                   esc ? esc : "");
+            free(esc);
+        }
+    } else if (nn < sizeof notes) {
+        nn += (size_t)snprintf(notes + nn, sizeof notes - nn,
+                               "<p class=\"note\">No test accuracy yet: no run has finished.</p>\n");
+    }
+    if (x.any_epoch && (rc = rp_exp_seconds(&c, &x))) goto out;
+    char path[NNL_PATH_MAX + 64];
+    FILE *f;
+    if ((rc = rp_html_open(&c, &f, path, sizeof path))) goto out;
+    rp_html_experiment(f, &c, s, &x, notes);
+    if (!(rc = rp_close_out(&c, f, path))) rp_drop_stale(&c);
+out:
+    rp_xdata_free(&x);
+    return rc;
+}
+
+static const nnl_command report_cmd = {
+    .name = "report", .args = "RUN|EXPERIMENT", .min_args = 1, .max_args = 1,
+    .missing = "a run or an experiment",
+    .about =
+        "Draws the figures of a run or of an experiment with gnuplot, as PNG and SVG,\n"
+        "and an index.html that shows them all (it works offline and has no scripts).\n"
+        "\n"
+        "  RUN         a run id or a unique prefix of its key (see 'nnlab ls'): its loss\n"
+        "              and accuracy by epoch, training and validation side by side, and\n"
+        "              its test confusion matrix with the class names\n"
+        "  EXPERIMENT  an experiment file or an experiment's name: per grid point, the\n"
+        "              validation accuracy and loss by epoch (mean over seeds, a band\n"
+        "              from the lowest to the highest seed), test accuracy bars (error\n"
+        "              bars: lowest to highest seed), a heat map of test accuracy when\n"
+        "              the grid has two keys (log axes for log-spaced values), seconds\n"
+        "              per epoch, and the 'nnlab compare' table. A sweep still running\n"
+        "              is drawn as far as it has got, and its figures say so.\n",
+    .opts = {{NNL_OPT_DB},
+             {NNL_OPT_OUT, "the report folder (default: reports/NAME in the database's folder,\n"
+                           "e.g. results/reports/act-pool or results/reports/run-12)"}},
+    .after =
+        "For each figure the folder holds KIND.png, KIND.svg, KIND.dat (the numbers\n"
+        "drawn, its columns named in its header) and KIND.gp, the exact script: the\n"
+        "values nnlab substituted, plots/colors.gp, then the template. Run\n"
+        "'gnuplot KIND.gp' in the folder to redraw a figure after editing it.\n"
+        "\n"
+        "The templates, one per figure kind, are the plots/*.gp files found in\n"
+        "$NNLAB_PLOTS if set, else in plots/ beside the nnlab executable, else in\n"
+        "../share/nnlab/plots from it. Edit them to restyle every report;\n"
+        "plots/colors.gp gives each grid point one colour in every figure.\n"
+        "gnuplot is taken from PATH (Debian: apt install gnuplot-nox).\n"
+        "\n"
+        "exit status: 0 written, 1 gnuplot failed on a template, 2 bad input or no gnuplot.\n",
+};
+
+int nnl_report_cmd(int argc, char **argv) {
+    nnl_args a;
+    int rc = nnl_cli_parse(&report_cmd, argc, argv, &a);
+    if (rc || a.help) return rc;
+    const char *db = a.db, *out = a.out;
+    const char *arg = a.positional;
+    char err[2048], name[NNL_NAME_MAX] = "";
+    int planned = 0;
+    struct stat st;
+    /* an existing file is an experiment file; its name says which runs */
+    if (!stat(arg, &st) && S_ISREG(st.st_mode)) {
+        nnl_plan plan;
+        if (nnl_plan_load(arg, NULL, 0, &plan, err, sizeof err)) {
+            fprintf(stderr, "%s\n", err);
+            return 2;
+        }
+        snprintf(name, sizeof name, "%s", plan.name);
+        planned = plan.nruns;
+        nnl_plan_free(&plan);
+    }
+    nnl_store *s = nnl_store_open_readonly(db, err, sizeof err);
+    if (!s) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    int64_t run = 0;
+    if (!name[0]) {
+        int is_exp = nnl_store_has_experiment(s, arg, err, sizeof err);
+        if (is_exp > 0) snprintf(name, sizeof name, "%s", arg);
+        else if (is_exp == 0 && (run = nnl_store_find_run(s, arg, err, sizeof err)) < 0)
+            fprintf(stderr, "nnlab report: '%s' is no experiment file, no experiment in %s, and no run: %s\n", arg,
+                    db, err);
+        else if (is_exp < 0)
+            fprintf(stderr, "%s\n", err);
+        if (is_exp < 0 || run < 0) {
+            nnl_store_close(s);
+            return 2;
+        }
+    }
+    char outdir[NNL_PATH_MAX], folder[NNL_NAME_MAX + 32];
+    if (run) snprintf(folder, sizeof folder, "run-%lld", (long long)run);
+    else nnl_name_to_path(name, "report", folder, sizeof folder);
+    const char *slash = strrchr(db, '/');
+    if (out) snprintf(outdir, sizeof outdir, "%s", out);
+    else if (slash) snprintf(outdir, sizeof outdir, "%.*s/reports/%s", (int)(slash - db), db, folder);
+    else snprintf(outdir, sizeof outdir, "reports/%s", folder);
+
+    nnl_report_opts o = {.outdir = outdir, .planned_runs = planned};
+    nnl_report_result res;
+    rc = run ? nnl_report_run(s, run, &o, &res, err, sizeof err)
+                 : nnl_report_experiment(s, name, &o, &res, err, sizeof err);
+    nnl_store_close(s);
+    if (res.warnings[0]) fprintf(stderr, "nnlab report: gnuplot warned:\n%s\n", res.warnings);
+    if (rc) {
+        fprintf(stderr, "%s\n", err);
+        return rc == NNL_REPORT_EPLOT ? 1 : 2;
+    }
+    if (run) printf("report of run %lld: %s\n", (long long)run, res.index);
+    else if (res.finished < res.runs)
+        printf("report of experiment %s (%s%d of %d runs finished): %s\n", name,
+               res.in_progress ? "sweep in progress: " : "", res.finished, res.runs, res.index);
+    else printf("report of experiment %s (%d runs): %s\n", name, res.runs, res.index);
+    for (int i = 0; i < res.nfigs; i++) printf("  %s\n", res.figs[i]);
+    return 0;
+}

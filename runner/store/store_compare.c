@@ -1,0 +1,132 @@
+/* store_compare.c -- an experiment's comparison rows (store.h): its runs
+ * grouped by grid point, test and best validation accuracy as mean and
+ * standard deviation over the finished seeds, best first. `nnlab compare`
+ * prints them and the report's table shows them: both read these rows. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "store_int.h"
+
+#define MAX_SEEDS 1024   /* finished runs counted per grid point */
+
+typedef struct {
+    char point[256];
+    double test[MAX_SEEDS], val[MAX_SEEDS];
+    int n, nval, runs;
+} group;
+
+typedef struct { group *g; int n, cap; int oom; } groups;
+
+static group *group_of(groups *gs, const char *point) {
+    for (int i = 0; i < gs->n; i++)
+        if (!strcmp(gs->g[i].point, point)) return &gs->g[i];
+    if (gs->n == gs->cap) {
+        int nc = gs->cap ? 2 * gs->cap : 16;
+        group *ng = realloc(gs->g, sizeof *ng * (size_t)nc);
+        if (!ng) { gs->oom = 1; return NULL; }
+        gs->g = ng;
+        gs->cap = nc;
+    }
+    group *g = &gs->g[gs->n++];
+    memset(g, 0, sizeof *g);
+    snprintf(g->point, sizeof g->point, "%s", point);
+    return g;
+}
+
+/* mean (NaN for none) and sample standard deviation (0 for one) */
+static void mean_std(const double *v, int n, double *mean, double *std) {
+    double s = 0, q = 0;
+    for (int i = 0; i < n; i++) s += v[i];
+    *mean = n ? s / n : NAN;
+    for (int i = 0; i < n; i++) q += (v[i] - *mean) * (v[i] - *mean);
+    *std = n > 1 ? sqrt(q / (n - 1)) : 0;
+}
+
+/* best test accuracy first; points without one last */
+static int cmp_group(const void *a, const void *b) {
+    const group *x = a, *y = b;
+    double mx, my, sx, sy;
+    mean_std(x->test, x->n, &mx, &sx);
+    mean_std(y->test, y->n, &my, &sy);
+    if (isnan(mx)) return isnan(my) ? 0 : 1;
+    if (isnan(my)) return -1;
+    return (my > mx) - (my < mx);
+}
+
+static int group_add(const nnl_point_run *r, void *ud) {
+    groups *gs = ud;
+    group *g = group_of(gs, r->point);
+    if (!g) return 1;
+    g->runs++;
+    if (!strcmp(r->status, "finished") && g->n < MAX_SEEDS && !isnan(r->test_acc)) {
+        g->test[g->n++] = r->test_acc;
+        g->val[g->nval++] = r->best_val_acc;
+    }
+    return 0;
+}
+
+void nnl_compare_value(const nnl_compare_row *r, const char *col, char *out, size_t n) {
+    size_t kl = strlen(col);
+    for (const char *p = r->point; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > kl && !strncmp(p, col, kl) && p[kl] == '=') {
+            snprintf(out, n, "%.*s", (int)(len - kl - 1), p + kl + 1);
+            return;
+        }
+        p += len + (end ? 1 : 0);
+    }
+    snprintf(out, n, "-");
+}
+
+int nnl_store_compare(nnl_store *s, const char *experiment, nnl_comparison *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    groups gs = {0};
+    /* the store checks every value it hands over: a NULL status or point of
+     * a database from elsewhere is reported, not compared */
+    if (nnl_store_points_foreach(s, experiment, group_add, &gs, err, errlen) || gs.oom) {
+        if (gs.oom) store_errf(s, err, errlen, "reading runs of %s: out of memory", experiment);
+        free(gs.g);
+        return -1;
+    }
+    if (!gs.n) {
+        store_errf(s, err, errlen, "no runs of experiment '%s' (run 'nnlab sweep' first; 'nnlab ls' lists runs)",
+                   experiment);
+        free(gs.g);
+        return -1;
+    }
+    qsort(gs.g, (size_t)gs.n, sizeof *gs.g, cmp_group);
+    out->rows = calloc((size_t)gs.n, sizeof *out->rows);
+    if (!out->rows) {
+        store_errf(s, err, errlen, "reading runs of %s: out of memory", experiment);
+        free(gs.g);
+        return -1;
+    }
+    out->n = gs.n;
+    /* the columns: the keys of the best point, in order */
+    for (const char *p = gs.g[0].point; *p && out->ncols < NNL_COMPARE_MAX_COLS;) {
+        const char *eq = strchr(p, '='), *end = strchr(p, ',');
+        if (!eq || (end && end < eq)) break;
+        snprintf(out->cols[out->ncols++], sizeof out->cols[0], "%.*s", (int)(eq - p), p);
+        if (!end) break;
+        p = end + 1;
+    }
+    for (int i = 0; i < gs.n; i++) {
+        const group *g = &gs.g[i];
+        nnl_compare_row *r = &out->rows[i];
+        snprintf(r->point, sizeof r->point, "%s", g->point);
+        r->runs = g->runs;
+        r->finished = g->n;
+        mean_std(g->test, g->n, &r->test_mean, &r->test_std);
+        mean_std(g->val, g->nval, &r->val_mean, &r->val_std);
+    }
+    free(gs.g);
+    return 0;
+}
+
+void nnl_comparison_free(nnl_comparison *c) {
+    free(c->rows);
+    c->rows = NULL;
+    c->n = 0;
+}
