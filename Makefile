@@ -62,7 +62,7 @@ NN_SRC     := $(wildcard nn/*.c)
 # Slurm; configs, experiments and what every part uses stay at its top. Each
 # folder is on the include path of runner's files, tests and fuzz targets only:
 # nn/ cannot include a runner header.
-RUNNER_DIRS := runner runner/cli runner/store runner/train runner/report runner/slurm
+RUNNER_DIRS := runner runner/cli runner/config runner/store runner/train runner/report runner/slurm
 RUNNER_INC  := $(addprefix -I,$(RUNNER_DIRS))
 RUNNER_SRC := $(filter-out runner/cli/main.c,$(wildcard $(addsuffix /*.c,$(RUNNER_DIRS))))
 TEST_SRC   := $(wildcard tests/test_*.c)

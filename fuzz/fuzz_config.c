@@ -6,7 +6,7 @@
  * must be one line. The input's first line, when it starts with "#set ",
  * is also tried as a --set override, so the override grafting is fuzzed. */
 #include "fuzz.h"
-#include "../runner/config.h"
+#include "../runner/config/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

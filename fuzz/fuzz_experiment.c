@@ -7,7 +7,7 @@
 #include <limits.h>
 #include <sys/stat.h>
 #include "fuzz.h"
-#include "../runner/experiment.h"
+#include "../runner/config/experiment.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

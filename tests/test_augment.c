@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "../runner/train/augment.h"
-#include "../runner/config.h"
+#include "../runner/config/config.h"
 
 enum { H = 6, W = 5 };
 

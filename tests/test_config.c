@@ -1,4 +1,4 @@
-/* test_config.c -- the config loader (runner/config.c): the shipped configs,
+/* test_config.c -- the config loader (runner/config/config.c): the shipped configs,
  * every kind of user mistake and the exact line it gets, --set overrides,
  * the canonical text and the run key, and hostile input (binary junk, deep
  * nesting, huge files, random mutations) that must give an error, not a
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "../runner/config.h"
+#include "../runner/config/config.h"
 
 static char err[512];
 

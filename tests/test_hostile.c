@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../runner/experiment.h"
+#include "../runner/config/experiment.h"
 #include "../runner/report/report.h"
 #include "../runner/signals.h"
 #include "../runner/slurm/slurm.h"

@@ -17,8 +17,8 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <cmocka.h>
-#include "../runner/config.h"
-#include "../runner/experiment.h"
+#include "../runner/config/config.h"
+#include "../runner/config/experiment.h"
 #include "../runner/report/report.h"
 #include "../runner/store/store.h"
 #include "../runner/train/sweep.h"

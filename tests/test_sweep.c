@@ -20,7 +20,7 @@
 #include <cmocka.h>
 #include "tmpdir.h"
 #include "nnlab_bin.h"
-#include "../runner/experiment.h"
+#include "../runner/config/experiment.h"
 #include "../runner/store/store.h"
 #include "../runner/store/store_int.h" /* nnl_store_db: the tests look behind the store */
 #include "../runner/train/sweep.h"

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 #include "tmpdir.h"
-#include "../runner/config.h"
+#include "../runner/config/config.h"
 #include "../runner/store/store.h"
 #include "../runner/store/store_int.h" /* nnl_store_db: the tests look behind the store */
 #include "../runner/train/train.h"

@@ -27,7 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "../nn/nn.h"
+#include "../../nn/nn.h"
 #include "augment.h"
 
 #define NNL_PATH_MAX 1024
