@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "../runner/report/stats.h"
+#include "../runner/stats.h"
 
 /* |got - want| within rel of |want| (or 1e-13 absolute near 0) */
 static void near_rel(const char *what, int line, double got, double want, double rel) {
@@ -107,10 +107,31 @@ static void edges_are_defined(void **state) {
     assert_true(nnl_t_cdf(-INFINITY, 3) == 0 && nnl_t_cdf(INFINITY, 3) == 1);
 }
 
+/* compare's column: each group against the best, Holm over those tested */
+static void groups_against_the_best(void **state) {
+    const double best[3] = {0.8827, 0.8801, 0.8856}, worse[3] = {0.8716, 0.8702, 0.8730},
+                 same[3] = {0.8830, 0.8790, 0.8861}, one[1] = {0.5};
+    const double *x[4] = {best, worse, same, one};
+    const int n[4] = {3, 3, 3, 1};
+    double p[4], ph[4];
+    int d[4];
+    assert_int_equal(nnl_versus_best(x, n, 4, 0, p, ph, d), 0);
+    /* the best is not tested against itself, nor a point of one seed */
+    assert_true(isnan(p[0]) && isnan(ph[0]) && d[0] == -1);
+    assert_true(isnan(p[3]) && isnan(ph[3]) && d[3] == -1);
+    /* scipy's ttest_ind(best, worse / same, equal_var=False) (tests/fixtures/stats.txt) */
+    assert_true(fabs(p[1] - 0.0083795299563387809) < 1e-12 && fabs(p[2] - 0.97124530951028376) < 1e-12);
+    /* Holm over the two tested: 2 p for the smaller, then max(that, p) */
+    assert_true(fabs(ph[1] - 2 * p[1]) < 1e-15 && fabs(ph[2] - p[2]) < 1e-15);
+    assert_int_equal(d[1], 1);
+    assert_int_equal(d[2], 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_case_matches_scipy),
         cmocka_unit_test(edges_are_defined),
+        cmocka_unit_test(groups_against_the_best),
     };
     return cmocka_run_group_tests_name("stats", tests, NULL, NULL);
 }

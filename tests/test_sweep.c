@@ -216,6 +216,11 @@ static void sweep_runs_all_in_parallel_then_skips_on_rerun(void **state) {
     for (char *c = buf; *c; c++) lines += *c == '\n';
     assert_int_equal(lines, 5);
     assert_non_null(strstr(buf, "relu,max,3,3,"));
+    /* how sure: the interval, Welch's p against the best, Holm's, and the verdict; one best */
+    assert_non_null(strstr(buf, ",test_acc_ci95_half,p_vs_best,p_vs_best_holm,differs_from_best\n"));
+    int best = 0;
+    for (char *c = strstr(buf, ",best\n"); c; c = strstr(c + 1, ",best\n")) best++;
+    assert_int_equal(best, 1);
     free(buf);
     nnl_store_close(s);
     nnl_plan_free(&p);

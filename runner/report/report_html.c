@@ -138,7 +138,8 @@ static void html_compare(FILE *f, nnl_store *s, const char *experiment) {
         rp_html_text(f, cmp.cols[k]);
         fputs("</th>", f);
     }
-    fputs("<th>seeds finished</th><th>test accuracy (%)</th><th>best validation accuracy (%)</th></tr>\n", f);
+    fputs("<th>seeds finished</th><th>test accuracy (%)</th><th>95% interval</th><th>best validation accuracy (%)</th>"
+          "<th>p against the best</th><th>differs from the best</th></tr>\n", f);
     for (int i = 0; i < cmp.n; i++) {
         const nnl_compare_row *r = &cmp.rows[i];
         fputs("<tr>", f);
@@ -154,11 +155,19 @@ static void html_compare(FILE *f, nnl_store *s, const char *experiment) {
         for (int k = 0; k < 2; k++) {
             if (isfinite(ms[k][0])) fprintf(f, "<td>%.2f ± %.2f</td>", 100 * ms[k][0], 100 * ms[k][1]);
             else fputs("<td>–</td>", f);
+            if (k) continue;
+            if (isfinite(r->test_half))
+                fprintf(f, "<td>%.2f – %.2f</td>", 100 * (r->test_mean - r->test_half), 100 * (r->test_mean + r->test_half));
+            else fputs("<td>–</td>", f);
         }
-        fputs("</tr>\n", f);
+        if (isfinite(r->p_holm)) fprintf(f, r->p_holm < 0.001 ? "<td>&lt; 0.001</td>" : "<td>%.3f</td>", r->p_holm);
+        else fputs("<td>–</td>", f);
+        fprintf(f, "<td>%s</td></tr>\n", i == 0 && r->finished ? "best" : r->differs < 0 ? "–" : r->differs ? "yes" : "no");
     }
     fputs("</table>\n<p class=\"small\">One row per grid point, best test accuracy first; mean ± standard "
-          "deviation over the finished seeds (the table of <code>nnlab compare</code>).</p>\n", f);
+          "deviation over the finished seeds, the 95% interval of the mean (Student's t), and Welch's t-test of "
+          "each point against the best, Holm-corrected over the points: \"no\" means the difference is within "
+          "the seed noise at the 5% level (the table of <code>nnlab compare</code>).</p>\n", f);
     nnl_comparison_free(&cmp);
 }
 

@@ -371,6 +371,9 @@ typedef struct {
     int finished;               /* those finished with a test result: the seeds counted */
     double test_mean, test_std; /* test accuracy; mean NaN when none finished */
     double val_mean, val_std;   /* best validation accuracy */
+    double test_half;           /* half width of the 95 % interval of test_mean (Student's t); NaN under 2 seeds */
+    double p_best, p_holm;      /* Welch's p against the first (best) row, and Holm-corrected over the rows */
+    int differs;                /* from the best beyond seed noise (p_holm < 0.05): 1, 0, or -1 untested */
 } nnl_compare_row;
 
 typedef struct {

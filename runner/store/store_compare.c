@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "stats.h"
 #include "store_int.h"
 
 #define MAX_SEEDS 1024   /* finished runs counted per grid point */
@@ -112,6 +113,21 @@ int nnl_store_compare(nnl_store *s, const char *experiment, nnl_comparison *out,
         if (!end) break;
         p = end + 1;
     }
+    /* how sure: each point's interval, and each against the best (row 0) */
+    const double **x = malloc(sizeof *x * (size_t)gs.n);
+    int *n = malloc(sizeof *n * (size_t)gs.n), *differs = malloc(sizeof *differs * (size_t)gs.n);
+    double *p = malloc(sizeof *p * (size_t)gs.n), *ph = malloc(sizeof *ph * (size_t)gs.n);
+    if (!x || !n || !differs || !p || !ph) {
+        store_errf(s, err, errlen, "reading runs of %s: out of memory", experiment);
+        free(x); free(n); free(differs); free(p); free(ph); free(gs.g);
+        nnl_comparison_free(out);
+        return -1;
+    }
+    for (int i = 0; i < gs.n; i++) {
+        x[i] = gs.g[i].test;
+        n[i] = gs.g[i].n;
+    }
+    nnl_versus_best(x, n, gs.n, 0, p, ph, differs);
     for (int i = 0; i < gs.n; i++) {
         const group *g = &gs.g[i];
         nnl_compare_row *r = &out->rows[i];
@@ -120,7 +136,12 @@ int nnl_store_compare(nnl_store *s, const char *experiment, nnl_comparison *out,
         r->finished = g->n;
         mean_std(g->test, g->n, &r->test_mean, &r->test_std);
         mean_std(g->val, g->nval, &r->val_mean, &r->val_std);
+        r->test_half = nnl_summarize(g->test, g->n).half;
+        r->p_best = p[i];
+        r->p_holm = ph[i];
+        r->differs = differs[i];
     }
+    free(x); free(n); free(differs); free(p); free(ph);
     free(gs.g);
     return 0;
 }

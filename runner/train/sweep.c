@@ -478,16 +478,26 @@ int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen) {
 
 /* ---- compare */
 
+/* against the best row: "best", "yes" (beyond seed noise), "no", or "-"
+ * (fewer than 2 seeds on a side) */
+static const char *versus_best(int i, const nnl_compare_row *r) {
+    return i == 0 && r->finished ? "best" : r->differs < 0 ? "-" : r->differs ? "yes" : "no";
+}
+
 int nnl_compare(nnl_store *s, const char *experiment, int csv, FILE *out, char *err, size_t errlen) {
     nnl_comparison cmp;
     if (nnl_store_compare(s, experiment, &cmp, err, errlen)) return -1;
     if (csv) {
         for (int c = 0; c < cmp.ncols; c++) fprintf(out, "%s,", cmp.cols[c]);
-        fprintf(out, "runs,finished,test_acc_mean,test_acc_std,best_val_acc_mean,best_val_acc_std\n");
+        fprintf(out, "runs,finished,test_acc_mean,test_acc_std,best_val_acc_mean,best_val_acc_std,"
+                     "test_acc_ci95_half,p_vs_best,p_vs_best_holm,differs_from_best\n");
     } else {
-        fprintf(out, "%s: %d grid points, best first (accuracy in %%, mean +- std over seeds)\n", experiment, cmp.n);
+        fprintf(out, "%s: %d grid points, best first (accuracy in %%: mean +- std over seeds, the 95%% interval "
+                     "of the mean;\np: Welch's t-test of each point against the best, Holm-corrected; differs: "
+                     "beyond seed noise at 5%%)\n", experiment, cmp.n);
         for (int c = 0; c < cmp.ncols; c++) fprintf(out, "%-14s", cmp.cols[c]);
-        fprintf(out, "%5s  %16s  %16s\n", "seeds", "test acc", "best val acc");
+        fprintf(out, "%5s  %16s  %15s  %16s  %7s  %s\n", "seeds", "test acc", "95% interval", "best val acc", "p",
+                "differs");
     }
     for (int i = 0; i < cmp.n; i++) {
         const nnl_compare_row *r = &cmp.rows[i];
@@ -497,14 +507,26 @@ int nnl_compare(nnl_store *s, const char *experiment, int csv, FILE *out, char *
             if (csv) fprintf(out, "%s,", v);
             else fprintf(out, "%-14s", v);
         }
-        if (csv)
-            fprintf(out, "%d,%d,%.6f,%.6f,%.6f,%.6f\n", r->runs, r->finished, r->test_mean, r->test_std, r->val_mean,
-                    r->val_std);
-        else if (r->finished)
-            fprintf(out, "%2d/%-2d  %7.2f +- %5.2f  %7.2f +- %5.2f\n", r->finished, r->runs, 100 * r->test_mean,
-                    100 * r->test_std, 100 * r->val_mean, 100 * r->val_std);
-        else
-            fprintf(out, "%2d/%-2d  %16s  %16s\n", r->finished, r->runs, "-", "-");
+        if (csv) {
+            /* a number a spreadsheet reads, or an empty field */
+            char num[3][32];
+            const double v[3] = {r->test_half, r->p_best, r->p_holm};
+            for (int k = 0; k < 3; k++) snprintf(num[k], sizeof num[k], isfinite(v[k]) ? "%.6g" : "", v[k]);
+            fprintf(out, "%d,%d,%.6f,%.6f,%.6f,%.6f,%s,%s,%s,%s\n", r->runs, r->finished, r->test_mean, r->test_std,
+                    r->val_mean, r->val_std, num[0], num[1], num[2], versus_best(i, r));
+            continue;
+        }
+        if (!r->finished) {
+            fprintf(out, "%2d/%-2d  %16s  %15s  %16s  %7s  %s\n", r->finished, r->runs, "-", "-", "-", "-", "-");
+            continue;
+        }
+        char ci[32] = "-", pv[16] = "-";
+        if (isfinite(r->test_half))
+            snprintf(ci, sizeof ci, "%.2f-%.2f", 100 * (r->test_mean - r->test_half), 100 * (r->test_mean + r->test_half));
+        if (isfinite(r->p_holm)) snprintf(pv, sizeof pv, r->p_holm < 0.001 ? "<0.001" : "%.3f", r->p_holm);
+        fprintf(out, "%2d/%-2d  %7.2f +- %5.2f  %15s  %7.2f +- %5.2f  %7s  %s\n", r->finished, r->runs,
+                100 * r->test_mean, 100 * r->test_std, ci, 100 * r->val_mean, 100 * r->val_std, pv,
+                versus_best(i, r));
     }
     nnl_comparison_free(&cmp);
     return 0;
