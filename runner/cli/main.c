@@ -14,6 +14,7 @@
 #include "data.h"
 #include "experiment.h"
 #include "input.h"
+#include "ls.h"
 #include "report.h"
 #include "slurm.h"
 #include "signals.h"
@@ -117,8 +118,11 @@ static const nnl_command summary_cmd = {
 static const nnl_command ls_cmd = {
     .name = "ls", .min_args = 0, .max_args = 0,
     .about =
-        "Lists the runs: id, key, name, status, epochs done, best validation\n"
-        "accuracy and test accuracy.\n",
+        "Lists the runs: id, key, name, experiment, status, epochs done, best\n"
+        "validation accuracy, test accuracy and when it was created. The name\n"
+        "column fits the terminal: a name too long for it shows its values\n"
+        "and seed (sigmoid,max,seed=2) rather than a cut prefix. Piped, nothing\n"
+        "is cut (set COLUMNS to fit a width).\n",
     .opts = {{NNL_OPT_DB}, {NNL_OPT_EXPERIMENT}},
 };
 
@@ -409,20 +413,6 @@ static int cmd_summary(int argc, char **argv) {
     return 0;
 }
 
-static int print_summary_row(const nnl_run_summary *r, void *ud) {
-    int *count = ud;
-    char best[16] = "-", test[16] = "-";
-    if (!isnan(r->best_val_acc)) snprintf(best, sizeof best, "%.2f%%", 100 * r->best_val_acc);
-    if (!isnan(r->test_acc)) snprintf(test, sizeof test, "%.2f%%", 100 * r->test_acc);
-    if (!(*count)++)
-        printf("%5s  %-16s  %-24s  %-14s  %-11s  %6s  %8s  %8s  %s\n", "id", "key", "name", "experiment", "status",
-               "epochs", "best val", "test", "created");
-    printf("%5lld  %-16s  %-24.24s  %-14.14s  %-11s  %6d  %8s  %8s  %s\n", (long long)r->id, r->key ? r->key : "",
-           r->name ? r->name : "", r->experiment ? r->experiment : "-", r->status, r->epochs_done, best, test,
-           r->created ? r->created : "");
-    return 0;
-}
-
 static int cmd_ls(int argc, char **argv) {
     cli c;
     int rc = nnl_cli_parse(&ls_cmd, argc, argv, &c);
@@ -431,12 +421,11 @@ static int cmd_ls(int argc, char **argv) {
     nnl_store *s = open_store(c.db, 1);
     if (!s) return 2;
     char err[1024];
-    int count = 0;
-    rc = nnl_store_runs_foreach(s, c.experiment, print_summary_row, &count, err, sizeof err);
-    if (rc) fprintf(stderr, "%s\n", err);
+    const int count = nnl_ls_print(s, c.experiment, nnl_terminal_width(), stdout, err, sizeof err);
+    if (count < 0) fprintf(stderr, "%s\n", err);
     else if (!count) printf("no runs in %s\n", c.db);
     nnl_store_close(s);
-    return rc ? 2 : 0;
+    return count < 0 ? 2 : 0;
 }
 
 static int cmd_show(int argc, char **argv) {
