@@ -196,7 +196,7 @@ static void read_all(const char *path) {
     }
     FILE *devnull = fopen("/dev/null", "w");
     for (int csv = 0; csv < 2; csv++)
-        if (nnl_compare(s, "e", csv, devnull, err, sizeof err)) one_line(err, "compare");
+        if (nnl_compare(s, "e", NULL, csv, devnull, err, sizeof err)) one_line(err, "compare");
     fclose(devnull);
     char out[600];
     snprintf(out, sizeof out, "%s/report", fuzz_scratch());

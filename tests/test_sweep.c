@@ -210,7 +210,7 @@ static void sweep_runs_all_in_parallel_then_skips_on_rerun(void **state) {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    assert_int_equal(nnl_compare(s, "act-pool", 1, f, err, sizeof err), 0);
+    assert_int_equal(nnl_compare(s, "act-pool", NULL, 1, f, err, sizeof err), 0);
     fclose(f);
     int lines = 0;
     for (char *c = buf; *c; c++) lines += *c == '\n';
@@ -222,6 +222,24 @@ static void sweep_runs_all_in_parallel_then_skips_on_rerun(void **state) {
     for (char *c = strstr(buf, ",best\n"); c; c = strstr(c + 1, ",best\n")) best++;
     assert_int_equal(best, 1);
     free(buf);
+    /* --by activation: two rows, each pooling the 6 runs of both poolings */
+    f = open_memstream(&buf, &len);
+    assert_int_equal(nnl_compare(s, "act-pool", "activation", 1, f, err, sizeof err), 0);
+    fclose(f);
+    assert_non_null(strstr(buf, "activation,runs,finished,"));
+    assert_non_null(strstr(buf, "\nrelu,6,6,"));
+    assert_non_null(strstr(buf, "\nsigmoid,6,6,"));
+    lines = 0;
+    for (char *c = buf; *c; c++) lines += *c == '\n';
+    assert_int_equal(lines, 3);
+    free(buf);
+    /* a key the grid does not have says which it has */
+    f = open_memstream(&buf, &len);
+    assert_int_equal(nnl_compare(s, "act-pool", "train.lr", 0, f, err, sizeof err), -1);
+    fclose(f);
+    free(buf);
+    if (!strstr(err, "compare --by train.lr: no grid key 'train.lr' in experiment act-pool (its keys: activation, pool)"))
+        fail_msg("%s", err);
     nnl_store_close(s);
     nnl_plan_free(&p);
 }

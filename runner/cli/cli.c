@@ -47,6 +47,9 @@ static const option options[NNL_OPT_COUNT] = {
     [NNL_OPT_DRY_RUN] = {"dry-run", 0, ARG_FLAG, NULL, AT(dry_run), 0, 0, 0,
                          "print the plan and each run's status; write nothing"},
     [NNL_OPT_CSV] = {"csv", 0, ARG_FLAG, NULL, AT(csv), 0, 0, 0, "comma-separated, for spreadsheets"},
+    [NNL_OPT_BY] = {"by", 0, ARG_STR, "KEY", AT(by), 0, 0, 0,
+                    "one row per value of the grid key KEY, its runs pooled over the\n"
+                    "other keys (the effect of KEY averaged over them)"},
     [NNL_OPT_RESUME] = {"resume", 0, ARG_STR, "RUN", AT(resume), 0, 0, 0,
                         "continue an interrupted, failed, diverged or pruned run from its\n"
                         "last checkpoint, with its own config"},

@@ -32,7 +32,7 @@
 typedef enum {
     NNL_OPT_NONE,                   /* ends a command's list */
     NNL_OPT_SET, NNL_OPT_DB, NNL_OPT_DATA, NNL_OPT_QUIET, NNL_OPT_PRINT, NNL_OPT_EXPERIMENT,
-    NNL_OPT_JOBS, NNL_OPT_DRY_RUN, NNL_OPT_CSV, NNL_OPT_RESUME, NNL_OPT_OUT,
+    NNL_OPT_JOBS, NNL_OPT_DRY_RUN, NNL_OPT_CSV, NNL_OPT_BY, NNL_OPT_RESUME, NNL_OPT_OUT,
     /* the Slurm commands */
     NNL_OPT_SLURM, NNL_OPT_PARTITION, NNL_OPT_TIME, NNL_OPT_CPUS, NNL_OPT_PARALLEL, NNL_OPT_PER_TASK,
     NNL_OPT_SBATCH_ARG, NNL_OPT_WAIT, NNL_OPT_RETRIES, NNL_OPT_POLL, NNL_OPT_SHARDS,
@@ -45,6 +45,7 @@ typedef struct {
     const char *db;                 /* --db (default NNL_DEFAULT_DB) */
     const char *data;               /* --data: folded in by the command as the last --set data.dir */
     const char *experiment, *resume, *out;
+    const char *by;                 /* compare --by KEY */
     nnl_override sets[NNL_MAX_SETS];  /* --set, in order */
     const char *set_text[NNL_MAX_SETS]; /* each --set as typed (a Slurm task's command line) */
     int nsets;

@@ -190,8 +190,12 @@ static const nnl_command compare_cmd = {
     .about =
         "One row per grid point of the experiment (a file or its name), with the\n"
         "values that vary as columns, its seeds aggregated as mean +- std of the\n"
-        "test accuracy and of the best validation accuracy, best first.\n",
-    .opts = {{NNL_OPT_DB}, {NNL_OPT_CSV}},
+        "test accuracy and of the best validation accuracy, best first; the 95%\n"
+        "interval of the mean (Student's t), Welch's t-test of each row against\n"
+        "the best, Holm-corrected over the rows, and whether the difference is\n"
+        "larger than the seed noise at the 5% level. With --by activation: one\n"
+        "row per activation, each pooling the runs of every other grid point.\n",
+    .opts = {{NNL_OPT_DB}, {NNL_OPT_CSV}, {NNL_OPT_BY}},
 };
 
 typedef nnl_args cli;
@@ -612,7 +616,7 @@ static int cmd_compare(int argc, char **argv) {
     }
     nnl_store *s = open_store(c.db, 1);
     if (!s) return 2;
-    rc = nnl_compare(s, name, c.csv, stdout, err, sizeof err);
+    rc = nnl_compare(s, name, c.by, c.csv, stdout, err, sizeof err);
     if (rc) fprintf(stderr, "%s\n", err);
     nnl_store_close(s);
     return rc ? 2 : 0;

@@ -386,6 +386,13 @@ typedef struct {
 /* The comparison of experiment: 0, or -1 with err set (also when it has no
  * runs). Release with nnl_comparison_free. */
 int nnl_store_compare(nnl_store *s, const char *experiment, nnl_comparison *out, char *err, size_t errlen);
+/* The same with one row per value of the grid key `by` (NULL: per point),
+ * each pooling the finished runs of every point with that value: the
+ * effect of one key averaged over the others. The row's point is
+ * "by=value" ("by=-" for runs without the key). A key no point has is an
+ * error that lists the keys there are. */
+int nnl_store_compare_by(nnl_store *s, const char *experiment, const char *by, nnl_comparison *out, char *err,
+                         size_t errlen);
 void nnl_comparison_free(nnl_comparison *c);
 
 /* The value of key col in the row's point, "-" when it has none. */

@@ -17,7 +17,13 @@ typedef struct {
     int n, nval, runs;
 } group;
 
-typedef struct { group *g; int n, cap; int oom; } groups;
+typedef struct {
+    group *g;
+    int n, cap;
+    int oom, full;      /* out of memory; a group past MAX_SEEDS (1) or a key=value past 255 bytes (2) */
+    const char *by;     /* group by this key's value; NULL: by point */
+    int by_seen;        /* some point has the key */
+} groups;
 
 static group *group_of(groups *gs, const char *point) {
     for (int i = 0; i < gs->n; i++)
@@ -55,11 +61,21 @@ static int cmp_group(const void *a, const void *b) {
     return (my > mx) - (my < mx);
 }
 
+static void point_value(const char *point, const char *col, char *out, size_t n);
+
 static int group_add(const nnl_point_run *r, void *ud) {
     groups *gs = ud;
-    group *g = group_of(gs, r->point);
+    char key[256];
+    if (gs->by) {
+        char v[256];
+        point_value(r->point, gs->by, v, sizeof v);
+        gs->by_seen |= strcmp(v, "-") != 0;
+        if (snprintf(key, sizeof key, "%s=%s", gs->by, v) >= (int)sizeof key) { gs->full = 2; return 1; }
+    }
+    group *g = group_of(gs, gs->by ? key : r->point);
     if (!g) return 1;
     g->runs++;
+    if (gs->by && g->n == MAX_SEEDS) { gs->full = 1; return 1; }
     if (!strcmp(r->status, "finished") && g->n < MAX_SEEDS && !isnan(r->test_acc)) {
         g->test[g->n++] = r->test_acc;
         g->val[g->nval++] = r->best_val_acc;
@@ -68,8 +84,13 @@ static int group_add(const nnl_point_run *r, void *ud) {
 }
 
 void nnl_compare_value(const nnl_compare_row *r, const char *col, char *out, size_t n) {
+    point_value(r->point, col, out, n);
+}
+
+/* the value of key col in a point "k1=v1,k2=v2", "-" when it has none */
+static void point_value(const char *point, const char *col, char *out, size_t n) {
     size_t kl = strlen(col);
-    for (const char *p = r->point; *p;) {
+    for (const char *p = point; *p;) {
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         if (len > kl && !strncmp(p, col, kl) && p[kl] == '=') {
@@ -82,12 +103,46 @@ void nnl_compare_value(const nnl_compare_row *r, const char *col, char *out, siz
 }
 
 int nnl_store_compare(nnl_store *s, const char *experiment, nnl_comparison *out, char *err, size_t errlen) {
+    return nnl_store_compare_by(s, experiment, NULL, out, err, errlen);
+}
+
+/* the grid keys of the point, ", "-separated, into out */
+static void point_keys(const char *point, char *out, size_t n) {
+    size_t len = 0;
+    out[0] = 0;
+    for (const char *p = point; *p && len < n;) {
+        const char *eq = strchr(p, '='), *end = strchr(p, ',');
+        if (!eq || (end && end < eq)) break;
+        len += (size_t)snprintf(out + len, n - len, "%s%.*s", len ? ", " : "", (int)(eq - p), p);
+        if (!end) break;
+        p = end + 1;
+    }
+}
+
+int nnl_store_compare_by(nnl_store *s, const char *experiment, const char *by, nnl_comparison *out, char *err,
+                         size_t errlen) {
     memset(out, 0, sizeof *out);
-    groups gs = {0};
+    groups gs = {.by = by};
     /* the store checks every value it hands over: a NULL status or point of
      * a database from elsewhere is reported, not compared */
-    if (nnl_store_points_foreach(s, experiment, group_add, &gs, err, errlen) || gs.oom) {
+    if (nnl_store_points_foreach(s, experiment, group_add, &gs, err, errlen) || gs.oom || gs.full) {
         if (gs.oom) store_errf(s, err, errlen, "reading runs of %s: out of memory", experiment);
+        if (gs.full == 1)
+            store_errf(s, err, errlen, "compare --by %s: more than %d runs for one value; compare without --by",
+                       by, MAX_SEEDS);
+        if (gs.full == 2) store_errf(s, err, errlen, "compare --by %.64s: the key and a value are over 255 bytes", by);
+        free(gs.g);
+        return -1;
+    }
+    if (by && gs.n && !gs.by_seen) {
+        /* name the keys there are, from a grouping by point */
+        groups all = {0};
+        char keys[512] = "";
+        if (!nnl_store_points_foreach(s, experiment, group_add, &all, err, errlen) && !all.oom && all.n)
+            point_keys(all.g[0].point, keys, sizeof keys);
+        free(all.g);
+        store_errf(s, err, errlen, "compare --by %s: no grid key '%s' in experiment %s (%s%s)", by, by, experiment,
+                   *keys ? "its keys: " : "it has no grid", keys);
         free(gs.g);
         return -1;
     }

@@ -484,17 +484,22 @@ static const char *versus_best(int i, const nnl_compare_row *r) {
     return i == 0 && r->finished ? "best" : r->differs < 0 ? "-" : r->differs ? "yes" : "no";
 }
 
-int nnl_compare(nnl_store *s, const char *experiment, int csv, FILE *out, char *err, size_t errlen) {
+int nnl_compare(nnl_store *s, const char *experiment, const char *by, int csv, FILE *out, char *err, size_t errlen) {
     nnl_comparison cmp;
-    if (nnl_store_compare(s, experiment, &cmp, err, errlen)) return -1;
+    if (nnl_store_compare_by(s, experiment, by, &cmp, err, errlen)) return -1;
     if (csv) {
         for (int c = 0; c < cmp.ncols; c++) fprintf(out, "%s,", cmp.cols[c]);
         fprintf(out, "runs,finished,test_acc_mean,test_acc_std,best_val_acc_mean,best_val_acc_std,"
                      "test_acc_ci95_half,p_vs_best,p_vs_best_holm,differs_from_best\n");
     } else {
-        fprintf(out, "%s: %d grid points, best first (accuracy in %%: mean +- std over seeds, the 95%% interval "
-                     "of the mean;\np: Welch's t-test of each point against the best, Holm-corrected; differs: "
-                     "beyond seed noise at 5%%)\n", experiment, cmp.n);
+        if (by)
+            fprintf(out, "%s by %s: %d values, each over the runs of every other grid point, best first (accuracy "
+                         "in %%:\nmean +- std over runs, the 95%% interval of the mean; p: Welch's t-test against "
+                         "the best, Holm-corrected;\ndiffers: beyond the noise at 5%%)\n", experiment, by, cmp.n);
+        else
+            fprintf(out, "%s: %d grid points, best first (accuracy in %%: mean +- std over seeds, the 95%% interval "
+                         "of the mean;\np: Welch's t-test of each point against the best, Holm-corrected; differs: "
+                         "beyond seed noise at 5%%)\n", experiment, cmp.n);
         for (int c = 0; c < cmp.ncols; c++) fprintf(out, "%-14s", cmp.cols[c]);
         fprintf(out, "%5s  %16s  %15s  %16s  %7s  %s\n", "seeds", "test acc", "95% interval", "best val acc", "p",
                 "differs");

@@ -44,6 +44,6 @@ int nnl_sweep_count(nnl_store *s, const nnl_plan *plan, nnl_sweep_counts *c, cha
 /* `nnlab compare`: one row per grid point of the experiment, seeds
  * aggregated as mean +- std of test accuracy and best validation accuracy,
  * best first; csv for spreadsheets. Returns 0 or -1. */
-int nnl_compare(nnl_store *s, const char *experiment, int csv, FILE *out, char *err, size_t errlen);
+int nnl_compare(nnl_store *s, const char *experiment, const char *by, int csv, FILE *out, char *err, size_t errlen);
 
 #endif
