@@ -193,7 +193,29 @@ static void report_experiment_draws_every_figure(void **state) {
     assert_non_null(html);
     assert_non_null(strstr(html, "<td class=\"k\">relu</td><td class=\"k\">avg</td><td>3 of 3</td>"));
     assert_null(strstr(html, "in progress"));
+    /* how sure: the interval and the test against the best, in the table... */
+    assert_non_null(strstr(html, "<th>95% interval</th>"));
+    assert_non_null(strstr(html, "<td>best</td></tr>"));
     free(html);
+    /* ...and in the bars: 3 seeds each, so every point has its interval, and one is the best */
+    char bp[256];
+    snprintf(bp, sizeof bp, "%s/exp-bars.dat", out);
+    char *bars = slurp(bp, NULL);
+    assert_non_null(bars);
+    int rows = 0, bests = 0;
+    for (char *line = strtok(bars, "\n"); line && strncmp(line, "# block 1", 9); line = strtok(NULL, "\n")) {
+        if (line[0] == '#') continue;
+        double v[10];
+        if (sscanf(line, "%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                   &v[7], &v[8], &v[9]) != 10)
+            fail_msg("exp-bars.dat: '%s' has not the 10 columns of its header", line);
+        assert_true(v[7] <= v[2] && v[2] <= v[8]); /* the interval holds the mean */
+        rows++;
+        bests += v[9] == 0;
+    }
+    assert_int_equal(rows, 4);
+    assert_int_equal(bests, 1);
+    free(bars);
     /* a figure's script redraws it from the report folder alone */
     char cmd[256];
     snprintf(cmd, sizeof cmd, "cd %s && rm exp-bars.png && gnuplot exp-bars.gp 2>/dev/null", out);

@@ -186,7 +186,9 @@ static const nnl_command report_cmd = {
         "  EXPERIMENT  an experiment file or an experiment's name: per grid point, the\n"
         "              validation accuracy and loss by epoch (mean over seeds, a band\n"
         "              from the lowest to the highest seed), test accuracy bars (error\n"
-        "              bars: lowest to highest seed), a heat map of test accuracy when\n"
+        "              bars: the 95% interval of the mean with 3 seeds or more, else\n"
+        "              lowest to highest seed; the points within the seed noise of the\n"
+        "              best marked), a heat map of test accuracy when\n"
         "              the grid has two keys (log axes for log-spaced values), seconds\n"
         "              per epoch, and the 'nnlab compare' table. A sweep still running\n"
         "              is drawn as far as it has got, and its figures say so.\n",

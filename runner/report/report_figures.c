@@ -7,6 +7,7 @@
 #include <string.h>
 #include "data.h"
 #include "report_int.h"
+#include "stats.h"
 
 int rp_run_curves(rctx *c, const nnl_run_row *r, const char *label, const nnl_epoch_row *ep, int nep) {
     char path[NNL_PATH_MAX + 64], now[32];
@@ -207,8 +208,31 @@ int rp_exp_bars(rctx *c, const xdata *x) {
     if (!f) return NNL_REPORT_EINPUT;
     dat_head(f, "exp-bars.dat", x,
              "test accuracy (%) of each variant over its finished seeds (NaN: none finished yet).\n"
-             "# block 0 (gnuplot index 0): one row per variant, x = its place in the report's order\n"
-             "# x variant mean min max std seeds");
+             "# block 0 (gnuplot index 0): one row per variant, x = its place in the report's order;\n"
+             "# ci_lo ci_hi: the 95% interval of the mean (Student's t), NaN under 3 seeds; vs_best: 0 the\n"
+             "# best, 1 worse beyond the seed noise, 2 within it (Welch, Holm-corrected, 5%), 3 untested\n"
+             "# x variant mean min max std seeds ci_lo ci_hi vs_best");
+    /* each point's accuracies, then how sure each comparison with the best is */
+    double *acc = malloc(sizeof(double) * (size_t)(x->nr ? x->nr : 1)), *pv = malloc(sizeof(double) * (size_t)x->np),
+           *ph = malloc(sizeof(double) * (size_t)x->np);
+    const double **pa = malloc(sizeof *pa * (size_t)x->np);
+    int *na = malloc(sizeof(int) * (size_t)x->np), *vs = malloc(sizeof(int) * (size_t)x->np);
+    if (!acc || !pv || !ph || !pa || !na || !vs) {
+        free(acc); free(pv); free(ph); free(pa); free(na); free(vs);
+        fclose(f);
+        return NNL_REPORT_EINPUT;
+    }
+    int best = -1, used = 0;
+    for (int pi = 0; pi < x->np; pi++) {
+        pa[pi] = acc + used;
+        na[pi] = 0;
+        for (int i = 0; i < x->nr; i++)
+            if (x->r[i].point == pi && isfinite(x->r[i].test)) acc[used + na[pi]++] = 100 * x->r[i].test;
+        used += na[pi];
+        if (na[pi] && (best < 0 || nnl_summarize(pa[pi], na[pi]).mean > nnl_summarize(pa[best], na[best]).mean))
+            best = pi;
+    }
+    if (best >= 0) nnl_versus_best(pa, na, x->np, best, pv, ph, vs);
     double lo = 100;
     for (int k = 0; k < x->np; k++) {
         int pi = x->order[k];
@@ -223,9 +247,17 @@ int rp_exp_bars(rctx *c, const xdata *x) {
         put_stat(f, &s);
         fputc(' ', f);
         rp_put_num(f, s.n > 1 ? sqrt(sq / (s.n - 1)) : s.n ? 0 : NAN);
-        fprintf(f, " %d\n", s.n);
+        fprintf(f, " %d ", s.n);
+        const nnl_summary sm = nnl_summarize(pa[pi], na[pi]);
+        const double half = na[pi] >= 3 ? sm.half : NAN;
+        rp_put_num(f, sm.mean - half);
+        fputc(' ', f);
+        rp_put_num(f, sm.mean + half);
+        fprintf(f, " %d\n", pi == best ? 0 : best < 0 || vs[pi] < 0 ? 3 : vs[pi] ? 1 : 2);
         if (s.n && s.min < lo) lo = s.min;
+        if (isfinite(half) && sm.mean - half < lo) lo = sm.mean - half;
     }
+    free(acc); free(pv); free(ph); free(pa); free(na); free(vs);
     fputs("\n\n# block 1 (gnuplot index 1): one row per finished run\n# x test_acc run_id\n", f);
     for (int i = 0; i < x->nr; i++) {
         if (!isfinite(x->r[i].test)) continue;
@@ -245,12 +277,13 @@ int rp_exp_bars(rctx *c, const xdata *x) {
     rp_hv_num(m, "y_min", lo < 40 ? 0 : 10 * floor((lo - 5) / 10));
     fprintf(m, "max_seeds = %d\n", rp_max_seeds(x));
     char title[512];
-    snprintf(title, sizeof title, "%s: test accuracy of each grid point\nbar: mean over seeds, error bar: lowest to "
-             "highest seed, dot: each seed", x->experiment);
+    snprintf(title, sizeof title, "%s: test accuracy of each grid point\nbar: mean over seeds, error bar: 95%% "
+             "interval (3+ seeds; else lowest to highest seed), dot: each seed", x->experiment);
     rc = rp_vals_draw(c, &v, "exp-bars", title,
-                   "Test accuracy of each grid point: the bar is the mean over its finished seeds, the error bar spans "
-                   "the lowest to the highest seed (not a standard deviation), and each dot is one seed. The "
-                   "colours match the other figures.");
+                   "Test accuracy of each grid point: the bar is the mean over its finished seeds and each dot is one "
+                   "seed. With 3 seeds or more the error bar is the 95% interval of the mean (Student's t), with fewer "
+                   "it spans the lowest to the highest seed. \"within noise\" marks the points that cannot be told "
+                   "apart from the best (Welch's t-test, Holm-corrected, 5%). The colours match the other figures.");
     return rc;
 }
 
