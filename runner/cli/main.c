@@ -32,26 +32,17 @@
 #define MAX_SETS NNL_MAX_SETS
 
 
-static const char usage_main[] =
+/* The top-level help: these lines, then the commands of cmds[] (main), then
+ * the tail. */
+static const char usage_head[] =
     "usage: nnlab COMMAND [OPTIONS]\n"
     "\n"
     "Config-driven experiments with small CNNs on FashionMNIST, on the CPU.\n"
     "Every run's per-epoch metrics, test result and checkpoints are kept in a\n"
     "SQLite database (default " DEFAULT_DB ", checkpoints beside it).\n"
     "\n"
-    "commands:\n"
-    "  train CONFIG     train the run a YAML config describes\n"
-    "  test RUN         evaluate a stored run's best checkpoint on the test set\n"
-    "  summary CONFIG   the model's layers, output shapes and parameter counts\n"
-    "  ls               list the runs in the database\n"
-    "  show RUN         one run: its config, every epoch, its test result\n"
-    "  check FILE       validate a config or an experiment without running it\n"
-    "  sweep EXPERIMENT run an experiment's runs, in parallel, resumably\n"
-    "  compare EXPERIMENT  one row per grid point: mean +- std over seeds\n"
-    "  report RUN|EXPERIMENT  figures (PNG, SVG) and an index.html, in results/reports/NAME/\n"
-    "  merge SHARD.db...   merge the shards of a Slurm sweep into the database\n"
-    "  status EXPERIMENT   a Slurm sweep's runs (done, running, queued) and tasks\n"
-    "  bench [CONFIG]   time training epochs (default configs/lenet5.yaml)\n"
+    "commands:\n";
+static const char usage_tail[] =
     "\n"
     "RUN is a run id or a unique prefix of its key (see 'nnlab ls').\n"
     "'nnlab COMMAND --help' tells more. 'nnlab --version' prints the version\n"
@@ -665,15 +656,43 @@ static int cmd_check(int argc, char **argv) {
     return 0;
 }
 
+/* Every command: its name, what its arguments are, one line of what it
+ * does (NULL: not listed, a command nnlab runs for itself), and the
+ * function. The top-level help and the unknown-command message are written
+ * from this table, so a command cannot run without being listed. */
+static const struct {
+    const char *name, *args, *what;
+    int (*fn)(int, char **);
+} cmds[] = {
+    {"train", "CONFIG", "train the run a YAML config describes", cmd_train},
+    {"test", "RUN", "evaluate a stored run's best checkpoint on the test set", cmd_test},
+    {"summary", "CONFIG", "the model's layers, output shapes and parameter counts", cmd_summary},
+    {"ls", "", "list the runs in the database", cmd_ls},
+    {"show", "RUN", "one run: its config, every epoch, its test result", cmd_show},
+    {"check", "FILE", "validate a config or an experiment without running it", cmd_check},
+    {"sweep", "EXPERIMENT", "run an experiment's runs, in parallel, resumably", cmd_sweep},
+    {"compare", "EXPERIMENT", "one row per grid point: mean +- std, 95% interval, against the best", cmd_compare},
+    {"report", "RUN|EXPERIMENT", "figures (PNG, SVG) and an index.html, in results/reports/NAME/", nnl_report_cmd},
+    {"merge", "SHARD.db...", "merge the shards of a Slurm sweep into the database", nnl_merge_cmd},
+    {"status", "EXPERIMENT", "a Slurm sweep's runs (done, running, queued) and tasks", nnl_status_cmd},
+    {"bench", "[CONFIG]", "time training epochs (default configs/lenet5.yaml)", cmd_bench},
+    {"worker", "", NULL, nnl_worker_cmd}, /* a Slurm task's process */
+};
+
+static void usage_main(FILE *f) {
+    fputs(usage_head, f);
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        if (!cmds[i].what) continue;
+        char head[64];
+        snprintf(head, sizeof head, "%s %s", cmds[i].name, cmds[i].args);
+        fprintf(f, "  %-22s %s\n", head, cmds[i].what);
+    }
+    fputs(usage_tail, f);
+}
+
 int main(int argc, char **argv) {
-    static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
-        {"train", cmd_train}, {"test", cmd_test}, {"summary", cmd_summary},
-        {"ls", cmd_ls}, {"show", cmd_show}, {"check", cmd_check}, {"bench", cmd_bench},
-        {"sweep", cmd_sweep}, {"compare", cmd_compare},
-        {"merge", nnl_merge_cmd}, {"status", nnl_status_cmd}, {"worker", nnl_worker_cmd},
-        {"report", nnl_report_cmd}};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-        fputs(usage_main, argc < 2 ? stderr : stdout);
+        usage_main(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "--version")) {
@@ -703,7 +722,9 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "nnlab: unknown command '%s' (commands: train, test, summary, ls, show, check, sweep, compare, report, merge, status, bench; see 'nnlab --help')\n",
-            argv[1]);
+    fprintf(stderr, "nnlab: unknown command '%s' (commands:", argv[1]);
+    for (size_t i = 0, n = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (cmds[i].what) fprintf(stderr, "%s %s", n++ ? "," : "", cmds[i].name);
+    fprintf(stderr, "; see 'nnlab --help')\n");
     return 2;
 }
