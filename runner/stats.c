@@ -145,10 +145,9 @@ void nnl_holm(const double *p, int m, double *adj) {
     free(out);
 }
 
-int nnl_versus_best(const double *const *x, const int *n, int m, int best, double *p, double *p_holm,
-                    int *differs) {
+void nnl_versus_best(const double *const *x, const int *n, int m, int best, double *p, double *p_holm,
+                     int *differs) {
     for (int i = 0; i < m; i++) p[i] = i == best ? NAN : nnl_welch_test(x[best], n[best], x[i], n[i]).p;
     nnl_holm(p, m, p_holm);
     for (int i = 0; i < m; i++) differs[i] = isnan(p_holm[i]) ? -1 : p_holm[i] < 0.05;
-    return 0;
 }

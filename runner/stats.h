@@ -46,9 +46,8 @@ void nnl_holm(const double *p, int m, double *adj);
  * Welch's p-value of each (NAN for best itself and where a side has fewer
  * than 2 values), those p-values Holm-corrected over the groups tested,
  * and whether each differs from the best beyond seed noise at the 5 %
- * level: 1 yes, 0 no, -1 untested (best, or too few values). Returns 0, -1
- * when out of memory. */
-int nnl_versus_best(const double *const *x, const int *n, int m, int best, double *p, double *p_holm,
-                    int *differs);
+ * level: 1 yes, 0 no, -1 untested (best, or too few values). */
+void nnl_versus_best(const double *const *x, const int *n, int m, int best, double *p, double *p_holm,
+                     int *differs);
 
 #endif

@@ -87,11 +87,10 @@ static int collect(const nnl_run_summary *s, void *ud) {
         rs->r = nr;
         rs->cap = nc;
     }
-    row *r = &rs->r[rs->n];
-    *r = (row){s->id, dup_or_empty(s->key), dup_or_empty(s->name), dup_or_empty(s->experiment ? s->experiment : "-"),
-               dup_or_empty(s->status), dup_or_empty(s->created), s->epochs_done, s->best_val_acc, s->test_acc};
-    if (!r->key || !r->name || !r->experiment || !r->status || !r->created) { rs->oom = 1; return 1; }
-    rs->n++;
+    row r = {s->id, dup_or_empty(s->key), dup_or_empty(s->name), dup_or_empty(s->experiment ? s->experiment : "-"),
+             dup_or_empty(s->status), dup_or_empty(s->created), s->epochs_done, s->best_val_acc, s->test_acc};
+    rs->r[rs->n++] = r; /* freed with the others, whole or not */
+    if (!r.key || !r.name || !r.experiment || !r.status || !r.created) { rs->oom = 1; return 1; }
     return 0;
 }
 
@@ -158,11 +157,6 @@ int nnl_ls_print(nnl_store *s, const char *experiment, int width, FILE *out, cha
     }
     for (int i = 0; i < rs.n; i++) {
         row *r = &rs.r[i];
-        free(r->key); free(r->name); free(r->experiment); free(r->status); free(r->created);
-    }
-    if (rs.oom && rs.n < rs.cap) {
-        /* the row that failed half way */
-        row *r = &rs.r[rs.n];
         free(r->key); free(r->name); free(r->experiment); free(r->status); free(r->created);
     }
     free(rs.r);

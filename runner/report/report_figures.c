@@ -223,32 +223,28 @@ int rp_exp_bars(rctx *c, const xdata *x) {
         return NNL_REPORT_EINPUT;
     }
     int best = -1, used = 0;
+    double best_mean = NAN;
     for (int pi = 0; pi < x->np; pi++) {
         pa[pi] = acc + used;
         na[pi] = 0;
         for (int i = 0; i < x->nr; i++)
             if (x->r[i].point == pi && isfinite(x->r[i].test)) acc[used + na[pi]++] = 100 * x->r[i].test;
         used += na[pi];
-        if (na[pi] && (best < 0 || nnl_summarize(pa[pi], na[pi]).mean > nnl_summarize(pa[best], na[best]).mean))
-            best = pi;
+        const double mean = nnl_summarize(pa[pi], na[pi]).mean;
+        if (na[pi] && (best < 0 || mean > best_mean)) { best = pi; best_mean = mean; }
     }
     if (best >= 0) nnl_versus_best(pa, na, x->np, best, pv, ph, vs);
     double lo = 100;
     for (int k = 0; k < x->np; k++) {
         int pi = x->order[k];
         stat1 s = {0};
-        double sq = 0;
-        for (int i = 0; i < x->nr; i++)
-            if (x->r[i].point == pi) rp_stat_add(&s, 100 * x->r[i].test);
-        double mean = rp_stat_mean(&s);
-        for (int i = 0; i < x->nr; i++)
-            if (x->r[i].point == pi && isfinite(x->r[i].test)) sq += pow(100 * x->r[i].test - mean, 2);
+        for (int j = 0; j < na[pi]; j++) rp_stat_add(&s, pa[pi][j]);
+        const nnl_summary sm = nnl_summarize(pa[pi], na[pi]);
         fprintf(f, "%d %d ", k + 1, x->p[pi].color);
         put_stat(f, &s);
         fputc(' ', f);
-        rp_put_num(f, s.n > 1 ? sqrt(sq / (s.n - 1)) : s.n ? 0 : NAN);
+        rp_put_num(f, s.n > 1 ? sm.sd : s.n ? 0 : NAN);
         fprintf(f, " %d ", s.n);
-        const nnl_summary sm = nnl_summarize(pa[pi], na[pi]);
         const double half = na[pi] >= 3 ? sm.half : NAN;
         rp_put_num(f, sm.mean - half);
         fputc(' ', f);

@@ -162,7 +162,8 @@ static void html_compare(FILE *f, nnl_store *s, const char *experiment) {
         }
         if (isfinite(r->p_holm)) fprintf(f, r->p_holm < 0.001 ? "<td>&lt; 0.001</td>" : "<td>%.3f</td>", r->p_holm);
         else fputs("<td>–</td>", f);
-        fprintf(f, "<td>%s</td></tr>\n", i == 0 && r->finished ? "best" : r->differs < 0 ? "–" : r->differs ? "yes" : "no");
+        const char *verdict = nnl_compare_verdict(r, i);
+        fprintf(f, "<td>%s</td></tr>\n", verdict ? verdict : "–");
     }
     fputs("</table>\n<p class=\"small\">One row per grid point, best test accuracy first; mean ± standard "
           "deviation over the finished seeds, the 95% interval of the mean (Student's t), and Welch's t-test of "

@@ -395,6 +395,10 @@ int nnl_store_compare_by(nnl_store *s, const char *experiment, const char *by, n
                          size_t errlen);
 void nnl_comparison_free(nnl_comparison *c);
 
+/* Row i against the best (row 0): "best", "yes" (beyond the seed noise),
+ * "no", or NULL when untested (fewer than 2 seeds on a side). */
+const char *nnl_compare_verdict(const nnl_compare_row *r, int i);
+
 /* The value of key col in the row's point, "-" when it has none. */
 void nnl_compare_value(const nnl_compare_row *r, const char *col, char *out, size_t n);
 

@@ -43,11 +43,9 @@ static group *group_of(groups *gs, const char *point) {
 
 /* mean (NaN for none) and sample standard deviation (0 for one) */
 static void mean_std(const double *v, int n, double *mean, double *std) {
-    double s = 0, q = 0;
-    for (int i = 0; i < n; i++) s += v[i];
-    *mean = n ? s / n : NAN;
-    for (int i = 0; i < n; i++) q += (v[i] - *mean) * (v[i] - *mean);
-    *std = n > 1 ? sqrt(q / (n - 1)) : 0;
+    const nnl_summary m = nnl_summarize(v, n);
+    *mean = m.mean;
+    *std = n > 1 ? m.sd : 0;
 }
 
 /* best test accuracy first; points without one last */
@@ -81,6 +79,10 @@ static int group_add(const nnl_point_run *r, void *ud) {
         g->val[g->nval++] = r->best_val_acc;
     }
     return 0;
+}
+
+const char *nnl_compare_verdict(const nnl_compare_row *r, int i) {
+    return i == 0 && r->finished ? "best" : r->differs < 0 ? NULL : r->differs ? "yes" : "no";
 }
 
 void nnl_compare_value(const nnl_compare_row *r, const char *col, char *out, size_t n) {

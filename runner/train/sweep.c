@@ -478,10 +478,10 @@ int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen) {
 
 /* ---- compare */
 
-/* against the best row: "best", "yes" (beyond seed noise), "no", or "-"
- * (fewer than 2 seeds on a side) */
+/* the verdict against the best row, "-" when untested */
 static const char *versus_best(int i, const nnl_compare_row *r) {
-    return i == 0 && r->finished ? "best" : r->differs < 0 ? "-" : r->differs ? "yes" : "no";
+    const char *v = nnl_compare_verdict(r, i);
+    return v ? v : "-";
 }
 
 int nnl_compare(nnl_store *s, const char *experiment, const char *by, int csv, FILE *out, char *err, size_t errlen) {

@@ -22,13 +22,11 @@ static double d_exp(double x) {
     const double k = nearbyint(x * 1.44269504088896340736);
     /* ln 2 in two parts: k * hi is exact for |k| < 2^11 */
     const double r = (x - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10;
-    double p = 1, f = 1;
-    double c[15];
-    for (int n = 0; n <= 14; n++) {
-        c[n] = 1 / f;
-        f *= n + 1;
-    }
-    p = c[14];
+    /* 1 / n!, each factorial exact in a double */
+    static const double c[15] = {1.0,          1.0,           1.0 / 2,         1.0 / 6,          1.0 / 24,
+                                 1.0 / 120,    1.0 / 720,     1.0 / 5040,      1.0 / 40320,      1.0 / 362880,
+                                 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800, 1.0 / 87178291200};
+    double p = c[14];
     for (int n = 13; n >= 0; n--) p = p * r + c[n];
     return ldexp(p, (int)k);
 }
