@@ -168,9 +168,18 @@ static const nnl_command sweep_cmd = {
         "that were interrupted (Ctrl-C, SIGTERM) or left running by a process that\n"
         "died (kill -9, power loss) continue from their last finished epoch's\n"
         "checkpoint and end with the same numbers as if never stopped. Two sweeps of\n"
-        "one experiment on one database never run the same run twice.\n",
+        "one experiment on one database never run the same run twice.\n"
+        "\n"
+        "A tpe: search runs in batches: each batch is suggested from the runs of the\n"
+        "batches before it, once they have all ended, so the same file gives the\n"
+        "same runs in the same order with any -j, and a sweep cut short resumes into\n"
+        "the same plan. With prune: {type: halving, min_epochs: M, eta: N} every run\n"
+        "stops at M, M*N, M*N^2... epochs until all have got there; the best 1/N of\n"
+        "the grid points (mean validation accuracy at that epoch) go on, the rest end\n"
+        "as pruned. --print shows which runs are known, their status, and which\n"
+        "batch waits for what.\n",
     .opts = {{NNL_OPT_JOBS}, {NNL_OPT_SET, "override a config value in every run (repeatable)"}, {NNL_OPT_DB},
-             {NNL_OPT_DATA}, {NNL_OPT_DRY_RUN}, {NNL_OPT_SLURM}},
+             {NNL_OPT_DATA}, {NNL_OPT_DRY_RUN}, {NNL_OPT_PRINT, "the same as --dry-run"}, {NNL_OPT_SLURM}},
     .after =
         "exit status: 0 every run finished (or was pruned), 1 some failed or\n"
         "diverged, 2 bad input, 130 interrupted. Then: nnlab compare EXPERIMENT.\n",
@@ -564,11 +573,13 @@ static int cmd_sweep(int argc, char **argv) {
     if (c.data && c.nsets < MAX_SETS) c.sets[c.nsets++] = (nnl_override){"data.dir", c.data};
     nnl_plan plan;
     char err[1024];
+    c.dry_run |= c.print;
     if (nnl_plan_load(c.positional, c.sets, c.nsets, &plan, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 2; }
     if (!c.dry_run) {
         /* the data is checked before the database is touched: bad input writes nothing */
         nnl_dataset probe;
-        if (nnl_dataset_load(plan.runs[0].cfg.data_dir, 1, 1, &probe, err, sizeof err)) {
+        const nnl_config *first = plan.nruns ? &plan.runs[0].cfg : &plan.tpe->probe;
+        if (nnl_dataset_load(first->data_dir, 1, 1, &probe, err, sizeof err)) {
             fprintf(stderr, "%s\n", err);
             nnl_plan_free(&plan);
             return 2;
@@ -576,6 +587,9 @@ static int cmd_sweep(int argc, char **argv) {
         for (int i = 0; i < plan.nruns && !rc; i++)
             if ((rc = nnl_train_check(&plan.runs[i].cfg, &probe.train, err, sizeof err)))
                 fprintf(stderr, "%s: run %s: %s\n", c.positional, plan.runs[i].name, err);
+        /* a tpe: search's runs come later: its ends of every range now */
+        if (!rc && plan.tpe && (rc = nnl_train_check(&plan.tpe->probe, &probe.train, err, sizeof err)))
+            fprintf(stderr, "%s: tpe: %s\n", c.positional, err);
         nnl_dataset_free(&probe);
         if (rc) {
             nnl_plan_free(&plan);

@@ -15,7 +15,7 @@
 #include "names.h"
 #include "yamltree.h"
 
-#define VAL_MAX 256
+#define VAL_MAX NNL_VAL_MAX
 
 typedef enum { D_GRID, D_CHOICE, D_UNIFORM, D_LOGUNIFORM, D_INT } dist_kind;
 
@@ -25,6 +25,7 @@ typedef struct {
     const char *key;        /* dotted config key */
     char shortname[64];     /* what run names call it */
     dist_kind kind;
+    const char *section;    /* "grid", "random" or "tpe", for messages */
     int nvals;
     char (*vals)[VAL_MAX];  /* grid and choice values as flow text */
     const node **valnode;   /* each value's node */
@@ -47,16 +48,20 @@ typedef struct {
     yt_ctx y;
     variant var[MAX_VARIANTS];
     int nvar;
-    axis grid[NNL_MAX_GRID], rnd[NNL_MAX_GRID];
-    int ngrid, nrnd, samples, nseeds;
+    axis grid[NNL_MAX_GRID], rnd[NNL_MAX_GRID], tpe[NNL_MAX_GRID];
+    int ngrid, nrnd, ntpe, samples, nseeds;
     uint64_t seeds[1024];
+    uint64_t rsearch[NNL_MAX_SEARCHES];     /* random: seed (one or a list) */
+    int nrsearch;
+    nnl_tpe_plan t;                          /* tpe: settings, when ntpe */
+    const node *tpe_at;
     nnl_override *set;      /* the experiment's own overrides */
     char (*setvals)[VAL_MAX];
     int nset;
     const node *base_at;    /* the base: value, where errors of the base config point */
 } exp_ctx;
 
-static const char *const top_keys[] = {"name", "base", "set", "variants", "grid", "seeds", "random", "prune"};
+static const char *const top_keys[] = {"name", "base", "set", "variants", "grid", "seeds", "random", "tpe", "prune"};
 static const char *const dist_names[] = {"choice", "uniform", "loguniform", "int"};
 
 static int unknown_key(exp_ctx *x, const node *k, const char *const *cand, int n, const char *where) {
@@ -131,29 +136,57 @@ static int read_grid(exp_ctx *x, const node *m) {
         a->at = m->kid[i];
         a->key = m->kid[i]->text;
         a->kind = D_GRID;
+        a->section = "grid";
         if (check_dotted(x, a->at) || add_values(x, a, m->kid[i + 1], "grid")) return -1;
     }
     return 0;
 }
 
-static int read_random(exp_ctx *x, const node *m) {
+/* seed: N or seed: [N, ...]: one search per seed */
+static int read_search_seeds(exp_ctx *x, const node *v, const char *what, uint64_t *out, int *n) {
+    char g[80];
+    if (v->type == N_SCALAR) { *n = 1; return read_scalar_u64(x, v, what, UINT64_MAX, &out[0]); }
+    if (v->type != N_SEQ || !v->n || v->n > NNL_MAX_SEARCHES)
+        return yt_fail(&x->y, v, "%s: expected a whole number or a list of 1 to %d of them, got %s", what,
+                       NNL_MAX_SEARCHES, yt_got(v, g, sizeof g));
+    for (int i = 0; i < v->n; i++) {
+        if (read_scalar_u64(x, v->kid[i], what, UINT64_MAX, &out[i])) return -1;
+        for (int j = 0; j < i; j++)
+            if (out[j] == out[i])
+                return yt_fail(&x->y, v->kid[i], "%s: %llu is listed twice", what, (unsigned long long)out[i]);
+    }
+    *n = v->n;
+    return 0;
+}
+
+/* A random: or tpe: block: samples, its own settings (names in own, values
+ * read by the caller), and the searched keys with their distributions. */
+static int read_search(exp_ctx *x, const node *m, const char *section, const char *const *own, int nown, axis *ax,
+                       int *nax, int *samples) {
     char g[80], what[160];
-    if (m->type != N_MAP) return yt_fail(&x->y, m, "random: expected a mapping, got %s", yt_got(m, g, sizeof g));
+    if (m->type != N_MAP) return yt_fail(&x->y, m, "%s: expected a mapping, got %s", section, yt_got(m, g, sizeof g));
     node *sn = yt_map_get(m, "samples", NULL);
     uint64_t u;
-    if (!sn) return yt_fail(&x->y, m, "random: needs 'samples: N' (how many runs to draw)");
-    if (read_scalar_u64(x, sn, "random.samples", NNL_MAX_PLAN, &u)) return -1;
-    if (!u) return yt_fail(&x->y, sn, "random.samples: must be at least 1");
-    x->samples = (int)u;
+    snprintf(what, sizeof what, "%s.samples", section);
+    if (!sn) return yt_fail(&x->y, m, "%s: needs 'samples: N' (how many runs to draw)", section);
+    if (read_scalar_u64(x, sn, what, NNL_MAX_PLAN, &u)) return -1;
+    if (!u) return yt_fail(&x->y, sn, "%s: must be at least 1", what);
+    *samples = (int)u;
     for (int i = 0; i + 1 < m->n; i += 2) {
         const node *k = m->kid[i], *v = m->kid[i + 1];
-        if (!strcmp(k->text, "samples") || !strcmp(k->text, "seed")) continue;
-        if (x->nrnd == NNL_MAX_GRID) return yt_fail(&x->y, k, "random: more than %d keys", NNL_MAX_GRID);
-        axis *a = &x->rnd[x->nrnd++];
+        int mine = 0;
+        for (int j = 0; j < nown; j++) mine |= !strcmp(k->text, own[j]);
+        if (mine) continue;
+        if (!strchr(k->text, '.')) /* a misspelt setting, not a config key */
+            return unknown_key(x, k, own, nown, section[0] == 't' ? "in tpe: (a searched key is a dotted config key)"
+                                                                  : "in random: (a searched key is a dotted config key)");
+        if (*nax == NNL_MAX_GRID) return yt_fail(&x->y, k, "%s: more than %d keys", section, NNL_MAX_GRID);
+        axis *a = &ax[(*nax)++];
         a->at = k;
         a->key = k->text;
+        a->section = section;
         if (check_dotted(x, k)) return -1;
-        snprintf(what, sizeof what, "random: %s", a->key);
+        snprintf(what, sizeof what, "%s: %s", section, a->key);
         if (v->type != N_MAP || v->n != 2)
             return yt_fail(&x->y, v, "%s: expected one distribution, like {loguniform: [1e-4, 1e-2]} or "
                            "{choice: [64, 128]}", what);
@@ -162,7 +195,7 @@ static int read_random(exp_ctx *x, const node *m) {
         for (int j = 0; j < 4; j++) if (!strcmp(dk->text, dist_names[j])) d = j;
         if (d < 0) return unknown_key(x, dk, dist_names, 4, "as a distribution");
         a->kind = (dist_kind)(D_CHOICE + d);
-        if (a->kind == D_CHOICE) { if (add_values(x, a, dv, "random")) return -1; continue; }
+        if (a->kind == D_CHOICE) { if (add_values(x, a, dv, section)) return -1; continue; }
         if (dv->type != N_SEQ || dv->n != 2)
             return yt_fail(&x->y, dv, "%s: %s: expected [low, high], got %s", what, dk->text, yt_got(dv, g, sizeof g));
         if (read_number(x, dv->kid[0], what, &a->lo) || read_number(x, dv->kid[1], what, &a->hi)) return -1;
@@ -172,6 +205,86 @@ static int read_random(exp_ctx *x, const node *m) {
         if (a->kind == D_INT && (a->lo != floor(a->lo) || a->hi != floor(a->hi) || a->hi - a->lo > 1e9))
             return yt_fail(&x->y, dv, "%s: int needs whole numbers [low, high]", what);
     }
+    if (!*nax) return yt_fail(&x->y, m, "%s: no key to search: add one like 'train.lr: {loguniform: [1e-4, 1e-2]}'",
+                              section);
+    return 0;
+}
+
+static int read_random(exp_ctx *x, const node *m) {
+    static const char *const own[] = {"samples", "seed"};
+    if (read_search(x, m, "random", own, 2, x->rnd, &x->nrnd, &x->samples)) return -1;
+    node *sv = yt_map_get(m, "seed", NULL);
+    x->nrsearch = 1;
+    return sv ? read_search_seeds(x, sv, "random.seed", x->rsearch, &x->nrsearch) : 0;
+}
+
+/* a whole number setting of a block, from lo to hi, or def when absent */
+static int read_setting(exp_ctx *x, const node *m, const char *key, const char *what, int lo, int hi, int def,
+                        int *out) {
+    node *v = yt_map_get(m, key, NULL);
+    uint64_t u;
+    *out = def;
+    if (!v) return 0;
+    if (read_scalar_u64(x, v, what, (uint64_t)hi, &u)) return -1;
+    if ((int)u < lo) return yt_fail(&x->y, v, "%s: must be at least %d", what, lo);
+    *out = (int)u;
+    return 0;
+}
+
+static int read_tpe(exp_ctx *x, const node *m) {
+    static const char *const own[] = {"samples", "batch", "startup", "seed"};
+    nnl_tpe_plan *t = &x->t;
+    x->tpe_at = m;
+    if (read_search(x, m, "tpe", own, 4, x->tpe, &x->ntpe, &t->samples)) return -1;
+    /* Optuna's defaults: one at a time, 10 random trials first */
+    if (read_setting(x, m, "batch", "tpe.batch", 1, NNL_MAX_PLAN, 1, &t->batch) ||
+        read_setting(x, m, "startup", "tpe.startup", 0, NNL_MAX_PLAN, 10, &t->startup))
+        return -1;
+    node *sv = yt_map_get(m, "seed", NULL);
+    t->nsearch = 1;
+    return sv ? read_search_seeds(x, sv, "tpe.seed", t->search, &t->nsearch) : 0;
+}
+
+/* prune: {after_epoch: E} or {type: median, after_epoch: E}, or
+ * {type: halving, min_epochs: M, eta: N} */
+static int read_prune(exp_ctx *x, const node *v, nnl_plan *plan) {
+    static const char *const types[] = {"median", "halving"};
+    static const char *const median_keys[] = {"type", "after_epoch"};
+    static const char *const halving_keys[] = {"type", "min_epochs", "eta"};
+    char g[80];
+    if (v->type != N_MAP)
+        return yt_fail(&x->y, v, "prune: expected {after_epoch: E} (the median pruner) or {type: halving, "
+                       "min_epochs: M, eta: N}, got %s", yt_got(v, g, sizeof g));
+    node *tn = yt_map_get(v, "type", NULL);
+    int halving = 0;
+    if (tn) {
+        if (tn->type != N_SCALAR || (strcmp(tn->text, "median") && strcmp(tn->text, "halving")))
+            return tn->type == N_SCALAR ? unknown_key(x, tn, types, 2, "as a pruner type")
+                                        : yt_fail(&x->y, tn, "prune.type: expected median or halving, got %s",
+                                                  yt_got(tn, g, sizeof g));
+        halving = !strcmp(tn->text, "halving");
+    }
+    const char *const *keys = halving ? halving_keys : median_keys;
+    int nkeys = halving ? 3 : 2;
+    for (int i = 0; i + 1 < v->n; i += 2) {
+        int ok = 0;
+        for (int j = 0; j < nkeys; j++) ok |= !strcmp(v->kid[i]->text, keys[j]);
+        if (!ok) return unknown_key(x, v->kid[i], keys, nkeys, halving ? "in a halving pruner" : "in a median pruner");
+    }
+    if (!halving) {
+        node *ae = yt_map_get(v, "after_epoch", NULL);
+        if (!ae) return yt_fail(&x->y, v, "prune: the median pruner needs after_epoch: E, the first epoch it judges at");
+        if (read_setting(x, v, "after_epoch", "prune.after_epoch", 1, 100000, 0, &plan->prune_after)) return -1;
+        plan->prune = NNL_PRUNE_MEDIAN;
+        return 0;
+    }
+    if (!yt_map_get(v, "min_epochs", NULL) || !yt_map_get(v, "eta", NULL))
+        return yt_fail(&x->y, v, "prune: successive halving needs min_epochs (the first rung) and eta (1/eta of the "
+                       "runs go on at each rung), like {type: halving, min_epochs: 2, eta: 3}");
+    if (read_setting(x, v, "min_epochs", "prune.min_epochs", 1, 100000, 0, &plan->halving_min) ||
+        read_setting(x, v, "eta", "prune.eta", 2, 1000, 0, &plan->halving_eta))
+        return -1;
+    plan->prune = NNL_PRUNE_HALVING;
     return 0;
 }
 
@@ -227,6 +340,7 @@ static void short_names(exp_ctx *x) {
     int n = 0;
     for (int i = 0; i < x->ngrid; i++) all[n++] = &x->grid[i];
     for (int i = 0; i < x->nrnd; i++) all[n++] = &x->rnd[i];
+    for (int i = 0; i < x->ntpe; i++) all[n++] = &x->tpe[i];
     for (int i = 0; i < n; i++) {
         const char *dot = strrchr(all[i]->key, '.');
         const char *last = dot ? dot + 1 : all[i]->key;
@@ -242,12 +356,20 @@ static void short_names(exp_ctx *x) {
 static void exp_free(exp_ctx *x) {
     for (int i = 0; i < x->ngrid; i++) { free(x->grid[i].vals); free(x->grid[i].valnode); }
     for (int i = 0; i < x->nrnd; i++) { free(x->rnd[i].vals); free(x->rnd[i].valnode); }
+    for (int i = 0; i < x->ntpe; i++) { free(x->tpe[i].vals); free(x->tpe[i].valnode); }
     free(x->set);
     free(x->setvals);
     for (int i = 0; i < x->nvar; i++) { free(x->var[i].set); free(x->var[i].vals); }
 }
 
 void nnl_plan_free(nnl_plan *p) {
+    if (p->tpe) {
+        for (int i = 0; i < p->tpe->nkeys; i++) free(p->tpe->keys[i].vals);
+        free(p->tpe->fixed);
+        free(p->tpe->text);
+        free(p->tpe);
+        p->tpe = NULL;
+    }
     free(p->runs);
     p->runs = NULL;
     p->nruns = 0;
@@ -277,7 +399,7 @@ static int load_run(exp_ctx *x, nnl_plan *plan, nnl_planned_run *r, const varian
         snprintf(label, sizeof label, "--set %s=", ax[i]->key);
         if (!strncmp(e, label, strlen(label))) {
             const char *msg = strstr(e, ": ");
-            return yt_fail(&x->y, at[i], "%s: %s=%s: %s", ax[i]->kind == D_GRID ? "grid" : "random", ax[i]->key,
+            return yt_fail(&x->y, at[i], "%s: %s=%s: %s", ax[i]->section, ax[i]->key,
                            vals[i], msg ? msg + 2 : e);
         }
     }
@@ -312,10 +434,15 @@ static void name_run(nnl_planned_run *r, const variant *var, const axis **ax, co
 
 /* One point of the plan (a variant and values of its keys), once per seed. */
 static int add_point(exp_ctx *x, nnl_plan *plan, const variant *var, const axis **ax, const char (*vals)[VAL_MAX],
-                     const node **at, int nv, const nnl_override *ov, int nov) {
+                     const node **at, int nv, const nnl_override *ov, int nov, const char *method, uint64_t search,
+                     int trial) {
     for (int s = 0; s < x->nseeds; s++) {
         nnl_planned_run *r = &plan->runs[plan->nruns];
         r->seed = x->seeds[s];
+        r->method = method;
+        r->search = search;
+        r->trial = trial;
+        r->batch = -1;
         name_run(r, var, ax, vals, nv, r->seed);
         if (load_run(x, plan, r, var, ax, vals, at, nv, r->seed, ov, nov)) return -1;
         nnl_config_key(&r->cfg, r->key);
@@ -330,9 +457,17 @@ static int expand(exp_ctx *x, nnl_plan *plan, const nnl_override *ov, int nov) {
         points *= (size_t)x->grid[i].nvals;
         if (points > NNL_MAX_PLAN) break;
     }
-    if (!x->ngrid && x->samples) points = 0; /* random search alone */
+    if (!x->ngrid && (x->samples || x->ntpe)) points = 0; /* a search alone */
     size_t nvar = x->nvar ? (size_t)x->nvar : 1;
-    total = (points + (size_t)x->samples) * (size_t)x->nseeds * nvar;
+    size_t drawn = (size_t)x->samples * (size_t)x->nrsearch;
+    total = (points + drawn) * (size_t)x->nseeds * nvar;
+    if (x->ntpe) {
+        if (x->nvar) return yt_fail(&x->y, x->tpe_at, "tpe: cannot be combined with variants: (give one search per "
+                                    "experiment file)");
+        if ((size_t)x->t.samples * (size_t)x->t.nsearch * (size_t)x->nseeds + total > NNL_MAX_PLAN)
+            return yt_fail(&x->y, NULL, "the plan has more than %d runs: fewer tpe samples", NNL_MAX_PLAN);
+        if (!total) total = 1; /* the runs come later, batch by batch */
+    }
     if (points > NNL_MAX_PLAN || total > NNL_MAX_PLAN)
         return yt_fail(&x->y, NULL, "the plan has more than %d runs: make the grid smaller", NNL_MAX_PLAN);
     if (!total) return yt_fail(&x->y, NULL, "the plan is empty: give variants, a grid, random samples or seeds");
@@ -352,14 +487,16 @@ static int expand(exp_ctx *x, nnl_plan *plan, const nnl_override *ov, int nov) {
             at[i] = x->grid[i].valnode[idx[i]];
             memcpy(vals[i], x->grid[i].vals[idx[i]], VAL_MAX);
         }
-        rc = add_point(x, plan, var, ax, (const char (*)[VAL_MAX])vals, at, x->ngrid, ov, nov);
+        rc = add_point(x, plan, var, ax, (const char (*)[VAL_MAX])vals, at, x->ngrid, ov, nov,
+                       var ? "variants" : "grid", 0, -1);
         for (int i = x->ngrid - 1; i >= 0; i--) { /* the odometer: the last key turns fastest */
             if (++idx[i] < x->grid[i].nvals) break;
             idx[i] = 0;
         }
     }
+    for (int srch = 0; srch < x->nrsearch && !rc; srch++) {
     nn_rng rng;
-    nn_rng_seed(&rng, plan->random_seed); /* the same samples for every variant */
+    nn_rng_seed(&rng, x->rsearch[srch]); /* the same samples for every variant */
     for (int smp = 0; smp < x->samples && !rc; smp++) {
         for (int i = 0; i < x->nrnd; i++) {
             axis *a = &x->rnd[i];
@@ -378,7 +515,9 @@ static int expand(exp_ctx *x, nnl_plan *plan, const nnl_override *ov, int nov) {
             default: snprintf(vals[i], VAL_MAX, "%.0f", a->lo + nn_rng_below(&rng, (uint32_t)(a->hi - a->lo + 1))); break;
             }
         }
-        rc = add_point(x, plan, var, ax, (const char (*)[VAL_MAX])vals, at, x->nrnd, ov, nov);
+        rc = add_point(x, plan, var, ax, (const char (*)[VAL_MAX])vals, at, x->nrnd, ov, nov, "random",
+                       x->rsearch[srch], smp);
+    }
     }
     }
     free(vals);
@@ -388,6 +527,160 @@ static int expand(exp_ctx *x, nnl_plan *plan, const nnl_override *ov, int nov) {
             if (!strcmp(plan->runs[i].key, plan->runs[j].key))
                 return yt_fail(&x->y, NULL, "runs %s and %s have the same config (the same key %s)",
                                plan->runs[i].name, plan->runs[j].name, plan->runs[i].key);
+    return rc;
+}
+
+static const char *kind_word(nnl_tpe_kind k) {
+    static const char *const w[] = {"float", "log", "int", "choice"};
+    return w[k];
+}
+
+static void keys_text(char *out, size_t n, const char *const *keys, const nnl_tpe_kind *kinds, int nk) {
+    size_t o = 0;
+    out[0] = 0;
+    for (int i = 0; i < nk && o < n; i++)
+        o += (size_t)snprintf(out + o, n - o, "%s%s:%s", i ? "," : "", keys[i], kind_word(kinds[i]));
+}
+
+void nnl_tpe_keys_text(const nnl_tpe_plan *t, char *out, size_t n) {
+    const char *keys[NNL_MAX_GRID];
+    nnl_tpe_kind kinds[NNL_MAX_GRID];
+    for (int i = 0; i < t->nkeys; i++) { keys[i] = t->keys[i].key; kinds[i] = t->keys[i].dim.kind; }
+    keys_text(out, n, keys, kinds, t->nkeys);
+}
+
+static nnl_tpe_kind tpe_kind(dist_kind k) {
+    return k == D_CHOICE ? NNL_TPE_CHOICE : k == D_LOGUNIFORM ? NNL_TPE_LOG : k == D_INT ? NNL_TPE_INT : NNL_TPE_FLOAT;
+}
+
+/* a value of key k as a run is given it; NAN-free: vals are in range */
+static void value_text(const nnl_search_key *k, double v, char *out, size_t n) {
+    switch (k->dim.kind) {
+    case NNL_TPE_CHOICE: snprintf(out, n, "%s", k->vals[(int)v]); break;
+    case NNL_TPE_INT: snprintf(out, n, "%.0f", v); break;
+    default:
+        snprintf(out, n, "%.4g", v);
+        /* 4 digits of a value beside a bound of more digits can pass it */
+        double r = strtod(out, NULL);
+        if (r < k->dim.lo || r > k->dim.hi) snprintf(out, n, "%.17g", r < k->dim.lo ? k->dim.lo : k->dim.hi);
+    }
+}
+
+void nnl_tpe_round(const nnl_tpe_plan *t, double *vals) {
+    char txt[64];
+    for (int i = 0; i < t->nkeys; i++) {
+        const nnl_search_key *k = &t->keys[i];
+        if (k->dim.kind == NNL_TPE_CHOICE) continue;
+        if (k->dim.kind == NNL_TPE_INT) { vals[i] = floor(vals[i] + 0.5); continue; }
+        value_text(k, vals[i], txt, sizeof txt);
+        vals[i] = strtod(txt, NULL);
+    }
+}
+
+int nnl_plan_tpe_run(const nnl_plan *plan, int search, int trial, int batch, const double *vals, int seed,
+                     nnl_planned_run *r, char *err, size_t errlen) {
+    const nnl_tpe_plan *t = plan->tpe;
+    enum { MAXOV = 512 };
+    nnl_override all[MAXOV];
+    char txt[NNL_MAX_GRID][VAL_MAX], seedtxt[32], e[768];
+    int n = 0;
+    if (t->nfixed + t->nkeys + 1 + t->nafter > MAXOV) { snprintf(err, errlen, "too many overrides"); return -1; }
+    memset(r, 0, sizeof *r);
+    r->seed = t->seeds[seed];
+    r->method = "tpe";
+    r->search = t->search[search];
+    r->trial = trial;
+    r->batch = batch;
+    for (int i = 0; i < t->nfixed; i++) all[n++] = t->fixed[i];
+    size_t o = 0;
+    for (int i = 0; i < t->nkeys; i++) {
+        value_text(&t->keys[i], vals[i], txt[i], sizeof txt[i]);
+        all[n++] = (nnl_override){t->keys[i].key, txt[i]};
+        if (o < sizeof r->point)
+            o += (size_t)snprintf(r->point + o, sizeof r->point - o, "%s%s=%s", i ? "," : "", t->keys[i].shortname,
+                                  txt[i]);
+    }
+    snprintf(seedtxt, sizeof seedtxt, "%llu", (unsigned long long)r->seed);
+    all[n++] = (nnl_override){"train.seed", seedtxt};
+    for (int i = 0; i < t->nafter; i++) all[n++] = t->fixed[t->nfixed + i];
+    snprintf(r->name, sizeof r->name, "%s,seed=%llu", r->point, (unsigned long long)r->seed);
+    if (nnl_config_load(plan->base, all, n, &r->cfg, e, sizeof e)) {
+        snprintf(err, errlen, "%s: tpe: suggestion %d of search %llu (%s): %s", plan->path, trial,
+                 (unsigned long long)r->search, r->name, e);
+        return -1;
+    }
+    nnl_config_key(&r->cfg, r->key);
+    return 0;
+}
+
+/* plan->tpe from the tpe: block: the keys, and copies of the overrides
+ * (the file's text goes away with the tree) */
+static int build_tpe(exp_ctx *x, nnl_plan *plan, const nnl_override *ov, int nov) {
+    nnl_tpe_plan *t = calloc(1, sizeof *t);
+    if (!t) return yt_fail(&x->y, NULL, "out of memory");
+    *t = x->t;
+    plan->tpe = t;
+    t->nkeys = x->ntpe;
+    t->nseeds = x->nseeds;
+    memcpy(t->seeds, x->seeds, sizeof t->seeds);
+    if (t->startup > t->samples) t->startup = t->samples;
+    for (int i = 0; i < x->ntpe; i++) {
+        const axis *a = &x->tpe[i];
+        nnl_search_key *k = &t->keys[i];
+        snprintf(k->key, sizeof k->key, "%s", a->key);
+        snprintf(k->shortname, sizeof k->shortname, "%s", a->shortname);
+        k->dim = (nnl_tpe_dim){tpe_kind(a->kind), a->lo, a->hi, a->kind == D_CHOICE ? a->nvals : 0};
+        if (a->kind == D_CHOICE) {
+            k->vals = malloc(sizeof *k->vals * (size_t)a->nvals);
+            if (!k->vals) return yt_fail(&x->y, NULL, "out of memory");
+            memcpy(k->vals, a->vals, sizeof *k->vals * (size_t)a->nvals);
+        }
+    }
+    size_t len = 0;
+    for (int i = 0; i < x->nset; i++) len += strlen(x->set[i].key) + strlen(x->set[i].value) + 2;
+    for (int i = 0; i < nov; i++) len += strlen(ov[i].key) + strlen(ov[i].value) + 2;
+    t->nfixed = x->nset;
+    t->nafter = nov;
+    t->fixed = calloc((size_t)(x->nset + nov) + 1, sizeof *t->fixed);
+    char *p = t->text = malloc(len + 1);
+    if (!t->fixed || !p) return yt_fail(&x->y, NULL, "out of memory");
+    for (int i = 0; i < x->nset + nov; i++) {
+        const nnl_override *src = i < x->nset ? &x->set[i] : &ov[i - x->nset];
+        size_t kl = strlen(src->key) + 1, vl = strlen(src->value) + 1;
+        memcpy(p, src->key, kl);
+        memcpy(p + kl, src->value, vl);
+        t->fixed[i] = (nnl_override){p, p + kl};
+        p += kl + vl;
+    }
+    /* the two ends of every range, and every choice, before anything runs: a
+     * key that is no config key or a value out of its range is found here,
+     * at its place in the file */
+    const axis *ax[NNL_MAX_GRID];
+    const node *at[NNL_MAX_GRID];
+    char (*vals)[VAL_MAX] = calloc(NNL_MAX_GRID, VAL_MAX);
+    nnl_planned_run *probe = calloc(1, sizeof *probe);
+    int rc = !vals || !probe ? yt_fail(&x->y, NULL, "out of memory") : 0;
+    int most = 2;
+    for (int i = 0; i < x->ntpe; i++) if (x->tpe[i].kind == D_CHOICE && x->tpe[i].nvals > most) most = x->tpe[i].nvals;
+    for (int end = 0; end < most && !rc; end++) {
+        for (int i = 0; i < x->ntpe; i++) {
+            const axis *a = &x->tpe[i];
+            ax[i] = a;
+            at[i] = a->at;
+            if (a->kind == D_CHOICE) {
+                int c = end < a->nvals ? end : a->nvals - 1;
+                memcpy(vals[i], a->vals[c], VAL_MAX);
+                at[i] = a->valnode[c];
+            } else {
+                value_text(&t->keys[i], end ? a->hi : a->lo, vals[i], VAL_MAX);
+            }
+        }
+        snprintf(probe->name, sizeof probe->name, "tpe");
+        rc = load_run(x, plan, probe, NULL, ax, (const char (*)[VAL_MAX])vals, at, x->ntpe, x->seeds[0], ov, nov);
+        if (!end) t->probe = probe->cfg;
+    }
+    free(vals);
+    free(probe);
     return rc;
 }
 
@@ -445,9 +738,9 @@ int nnl_plan_load(const char *path, const nnl_override *ov, int nov, nnl_plan *p
     if ((v = yt_map_get(root, "grid", NULL)) && !yt_is_null(v) && read_grid(&x, v)) goto out;
     if ((v = yt_map_get(root, "random", NULL)) && !yt_is_null(v)) {
         if (read_random(&x, v)) goto out;
-        node *sv = yt_map_get(v, "seed", NULL);
-        if (sv && read_scalar_u64(&x, sv, "random.seed", UINT64_MAX, &plan->random_seed)) goto out;
+        plan->random_seed = x.rsearch[0];
     }
+    if ((v = yt_map_get(root, "tpe", NULL)) && !yt_is_null(v) && read_tpe(&x, v)) goto out;
     /* the base config with this file's set:, alone: its own errors point at
      * base: (or at the set: line), before any run mixes in grid values */
     nnl_config base;
@@ -471,15 +764,27 @@ int nnl_plan_load(const char *path, const nnl_override *ov, int nov, nnl_plan *p
         x.nseeds = 1;
     }
     if ((v = yt_map_get(root, "prune", NULL)) && !yt_is_null(v)) {
-        node *ae = v->type == N_MAP ? yt_map_get(v, "after_epoch", NULL) : NULL;
-        uint64_t e;
-        if (!ae || v->n != 2) { yt_fail(&x.y, v, "prune: expected {after_epoch: E}, the first epoch at which the median pruner judges"); goto out; }
-        if (read_scalar_u64(&x, ae, "prune.after_epoch", 100000, &e)) goto out;
-        if (!e) { yt_fail(&x.y, ae, "prune.after_epoch: must be at least 1"); goto out; }
-        plan->prune_after = (int)e;
+        if (read_prune(&x, v, plan)) goto out;
+        if (plan->prune == NNL_PRUNE_MEDIAN && x.ntpe) {
+            yt_fail(&x.y, v, "prune: the median pruner judges a run by the runs that happened to finish before it, so "
+                    "a tpe: search would not repeat with another -j; use {type: halving, min_epochs: M, eta: N}");
+            goto out;
+        }
+        if (plan->prune == NNL_PRUNE_HALVING && plan->halving_min >= base.epochs) {
+            yt_fail(&x.y, yt_map_get(v, "min_epochs", NULL), "prune.min_epochs: %d is not below train.epochs (%d): no "
+                    "run would be judged", plan->halving_min, base.epochs);
+            goto out;
+        }
     }
     short_names(&x);
     rc = expand(&x, plan, ov, nov);
+    if (!rc && x.ntpe) rc = build_tpe(&x, plan, ov, nov);
+    if (!rc && x.nrnd) {
+        const char *keys[NNL_MAX_GRID];
+        nnl_tpe_kind kinds[NNL_MAX_GRID];
+        for (int i = 0; i < x.nrnd; i++) { keys[i] = x.rnd[i].key; kinds[i] = tpe_kind(x.rnd[i].kind); }
+        keys_text(plan->random_keys, sizeof plan->random_keys, keys, kinds, x.nrnd);
+    }
 out:
     if (rc) nnl_plan_free(plan);
     exp_free(&x);

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "search.h"
 #include "sweep.h"
 #include "train.h"
 
@@ -94,6 +95,26 @@ static int64_t create_queued(nnl_store *s, const nnl_plan *plan, const nnl_plann
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)r->seed);
     if (!failed) failed = nnl_store_param_add(s, id, "sweep.point", r->point, err, errlen);
     if (!failed) failed = nnl_store_param_add(s, id, "sweep.seed", seed, err, errlen);
+    if (!failed && r->method) failed = nnl_store_param_add(s, id, "sweep.method", r->method, err, errlen);
+    /* a search's run: what the search figures and TPE's history read */
+    if (!failed && r->trial >= 0 && r->method) {
+        char num[3][32], keys[1024];
+        snprintf(num[0], sizeof num[0], "%llu", (unsigned long long)r->search);
+        snprintf(num[1], sizeof num[1], "%d", r->trial);
+        snprintf(num[2], sizeof num[2], "%d", r->batch);
+        if (plan->tpe && !strcmp(r->method, "tpe")) nnl_tpe_keys_text(plan->tpe, keys, sizeof keys);
+        else snprintf(keys, sizeof keys, "%s", plan->random_keys);
+        failed = nnl_store_param_add(s, id, "sweep.search", num[0], err, errlen) ||
+                 nnl_store_param_add(s, id, "sweep.trial", num[1], err, errlen) ||
+                 nnl_store_param_add(s, id, "sweep.keys", keys, err, errlen) ||
+                 (r->batch >= 0 && nnl_store_param_add(s, id, "sweep.batch", num[2], err, errlen));
+    }
+    int until = nnl_search_first_until(plan, &r->cfg);
+    if (!failed && until) {
+        char u[16];
+        snprintf(u, sizeof u, "%d", until);
+        failed = nnl_store_param_add(s, id, "sweep.until", u, err, errlen);
+    }
     return failed ? -1 : id;
 }
 
@@ -134,7 +155,10 @@ static int enqueue(nnl_store *s, const nnl_plan *plan, int requeue_failed, int *
             else (*busy_other)++;
         } else if (!is_final(row.status) && strcmp(row.status, "queued") &&
                    (requeue_failed || strcmp(row.status, "failed"))) {
-            rc = nnl_store_run_status(s, id, "queued", NULL, err, errlen);
+            /* a run waiting at a rung goes on when the rung is decided */
+            int until = plan->prune == NNL_PRUNE_HALVING ? nnl_search_until(s, id, err, errlen) : 0;
+            if (until < 0) rc = -1;
+            else if (!until || row.epochs_done < until) rc = nnl_store_run_status(s, id, "queued", NULL, err, errlen);
         }
         nnl_run_row_free(&row);
     }
@@ -171,8 +195,9 @@ int nnl_sweep_count(nnl_store *s, const nnl_plan *plan, nnl_sweep_counts *c, cha
 typedef struct {
     nnl_store *s;
     const char *experiment;
-    int prune_after;
+    int prune_after;          /* median pruner: 0 none */
     const char *peers;        /* a folder of other databases to count in, or NULL */
+    int until;                /* successive halving: the run waits after this epoch (0: never) */
 } pruner;
 
 static int cmp_double(const void *a, const void *b) {
@@ -234,6 +259,7 @@ static void prune_collect_peers(const char *dir, const char *own, const char *ex
  * median of the finished runs at that epoch stops as pruned. */
 static const char *prune_check(int64_t run, const nnl_epoch_row *row, void *ud) {
     pruner *p = ud;
+    if (p->until && row->epoch >= p->until) return "waiting";
     if (!p->prune_after || row->epoch < p->prune_after || isnan(row->val_acc)) return NULL;
     prune_vals *pv = malloc(sizeof *pv);
     if (!pv) return NULL; /* a pruner that cannot ask lets the run go on */
@@ -257,6 +283,7 @@ static const char *outcome_name(nnl_outcome o) {
     case NNL_RUN_DIVERGED: return "diverged";
     case NNL_RUN_INTERRUPTED: return "interrupted";
     case NNL_RUN_STOPPED: return "pruned";
+    case NNL_RUN_PAUSED: return "waiting at its rung";
     default: return "failed";
     }
 }
@@ -279,7 +306,7 @@ static int worker(const nnl_sweep_opts *o, int threads) {
     const int most = cores > threads ? (int)cores : threads;
     nnl_store *s = open_rw(o, err, sizeof err);
     if (!s) { fprintf(stderr, "%s\n", err); return 1; }
-    pruner pr = {s, plan->name, plan->prune_after, o->peers};
+    pruner pr = {s, plan->name, plan->prune == NNL_PRUNE_MEDIAN ? plan->prune_after : 0, o->peers, 0};
     int status = 0;
     while (!*o->stop) {
         int64_t id = nnl_store_claim_queued(s, plan->name, err, sizeof err);
@@ -298,6 +325,18 @@ static int worker(const nnl_sweep_opts *o, int threads) {
             status = 1;
             continue;
         }
+        /* successive halving: up to the run's rung; one that got there
+         * (a crash between its epoch and its status) waits at once */
+        pr.until = 0;
+        if (plan->prune == NNL_PRUNE_HALVING) {
+            int u = nnl_search_until(s, id, err, sizeof err);
+            pr.until = u > 0 && u < cfg.epochs ? u : 0;
+            if (pr.until && row.epochs_done >= pr.until) {
+                nnl_store_run_status(s, id, "interrupted", NNL_RUNG_WAIT, NULL, 0);
+                nnl_run_row_free(&row);
+                continue;
+            }
+        }
         /* train.threads, when the experiment sets it, still caps the count */
         int cap = cfg.threads > 0 && cfg.threads < most ? cfg.threads : most;
         cfg.threads = cap;
@@ -306,7 +345,8 @@ static int worker(const nnl_sweep_opts *o, int threads) {
         nnl_train_opts to = {.cfg = &cfg, .store = s, .experiment = plan->name, .name = row.name,
                              .resume_run = id, .progress = o->progress && o->jobs == 1,
                              .label = o->jobs > 1 ? label : NULL, .stop = o->stop,
-                             .on_epoch = prune_check, .ud = &pr, .start_threads = threads < cap ? threads : cap};
+                             .on_epoch = prune_check, .ud = &pr, .start_threads = threads < cap ? threads : cap,
+                             .wait_reason = NNL_RUNG_WAIT};
         if (o->jobs == 1)
             fprintf(stderr, "%s run %lld%s\n", label, (long long)id, row.epochs_done ? " (resuming)" : "");
         nnl_train_result r;
@@ -390,47 +430,73 @@ static int run_workers(const nnl_sweep_opts *o, int n, int t, char *err, size_t 
     return status;
 }
 
+/* --print: every run known now, and what the runs to come wait for */
+static int print_plan(const nnl_sweep_opts *o, char *err, size_t errlen) {
+    const nnl_plan *plan = o->plan;
+    nnl_sweep_counts c;
+    nnl_live live = {0};
+    /* read-only: a dry run writes nothing, not even a new database */
+    nnl_store *s = access(o->db, F_OK) ? NULL : nnl_store_open_readonly(o->db, err, errlen);
+    if (!s && !access(o->db, F_OK)) return 2;
+    if (nnl_search_refresh(s, o->peers, plan, 0, &live, err, errlen) ||
+        (s && nnl_sweep_count(s, &live.plan, &c, err, errlen))) {
+        nnl_live_free(&live);
+        nnl_store_close(s);
+        return 2;
+    }
+    if (!s) {
+        memset(&c, 0, sizeof c);
+        c.total = c.missing = live.plan.nruns;
+    }
+    int done = c.finished + c.diverged + c.pruned;
+    printf("%s: %d runs (%d finished, %d to run) from %s\n", plan->name, c.total, done,
+           c.total - done - c.running, plan->base);
+    for (int i = 0; i < live.plan.nruns; i++) {
+        const nnl_planned_run *r = &live.plan.runs[i];
+        const char *st = "new";
+        nnl_run_row row = {0};
+        int64_t id = s ? nnl_store_find_key(s, r->key, plan->name, err, errlen) : 0;
+        if (id > 0 && !nnl_store_run_get(s, id, &row, err, errlen)) st = row.status;
+        char where[48] = "";
+        if (r->batch >= 0) snprintf(where, sizeof where, "  [tpe %llu, batch %d]", (unsigned long long)r->search, r->batch);
+        printf("  %-16s  %-11s  %s%s\n", r->key, st, r->name, where);
+        if (id > 0) nnl_run_row_free(&row);
+    }
+    if (live.pending)
+        printf("%d tpe sample%s not suggested yet, each to run %d time%s (once per seed):\n%s", live.pending,
+               live.pending == 1 ? "" : "s", plan->tpe->nseeds, plan->tpe->nseeds == 1 ? "" : "s", live.notes);
+    nnl_live_free(&live);
+    nnl_store_close(s);
+    return 0;
+}
+
 int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen) {
     const nnl_plan *plan = o->plan;
     int jobs = o->jobs < 1 ? 1 : o->jobs > MAX_JOBS ? MAX_JOBS : o->jobs;
     long cores = o->cores > 0 ? o->cores : sysconf(_SC_NPROCESSORS_ONLN);
     nnl_sweep_counts before, after;
     nnl_store *s;
+    nnl_live live = {0};
 
-    if (o->dry_run) {
-        /* read-only: a dry run writes nothing, not even a new database */
-        s = access(o->db, F_OK) ? NULL : nnl_store_open_readonly(o->db, err, errlen);
-        if (!s && !access(o->db, F_OK)) return 2;
-        memset(&before, 0, sizeof before);
-        before.total = before.missing = plan->nruns;
-        if (s && nnl_sweep_count(s, plan, &before, err, errlen)) { nnl_store_close(s); return 2; }
-        printf("%s: %d runs (%d finished, %d to run) from %s\n", plan->name, before.total,
-               before.finished + before.diverged + before.pruned,
-               before.total - before.finished - before.diverged - before.pruned - before.running, plan->base);
-        for (int i = 0; i < plan->nruns; i++) {
-            const char *st = "new";
-            nnl_run_row row = {0};
-            int64_t id = s ? nnl_store_find_key(s, plan->runs[i].key, plan->name, err, errlen) : 0;
-            if (id > 0 && !nnl_store_run_get(s, id, &row, err, errlen)) st = row.status;
-            printf("  %-16s  %-11s  %s\n", plan->runs[i].key, st, plan->runs[i].name);
-            if (id > 0) nnl_run_row_free(&row);
-        }
-        nnl_store_close(s);
-        return 0;
-    }
+    if (o->dry_run) return print_plan(o, err, errlen);
 
     int status = 0, done_before = 0, waiting_said = 0;
-    /* Rounds: enqueue, run what is queued; while another sweep on this host
-     * still runs some of the plan, wait for it (its runs may yet need us, if
-     * it dies). Failed runs get one more try, in the first round only. */
+    /* Rounds: work out the runs known now (a tpe: batch is known once the
+     * batches before it have ended; a halving rung is decided once every
+     * point reached it), enqueue them, run what is queued; while another
+     * sweep on this host still runs some of the plan, wait for it (its runs
+     * may yet need us, if it dies). Failed runs get one more try, in the
+     * first round only. */
     for (int round = 0;; round++) {
         int here, other;
         s = open_rw(o, err, errlen);
         if (!s) return 2;
-        if ((!round && nnl_sweep_count(s, plan, &before, err, errlen)) ||
-            enqueue(s, plan, round == 0, &here, &other, err, errlen) ||
-            nnl_sweep_count(s, plan, &after, err, errlen)) {
+        if (nnl_search_refresh(s, o->peers, plan, 1, &live, err, errlen) ||
+            (!round && nnl_sweep_count(s, &live.plan, &before, err, errlen)) ||
+            enqueue(s, &live.plan, round == 0, &here, &other, err, errlen) ||
+            nnl_sweep_count(s, &live.plan, &after, err, errlen)) {
             nnl_store_close(s);
+            nnl_live_free(&live);
             return 2;
         }
         /* no connection crosses a fork: the workers open their own */
@@ -440,14 +506,18 @@ int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen) {
             done_before = before.finished + before.diverged + before.pruned;
             int w = jobs > todo ? (todo > 0 ? todo : 1) : jobs;
             int t = cores > w ? (int)(cores / w) : 1;
-            printf("%s: %d runs: %d already done, %d running elsewhere, %d to run with %d worker%s of %d thread%s%s\n",
-                   plan->name, plan->nruns, done_before, here + other, todo, w, w == 1 ? "" : "s", t,
+            char more[96] = "";
+            if (live.pending) snprintf(more, sizeof more, " (and %d tpe samples to suggest from their results)", live.pending);
+            printf("%s: %d runs%s: %d already done, %d running elsewhere, %d to run with %d worker%s of %d thread%s%s\n",
+                   plan->name, live.plan.nruns, more, done_before, here + other, todo, w, w == 1 ? "" : "s", t,
                    t == 1 ? "" : "s", t < cores ? " (each takes more when it finds cores idle)" : "");
             fflush(stdout);
         }
         if (todo > 0) {
             int w = jobs > todo ? todo : jobs;
-            int rc = run_workers(o, w, cores > w ? (int)(cores / w) : 1, err, errlen);
+            nnl_sweep_opts wo = *o;
+            wo.plan = &live.plan;
+            int rc = run_workers(&wo, w, cores > w ? (int)(cores / w) : 1, err, errlen);
             if (rc == 130 || status == 130) status = 130;
             else if (rc) status = 1;
             if (status == 130 || *o->stop) break;
@@ -462,16 +532,24 @@ int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen) {
     }
 
     s = open_rw(o, err, errlen);
-    if (!s || nnl_sweep_count(s, plan, &after, err, errlen)) { nnl_store_close(s); return 2; }
+    if (!s || nnl_sweep_count(s, &live.plan, &after, err, errlen)) {
+        nnl_store_close(s);
+        nnl_live_free(&live);
+        return 2;
+    }
     nnl_store_close(s);
     after.skipped = done_before;
     printf("%s: ", plan->name);
     print_counts(stdout, &after);
     printf(" (%d of them done before this sweep)\n", done_before);
+    int pending = live.pending;
+    if (pending) printf("%d tpe sample%s not suggested yet:\n%s", pending, pending == 1 ? "" : "s", live.notes);
+    nnl_live_free(&live);
     if (o->hint) printf("%s\n", o->hint);
     else printf("compare them: nnlab compare %s --db %s\n", plan->path, o->db);
     if (status == 130 || *o->stop) return 130;
-    if (after.failed || after.diverged || after.interrupted || after.queued || after.missing || after.running)
+    if (after.failed || after.diverged || after.interrupted || after.queued || after.missing || after.running ||
+        pending)
         return 1;
     return 0;
 }

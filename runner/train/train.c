@@ -422,6 +422,10 @@ static int epoch_record(run_state *r, int ep, nnl_epoch_row *row, double t0, cha
     r->res->epochs_done = ep + 1;
     const char *verdict = o->on_epoch ? o->on_epoch(r->run, row, o->ud) : NULL;
     if (!verdict) return STEP_NEXT;
+    if (!strcmp(verdict, "waiting")) {
+        r->out = NNL_RUN_PAUSED;
+        return nnl_store_run_status(r->s, r->run, "interrupted", o->wait_reason, err, errlen) ? STEP_FAIL : STEP_END;
+    }
     r->out = strcmp(verdict, "interrupted") ? NNL_RUN_STOPPED : NNL_RUN_INTERRUPTED;
     return nnl_store_run_status(r->s, r->run, verdict, NULL, err, errlen) ? STEP_FAIL : STEP_END;
 }

@@ -16,6 +16,7 @@ typedef enum {
     NNL_RUN_FAILED = 1,       /* an error: err says what */
     NNL_RUN_DIVERGED = 3,     /* NaN or infinite loss */
     NNL_RUN_STOPPED = 4,      /* ended early by on_epoch (pruned, early stop) */
+    NNL_RUN_PAUSED = 5,       /* on_epoch said "waiting": kept as interrupted, to go on later */
     NNL_RUN_INTERRUPTED = 130 /* SIGINT or SIGTERM */
 } nnl_outcome;
 
@@ -30,9 +31,12 @@ typedef struct {
     const char *label;        /* prefix of the per-epoch lines (parallel sweeps); may be NULL */
     volatile sig_atomic_t *stop; /* set by a signal handler: stop after this batch */
     /* called after each epoch is recorded (may be NULL); a non-zero return
-     * ends the run there with that status ("pruned", "interrupted"...) */
+     * ends the run there with that status ("pruned", "interrupted"...);
+     * "waiting" pauses it: status interrupted, why NNL_RUNG_WAIT-like text
+     * from wait_reason, outcome NNL_RUN_PAUSED */
     const char *(*on_epoch)(int64_t run, const nnl_epoch_row *row, void *ud);
     void *ud;
+    const char *wait_reason;
     /* 0: start on cfg's thread count (and try one thread against it); else
      * start on this many and try cfg's count against it (sweep workers) */
     int start_threads;
