@@ -260,18 +260,21 @@ static void sweep_workers_keep_to_train_threads(void **state) {
 }
 
 /* runs nnlab (NNLAB_BIN) with args in its own process group; returns its pid */
-static pid_t spawn(char *const argv[], const char *log) {
+/* runs ./nnlab in its own process group, stderr to log, stdout to out */
+static pid_t spawn_to(char *const argv[], const char *log, const char *out) {
     pid_t pid = fork();
     if (pid == 0) {
         setpgid(0, 0);
         FILE *f = freopen(log, "w", stderr);
         (void)f;
-        if (!freopen("/dev/null", "w", stdout)) _exit(127);
+        if (!freopen(out, "w", stdout)) _exit(127);
         execv(nnlab_bin(), argv);
         _exit(127);
     }
     return pid;
 }
+
+static pid_t spawn(char *const argv[], const char *log) { return spawn_to(argv, log, "/dev/null"); }
 
 static int wait_exit(pid_t pid) {
     int ws;
@@ -452,6 +455,202 @@ static void early_stopping_ends_a_run_after_patience_epochs(void **state) {
     nnl_plan_free(&p);
 }
 
+/* ---- tpe: and successive halving */
+
+/* the rows of sql, columns joined by '|', rows by '\n' (malloc'd) */
+static char *qtext(const char *db, const char *sql) {
+    nnl_store *s = nnl_store_open_readonly(db, err, sizeof err);
+    if (!s) fail_msg("%s", err);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(nnl_store_db(s), sql, -1, &st, NULL) != SQLITE_OK) fail_msg("%s", sql);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        for (int c = 0; c < sqlite3_column_count(st); c++)
+            fprintf(f, "%s%s", c ? "|" : "", sqlite3_column_text(st, c) ? (const char *)sqlite3_column_text(st, c) : "");
+        fputc('\n', f);
+    }
+    fclose(f);
+    sqlite3_finalize(st);
+    nnl_store_close(s);
+    return buf;
+}
+
+#define PARAM(k) "(SELECT value FROM params p WHERE p.run_id = r.id AND p.key = '" k "')"
+/* every run of a search in (search, trial, seed) order, with its results */
+#define SEARCH_ROWS "SELECT " PARAM("sweep.search") ", " PARAM("sweep.trial") ", " PARAM("sweep.batch") \
+    ", r.key, r.status, r.epochs_done, r.best_val_acc, r.test_loss FROM runs r ORDER BY " \
+    "CAST(" PARAM("sweep.search") " AS INT), CAST(" PARAM("sweep.trial") " AS INT), r.seed"
+
+static const char tpe_body[] =
+    "set: {train.epochs: 2, data.train_limit: 1500, data.test_limit: 200}\n"
+    "seeds: [0, 1]\n"
+    "tpe:\n  samples: 6\n  batch: 2\n  startup: 2\n  seed: [0, 3]\n"
+    "  train.lr: {loguniform: [1e-4, 1e-2]}\n  train.batch_size: {choice: [64, 128, 256]}\n"
+    "  train.weight_decay: {uniform: [0, 0.001]}\n";
+
+/* The same tpe: file with one and with two workers: the same runs in the
+ * same trials, each batch started only after the batches before it ended,
+ * and each suggestion after the random start is TPE's from those results. */
+static void tpe_gives_the_same_runs_with_one_or_two_workers(void **state) {
+    if (!have_data()) skip();
+    nnl_plan p;
+    if (nnl_plan_load(write_exp("tpe", tpe_body), NULL, 0, &p, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(p.nruns, 0);
+    assert_non_null(p.tpe);
+    char db[2][128];
+    char *rows[2];
+    for (int j = 0; j < 2; j++) {
+        snprintf(db[j], sizeof db[j], "%s/tpe%d.db", dir, j + 1);
+        nnl_sweep_opts o = {.plan = &p, .db = db[j], .jobs = j + 1, .stop = &no_stop};
+        assert_int_equal(nnl_sweep(&o, err, sizeof err), 0);
+        assert_int_equal(q1(db[j], "SELECT count(*) FROM runs WHERE status = 'finished'"), 24);
+        rows[j] = qtext(db[j], SEARCH_ROWS);
+    }
+    assert_string_equal(rows[0], rows[1]);
+    /* a batch starts after every run of the batches before it finished */
+    assert_int_equal(q1(db[1], "SELECT count(*) FROM runs a JOIN runs b ON " "(SELECT value FROM params WHERE run_id = a.id AND key = 'sweep.search') = "
+                               "(SELECT value FROM params WHERE run_id = b.id AND key = 'sweep.search') AND "
+                               "CAST((SELECT value FROM params WHERE run_id = a.id AND key = 'sweep.batch') AS INT) < "
+                               "CAST((SELECT value FROM params WHERE run_id = b.id AND key = 'sweep.batch') AS INT) "
+                               "WHERE b.started < a.finished"), 0);
+    /* the suggestions: search 0's history as the database holds it, given to
+     * the sampler batch by batch, names the runs that were made */
+    const nnl_tpe_plan *t = p.tpe;
+    nnl_tpe_dim d[3];
+    for (int k = 0; k < 3; k++) d[k] = t->keys[k].dim;
+    double hist[6 * 3];
+    nnl_tpe_obs obs[6];
+    nnl_store *s = nnl_store_open_readonly(db[0], err, sizeof err);
+    for (int trial = 0; trial < 6; trial++) {
+        double *v = hist + 3 * trial;
+        int t0 = trial / 2 * 2;
+        if (trial < 2) nnl_tpe_random(d, 3, 0, (uint64_t)trial, v);
+        else assert_int_equal(nnl_tpe_suggest(d, 3, hist, obs, t0, 0, (uint64_t)trial, v), 0);
+        nnl_tpe_round(t, v);
+        double sum = 0;
+        for (int sd = 0; sd < 2; sd++) {
+            nnl_planned_run r;
+            assert_int_equal(nnl_plan_tpe_run(&p, 0, trial, trial / 2, v, sd, &r, err, sizeof err), 0);
+            int64_t id = nnl_store_find_key(s, r.key, "tpe", err, sizeof err);
+            if (id <= 0) fail_msg("trial %d seed %d: no run %s (%s)", trial, sd, r.key, r.name);
+            nnl_run_row row;
+            assert_int_equal(nnl_store_run_get(s, id, &row, err, sizeof err), 0);
+            sum += row.best_val_acc;
+            nnl_run_row_free(&row);
+        }
+        obs[trial] = (nnl_tpe_obs){0, sum / 2};
+    }
+    nnl_store_close(s);
+    free(rows[0]);
+    free(rows[1]);
+    nnl_plan_free(&p);
+}
+
+/* kill -9 of a tpe: sweep while a later batch runs: the rerun resumes into
+ * the same plan and ends with the same bits as a sweep never stopped. */
+static void tpe_resumes_after_kill9_in_a_batch(void **state) {
+    if (!have_data()) skip();
+    const char *exp = write_exp("tpekill", "set: {train.epochs: 3, data.train_limit: 4000, data.test_limit: 200}\n"
+                                           "tpe:\n  samples: 5\n  batch: 2\n  startup: 2\n"
+                                           "  train.lr: {loguniform: [1e-4, 1e-2]}\n"
+                                           "  train.batch_size: {choice: [64, 128]}\n");
+    char ref[128], db[128], log[128];
+    snprintf(ref, sizeof ref, "%s/tperef.db", dir);
+    snprintf(db, sizeof db, "%s/tpekill.db", dir);
+    snprintf(log, sizeof log, "%s/tpekill.log", dir);
+    char *ref_argv[] = {"nnlab", "sweep", (char *)exp, "--db", ref, NULL};
+    assert_int_equal(wait_exit(spawn(ref_argv, log)), 0);
+    char *argv[] = {"nnlab", "sweep", (char *)exp, "--db", db, "-j", "2", NULL};
+    pid_t pid = spawn(argv, log);
+    /* batch 1 (samples 2 and 3) is under way: one of its runs has an epoch */
+    struct timespec nap = {0, 20 * 1000 * 1000};
+    for (int i = 0; i < 3000; i++) {
+        if (q1_retry(db, "SELECT count(*) FROM epochs e JOIN params p ON p.run_id = e.run_id AND "
+                         "p.key = 'sweep.batch' AND p.value = '1'") >= 1)
+            break;
+        nanosleep(&nap, NULL);
+    }
+    kill(-pid, SIGKILL);
+    wait_exit(pid);
+    assert_int_equal(q1(db, "SELECT count(*) FROM runs r WHERE " PARAM("sweep.batch") " = '2'"), 0);
+    assert_true(q1(db, "SELECT count(*) FROM runs WHERE status = 'finished'") < 5);
+    /* --print says what waits for what, and writes nothing */
+    char *pargv[] = {"nnlab", "sweep", (char *)exp, "--db", db, "--print", NULL};
+    char plog[160];
+    snprintf(plog, sizeof plog, "%s/print.log", dir);
+    assert_int_equal(wait_exit(spawn_to(pargv, log, plog)), 0);
+    FILE *f = fopen(plog, "r");
+    char text[8192] = "";
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+    if (!strstr(text, "tpe search 0: batch 2 (samples 4-4) waits for batch 1:")) fail_msg("--print said:\n%s", text);
+    assert_int_equal(wait_exit(spawn(argv, log)), 0);
+    char *a = qtext(db, SEARCH_ROWS), *b = qtext(ref, SEARCH_ROWS);
+    assert_string_equal(a, b);
+    assert_int_equal(q1(db, "SELECT count(*) FROM runs WHERE status = 'finished'"), 5);
+    free(a);
+    free(b);
+    /* every epoch's numbers too */
+    a = qtext(db, "SELECT r.key, e.epoch, e.train_loss, e.val_loss FROM epochs e JOIN runs r ON r.id = e.run_id "
+                  "ORDER BY r.key, e.epoch");
+    b = qtext(ref, "SELECT r.key, e.epoch, e.train_loss, e.val_loss FROM epochs e JOIN runs r ON r.id = e.run_id "
+                   "ORDER BY r.key, e.epoch");
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+}
+
+/* Successive halving over 6 learning rates, 2 seeds, 6 epochs, rungs at 1,
+ * 2 and 4 epochs, eta 2: at each rung the best half of the points that got
+ * there (mean validation accuracy at that epoch) go on, the same with one
+ * or two workers. */
+static void halving_keeps_the_best_of_each_rung(void **state) {
+    if (!have_data()) skip();
+    const char *exp = write_exp("halv", "set: {train.epochs: 6, data.train_limit: 1500, data.test_limit: 200}\n"
+                                        "grid:\n  train.lr: [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03]\n"
+                                        "seeds: [0, 1]\nprune: {type: halving, min_epochs: 1, eta: 2}\n");
+    nnl_plan p;
+    if (nnl_plan_load(exp, NULL, 0, &p, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(p.prune, NNL_PRUNE_HALVING);
+    char db[2][128];
+    char *rows[2];
+    for (int j = 0; j < 2; j++) {
+        snprintf(db[j], sizeof db[j], "%s/halv%d.db", dir, j + 1);
+        nnl_sweep_opts o = {.plan = &p, .db = db[j], .jobs = j + 1, .stop = &no_stop};
+        assert_int_equal(nnl_sweep(&o, err, sizeof err), 0);
+        rows[j] = qtext(db[j], "SELECT name, status, epochs_done, best_val_acc FROM runs ORDER BY name");
+    }
+    assert_string_equal(rows[0], rows[1]);
+    free(rows[0]);
+    free(rows[1]);
+    /* rung by rung from the epochs table: the points that reached it, by
+     * mean validation accuracy there; the best max(1, m/2) went past it */
+    const int rung[3] = {1, 2, 4}, keep[3] = {3, 1, 1};
+    int reached = 6;
+    for (int k = 0; k < 3; k++) {
+        char sql[1024];
+        snprintf(sql, sizeof sql,
+                 "SELECT " PARAM("sweep.point") " AS pt, avg(e.val_acc) AS v, min(r.epochs_done) > %d AS went_on "
+                 "FROM runs r JOIN epochs e ON e.run_id = r.id AND e.epoch = %d "
+                 "GROUP BY pt ORDER BY v DESC, min(r.id)", rung[k], rung[k]);
+        char *t = qtext(db[0], sql);
+        int i = 0;
+        for (char *line = strtok(t, "\n"); line; line = strtok(NULL, "\n"), i++)
+            if ((line[strlen(line) - 1] == '1') != (i < keep[k])) fail_msg("rung %d, rank %d: %s", rung[k], i, line);
+        assert_int_equal(i, reached);
+        reached = keep[k];
+        free(t);
+    }
+    assert_int_equal(q1(db[0], "SELECT count(*) FROM runs WHERE status = 'finished' AND epochs_done = 6"), 2);
+    assert_int_equal(q1(db[0], "SELECT count(*) FROM runs WHERE status = 'pruned'"), 10);
+    assert_int_equal(q1(db[0], "SELECT count(*) FROM runs WHERE status = 'pruned' AND error LIKE "
+                               "'successive halving: at the rung of epoch _ %'"), 10);
+    nnl_plan_free(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(plan_expands_grid_times_seeds_with_names),
@@ -465,6 +664,9 @@ int main(void) {
         cmocka_unit_test(median_pruner_stops_runs_below_the_median),
         cmocka_unit_test(pruner_counts_the_finished_runs_of_other_shards),
         cmocka_unit_test(early_stopping_ends_a_run_after_patience_epochs),
+        cmocka_unit_test(tpe_gives_the_same_runs_with_one_or_two_workers),
+        cmocka_unit_test(tpe_resumes_after_kill9_in_a_batch),
+        cmocka_unit_test(halving_keeps_the_best_of_each_rung),
     };
     return cmocka_run_group_tests_name("sweep", tests, setup, teardown);
 }

@@ -177,9 +177,16 @@ static int read_search(exp_ctx *x, const node *m, const char *section, const cha
         int mine = 0;
         for (int j = 0; j < nown; j++) mine |= !strcmp(k->text, own[j]);
         if (mine) continue;
-        if (!strchr(k->text, '.')) /* a misspelt setting, not a config key */
-            return unknown_key(x, k, own, nown, section[0] == 't' ? "in tpe: (a searched key is a dotted config key)"
-                                                                  : "in random: (a searched key is a dotted config key)");
+        if (!strchr(k->text, '.')) { /* a misspelt setting, not a config key */
+            char c[64], list[256];
+            const char *near = yt_closest(k->text, own, nown);
+            yt_join(list, sizeof list, own, nown);
+            if (near)
+                return yt_fail(&x->y, k, "%s: unknown setting '%s' (did you mean '%s'? a searched key is a dotted "
+                               "config key like train.lr)", section, yt_clip(k->text, c, sizeof c), near);
+            return yt_fail(&x->y, k, "%s: unknown setting '%s' (expected %s, or a dotted config key like train.lr)",
+                           section, yt_clip(k->text, c, sizeof c), list);
+        }
         if (*nax == NNL_MAX_GRID) return yt_fail(&x->y, k, "%s: more than %d keys", section, NNL_MAX_GRID);
         axis *a = &ax[(*nax)++];
         a->at = k;
@@ -258,10 +265,8 @@ static int read_prune(exp_ctx *x, const node *v, nnl_plan *plan) {
     node *tn = yt_map_get(v, "type", NULL);
     int halving = 0;
     if (tn) {
-        if (tn->type != N_SCALAR || (strcmp(tn->text, "median") && strcmp(tn->text, "halving")))
-            return tn->type == N_SCALAR ? unknown_key(x, tn, types, 2, "as a pruner type")
-                                        : yt_fail(&x->y, tn, "prune.type: expected median or halving, got %s",
-                                                  yt_got(tn, g, sizeof g));
+        if (tn->type != N_SCALAR || (strcmp(tn->text, types[0]) && strcmp(tn->text, types[1])))
+            return yt_fail(&x->y, tn, "prune.type: expected median or halving, got %s", yt_got(tn, g, sizeof g));
         halving = !strcmp(tn->text, "halving");
     }
     const char *const *keys = halving ? halving_keys : median_keys;

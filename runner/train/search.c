@@ -142,8 +142,8 @@ static int by_score(const void *a, const void *b) {
 
 static int write_decision(ctx *c, const ranked *p, int go_on, int next, int rung, int epoch, int keep, int m) {
     char msg[256], until[16];
-    snprintf(msg, sizeof msg, "successive halving: at rung %d (epoch %d) its validation accuracy %.2f%% was not "
-             "among the best %d of %d", rung, epoch, 100 * p->score, keep, m);
+    snprintf(msg, sizeof msg, "successive halving: at the rung of epoch %d its point's mean validation accuracy "
+             "%.2f%% was not among the best %d of the %d points there (rung %d)", epoch, 100 * p->score, keep, m, rung);
     snprintf(until, sizeof until, "%d", next);
     for (int i = p->from; i < p->to; i++) {
         run_view *v = &c->view[i];
