@@ -653,7 +653,12 @@ static int cmd_check(int argc, char **argv) {
         nnl_plan plan;
         char err[1024];
         if (nnl_plan_load(c.positional, c.sets, c.nsets, &plan, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 2; }
-        printf("%s: ok (experiment %s, %d runs from %s)\n", c.positional, plan.name, plan.nruns, plan.base);
+        if (plan.tpe)
+            printf("%s: ok (experiment %s, %d runs and %d tpe suggestions of %d run%s each, from %s)\n", c.positional,
+                   plan.name, plan.nruns, plan.tpe->samples * plan.tpe->nsearch, plan.tpe->nseeds,
+                   plan.tpe->nseeds == 1 ? "" : "s", plan.base);
+        else
+            printf("%s: ok (experiment %s, %d runs from %s)\n", c.positional, plan.name, plan.nruns, plan.base);
         if (c.print)
             for (int i = 0; i < plan.nruns; i++) printf("%s  %s\n", plan.runs[i].key, plan.runs[i].name);
         nnl_plan_free(&plan);

@@ -352,7 +352,8 @@ static void short_names(exp_ctx *x) {
         int clash = !strcmp(last, "seed");
         for (int j = 0; j < n; j++) {
             const char *d2 = strrchr(all[j]->key, '.');
-            if (j != i && !strcmp(d2 ? d2 + 1 : all[j]->key, last)) clash = 1;
+            /* a random: and a tpe: block may search the same key */
+            if (j != i && !strcmp(d2 ? d2 + 1 : all[j]->key, last) && strcmp(all[j]->key, all[i]->key)) clash = 1;
         }
         snprintf(all[i]->shortname, sizeof all[i]->shortname, "%s", clash ? all[i]->key : last);
     }

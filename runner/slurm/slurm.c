@@ -31,6 +31,15 @@ int sl_load_plan(const char *cmd, opts *o, nnl_plan *plan) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }
+    /* an array task runs a fixed share of a fixed list: a tpe: batch or a
+     * halving rung needs the results of every shard first */
+    if (plan->tpe || plan->prune == NNL_PRUNE_HALVING) {
+        fprintf(stderr, "nnlab %s: %s: %s runs on one machine only for now (its runs depend on the results of "
+                        "runs in other array tasks' shards); run it with 'nnlab sweep %s -j N'\n", cmd,
+                o->positional, plan->tpe ? "a tpe: search" : "successive halving", o->positional);
+        nnl_plan_free(plan);
+        return 2;
+    }
     return 0;
 }
 
