@@ -445,6 +445,7 @@ static int add_point(exp_ctx *x, nnl_plan *plan, const variant *var, const axis 
     for (int s = 0; s < x->nseeds; s++) {
         nnl_planned_run *r = &plan->runs[plan->nruns];
         r->seed = x->seeds[s];
+        r->ordinal = plan->nruns;
         r->method = method;
         r->search = search;
         r->trial = trial;
@@ -597,6 +598,7 @@ int nnl_plan_tpe_run(const nnl_plan *plan, int search, int trial, int batch, con
     r->search = t->search[search];
     r->trial = trial;
     r->batch = batch;
+    r->ordinal = plan->nruns + (search * t->samples + trial) * t->nseeds + seed;
     for (int i = 0; i < t->nfixed; i++) all[n++] = t->fixed[i];
     size_t o = 0;
     for (int i = 0; i < t->nkeys; i++) {

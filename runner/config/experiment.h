@@ -48,6 +48,10 @@ typedef struct {
     const char *method;
     uint64_t search;
     int trial, batch;
+    /* its place in the whole plan, fixed before any result is known: the
+     * static runs 0 .. nruns-1 in order, then tpe: runs from nruns on by
+     * (search, trial, seed) (nnl_plan_tpe_run); a Slurm task's share */
+    int ordinal;
     nnl_config cfg;
 } nnl_planned_run;
 
