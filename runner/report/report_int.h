@@ -94,6 +94,10 @@ int rp_fail(char *err, size_t errlen, int rc, const char *fmt, ...);
  * points in their stable order; 0, or NNL_REPORT_EINPUT with err set. */
 int rp_xdata_load(nnl_store *s, const char *experiment, xdata *x, char *err, size_t errlen);
 void rp_xdata_free(xdata *x);
+/* a whole string that is a number */
+int rp_parse_num(const char *s, double *v);
+/* numbers by value, the rest as text: 0.0003 before 0.001, 32 before 128 */
+int rp_cmp_value(const char *a, const char *b);
 /* the point's name, or "all runs (no grid)" */
 const char *rp_point_title(const xpoint *p);
 /* the point's name with one key per line, for tic labels */
