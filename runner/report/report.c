@@ -99,6 +99,50 @@ out:
     return rc;
 }
 
+/* notes += "<p class=\"CLASS\">TEXT</p>", TEXT (which may quote a database) escaped */
+static void add_note(char *notes, size_t *nn, size_t cap, const char *cls, const char *text) {
+    if (*nn >= cap) return;
+    char *esc = NULL;
+    size_t esclen = 0;
+    FILE *m = open_memstream(&esc, &esclen);
+    if (m) {
+        rp_html_text(m, text);
+        fclose(m);
+    }
+    *nn += (size_t)snprintf(notes + *nn, cap - *nn, "<p class=\"%s\">%s</p>\n", cls, esc ? esc : "");
+    free(esc);
+}
+
+/* The figures of the random and TPE searches among the runs, if any, with
+ * a second experiment's searches in search-best; what is left out and why
+ * goes to notes. */
+static int search_figures(rctx *c, nnl_store *s, const char *experiment, const char *compare_with, char *notes,
+                          size_t *nn, size_t cap) {
+    sdata sd;
+    char why[600], line[800];
+    int rc = rp_search_load(s, experiment, compare_with, &sd, why, sizeof why, c->err, c->errlen);
+    if (rc) return rc;
+    if (why[0]) add_note(notes, nn, cap, "note", why);
+    if (sd.skipped) {
+        snprintf(line, sizeof line, "%d search runs left out of the search figures: their sweep.search or "
+                 "sweep.trial is not a whole number.", sd.skipped);
+        add_note(notes, nn, cap, "note", line);
+    }
+    int exp0 = 0, exp1 = 0;
+    for (int i = 0; i < sd.np; i++) *(sd.p[i].exp ? &exp1 : &exp0) = 1;
+    if (compare_with && !exp1) {
+        snprintf(line, sizeof line, "Experiment %s has no random or TPE search runs to compare with.", compare_with);
+        add_note(notes, nn, cap, "note", line);
+    }
+    if (rp_search_has_points(&sd)) {
+        if ((rc = rp_search_parallel(c, &sd)) || (rc = rp_search_keys(c, &sd))) goto out;
+    }
+    rc = exp0 || exp1 ? rp_search_best(c, &sd) : 0;
+out:
+    rp_search_free(&sd);
+    return rc;
+}
+
 int nnl_report_experiment(nnl_store *s, const char *experiment, const nnl_report_opts *o, nnl_report_result *res,
                           char *err, size_t errlen) {
     rctx c;
@@ -163,6 +207,7 @@ int nnl_report_experiment(nnl_store *s, const char *experiment, const nnl_report
                                "<p class=\"note\">No test accuracy yet: no run has finished.</p>\n");
     }
     if (x.any_epoch && (rc = rp_exp_seconds(&c, &x))) goto out;
+    if ((rc = search_figures(&c, s, experiment, o->compare_with, notes, &nn, sizeof notes))) goto out;
     char path[NNL_PATH_MAX + 64];
     FILE *f;
     if ((rc = rp_html_open(&c, &f, path, sizeof path))) goto out;
