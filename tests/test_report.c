@@ -741,6 +741,35 @@ static void report_without_search_runs_has_no_search_figures(void **state) {
     }
 }
 
+/* `nnlab report EXP_A EXP_B`: A's report, its search-best overlaying B's
+ * searches, in reports/A-vs-B; a second argument that is no experiment,
+ * or a third, is bad input. */
+static void report_cmd_compares_two_searches(void **state) {
+    char *two[] = {"report", "search-exp", "search-b", "--db", sdb, NULL};
+    assert_int_equal(nnl_report_cmd(5, two), 0);
+    char out[256];
+    snprintf(out, sizeof out, "%s/reports/search-exp-vs-search-b", dir);
+    check_figure(out, "search-best", 900, 500);
+    check_figure(out, "search-parallel", 900, 500);
+    char *gp = slurp_in(out, "search-best.gp");
+    assert_non_null(strstr(gp, "array group_label[3] = [\"search-exp: random\", \"search-exp: TPE\", "
+                               "\"search-b: TPE\"]"));
+    assert_non_null(strstr(gp, "array block_group[5] = [1, 1, 2, 3, 1]\narray block_mean[5] = [0, 0, 0, 0, 1]\n"));
+    free(gp);
+    char *dat = slurp_in(out, "search-best.dat");
+    /* search-b's TPE search is search-exp's TPE search again: the same curve */
+    double xs[NTRIALS], ys[NTRIALS];
+    int n = expected_curve(2, xs, ys);
+    check_curve(dat, "experiment search-b, TPE, search seed 0\n", xs, ys, n);
+    check_curve(dat, "experiment search-exp, TPE, search seed 0\n", xs, ys, n);
+    free(dat);
+
+    char *not_exp[] = {"report", "search-exp", "1", "--db", sdb, NULL};
+    assert_int_equal(nnl_report_cmd(5, not_exp), 2);
+    char *three[] = {"report", "search-exp", "search-b", "grid-only", "--db", sdb, NULL};
+    assert_int_equal(nnl_report_cmd(6, three), 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(log_axis_for_log_spaced_values),
@@ -755,6 +784,7 @@ int main(void) {
         cmocka_unit_test(report_search_draws_its_figures),
         cmocka_unit_test(report_search_keeps_hostile_names_strings),
         cmocka_unit_test(report_without_search_runs_has_no_search_figures),
+        cmocka_unit_test(report_cmd_compares_two_searches),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

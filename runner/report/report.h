@@ -97,8 +97,8 @@ int nnl_report_plots_dir(char *out, size_t n, char *err, size_t errlen);
  * v need not be sorted. */
 int nnl_report_log_spaced(const double *v, int n);
 
-/* `nnlab report RUN|EXPERIMENT [--db PATH] [--out DIR]`, argv[0] being
- * "report". Prints where the report went; returns the exit status: 0, 1
+/* `nnlab report RUN|EXPERIMENT [EXPERIMENT2] [--db PATH] [--out DIR]`,
+ * argv[0] being "report"; EXPERIMENT2 is opts.compare_with. Prints where the report went; returns the exit status: 0, 1
  * (gnuplot failed), 2 (bad input, gnuplot missing). */
 int nnl_report_cmd(int argc, char **argv);
 
