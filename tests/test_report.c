@@ -156,6 +156,10 @@ static int make_search_db(void) {
                                      {"sweep.method", "random"}, {"sweep.search", "0"}, {"sweep.trial", trial},
                                      {"sweep.keys", keys}};
         add_run(s, "hostile", kv, 6, "finished", 0.8 + 0.01 * t);
+        /* a distribution this nnlab does not know */
+        const char *const bad[][2] = {{"train.lr", lr}, {"sweep.method", "tpe"}, {"sweep.search", "0"},
+                                      {"sweep.trial", trial}, {"sweep.keys", "train.lr:gaussian"}};
+        add_run(s, "bad-keys", bad, 5, "finished", 0.8 + 0.01 * t);
     }
     nnl_store_close(s);
     return 0;
@@ -723,6 +727,26 @@ static void report_search_keeps_hostile_names_strings(void **state) {
     free(gp);
 }
 
+/* A sweep.keys this nnlab cannot read leaves out the figures of the keys,
+ * with a note on the page that says why, but not the best so far. */
+static void report_search_with_unknown_distribution_says_why(void **state) {
+    char out[128], p[256];
+    snprintf(out, sizeof out, "%s/bad-keys", dir);
+    nnl_store *s = nnl_store_open_readonly(sdb, err, sizeof err);
+    nnl_report_opts o = {.outdir = out};
+    nnl_report_result res;
+    if (nnl_report_experiment(s, "bad-keys", &o, &res, err, sizeof err)) fail_msg("%s", err);
+    nnl_store_close(s);
+    check_figure(out, "search-best", 900, 500);
+    snprintf(p, sizeof p, "%s/search-parallel.png", out);
+    assert_int_not_equal(access(p, F_OK), 0);
+    char *html = slurp(res.index, NULL);
+    assert_non_null(strstr(html, "<p class=\"note\">No parallel coordinates and no accuracy by key: run "));
+    assert_non_null(strstr(html, "sweep.keys: 'train.lr:gaussian' is not KEY:KIND with KIND float, log, int or "
+                                 "choice</p>"));
+    free(html);
+}
+
 /* Grid runs, and runs of a database older than sweep.method, are no search. */
 static void report_without_search_runs_has_no_search_figures(void **state) {
     char out[128], p[256];
@@ -783,6 +807,7 @@ int main(void) {
         cmocka_unit_test(report_cmd_resolves_file_name_and_run),
         cmocka_unit_test(report_search_draws_its_figures),
         cmocka_unit_test(report_search_keeps_hostile_names_strings),
+        cmocka_unit_test(report_search_with_unknown_distribution_says_why),
         cmocka_unit_test(report_without_search_runs_has_no_search_figures),
         cmocka_unit_test(report_cmd_compares_two_searches),
     };

@@ -199,8 +199,9 @@ int rp_exp_heatmap(rctx *c, const xdata *x, const axis *ax, const axis *ay);
 /* --- report_search.c: the figures of random and TPE searches ---------------- */
 
 /* The search runs of experiment and, when compare_with is not NULL, of that
- * one too. 0 (sd->np == 0: no search runs; a damaged sweep.keys is said in
- * why, and nothing is drawn), or NNL_REPORT_EINPUT with err set. */
+ * one too. 0 (sd->np == 0: no search runs; a damaged sweep.keys, or a key
+ * search-parallel and search-keys cannot draw, is said in why and leaves
+ * sd->nkeys 0: search-best alone), or NNL_REPORT_EINPUT with err set. */
 int rp_search_load(nnl_store *s, const char *experiment, const char *compare_with, sdata *sd, char *why,
                    size_t whylen, char *err, size_t errlen);
 void rp_search_free(sdata *sd);

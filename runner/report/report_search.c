@@ -74,6 +74,9 @@ static int parse_whole(const char *s, unsigned long long max, unsigned long long
     return !*end && !errno && *v <= max;
 }
 
+/* the start of a note on search-parallel and search-keys left out */
+#define NO_KEY_FIGS "No parallel coordinates and no accuracy by key: "
+
 /* sweep.keys of run into sd->keys, merged with those of earlier runs; 0, or
  * -1 with the sentence that says why in why */
 static int parse_keys(sdata *sd, const char *text, int64_t run, char *why, size_t n) {
@@ -85,12 +88,12 @@ static int parse_keys(sdata *sd, const char *text, int64_t run, char *why, size_
         for (int k = 0; kl > 0 && k < 4; k++)
             if ((int)strlen(kinds[k]) == len - kl - 1 && !strncmp(s + kl + 1, kinds[k], strlen(kinds[k]))) kind = k;
         if (kl >= (int)sizeof sd->keys[0].key) {
-            snprintf(why, n, "No search figures: run %lld: sweep.keys: a key name is longer than %d bytes: %.*s",
+            snprintf(why, n, NO_KEY_FIGS "run %lld: sweep.keys: a key name is longer than %d bytes: %.*s",
                      (long long)run, (int)sizeof sd->keys[0].key - 1, kl, s);
             return -1;
         }
         if (kind < 0) {
-            snprintf(why, n, "No search figures: run %lld: sweep.keys: '%.*s' is not KEY:KIND with KIND float, log, "
+            snprintf(why, n, NO_KEY_FIGS "run %lld: sweep.keys: '%.*s' is not KEY:KIND with KIND float, log, "
                      "int or choice", (long long)run, len, s);
             return -1;
         }
@@ -98,14 +101,15 @@ static int parse_keys(sdata *sd, const char *text, int64_t run, char *why, size_
         while (k < sd->nkeys && (strncmp(sd->keys[k].key, s, (size_t)kl) || sd->keys[k].key[kl])) k++;
         if (k == sd->nkeys) {
             if (k == MAX_KEYS) {
-                snprintf(why, n, "No search figures: run %lld searches more than %d keys", (long long)run, MAX_KEYS);
+                snprintf(why, n, NO_KEY_FIGS "run %lld searches more than %d keys", (long long)run,
+                         MAX_KEYS);
                 return -1;
             }
             snprintf(sd->keys[k].key, sizeof sd->keys[k].key, "%.*s", kl, s);
             sd->keys[k].kind = kind;
             sd->nkeys++;
         } else if (sd->keys[k].kind != kind) {
-            snprintf(why, n, "No search figures: run %lld: sweep.keys: %s is searched as %s, earlier runs as %s",
+            snprintf(why, n, NO_KEY_FIGS "run %lld: sweep.keys: %s is searched as %s, earlier runs as %s",
                      (long long)run, sd->keys[k].key, kinds[kind], kinds[sd->keys[k].kind]);
             return -1;
         }
@@ -190,7 +194,7 @@ static int collect_choices(sdata *sd, char *why, size_t n) {
             while (j < key->nchoice && strcmp(key->choice[j], v)) j++;
             if (j < key->nchoice) continue;
             if (key->nchoice == MAX_CHOICES) {
-                snprintf(why, n, "No parallel coordinates and no accuracy by key: %s has more than %d values",
+                snprintf(why, n, NO_KEY_FIGS "%s has more than %d values",
                          key->key, MAX_CHOICES);
                 return -1;
             }
