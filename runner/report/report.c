@@ -189,18 +189,11 @@ int nnl_report_experiment(nnl_store *s, const char *experiment, const nnl_report
         if ((rc = rp_exp_bars(&c, &x))) goto out;
         if (rp_heatmap_fits(&x, &ax, &ay, why, sizeof why)) {
             if ((rc = rp_exp_heatmap(&c, &x, &ax, &ay))) goto out;
-        } else if (nn < sizeof notes) {
+        } else {
             /* why names the grid's keys: text of the experiment, escaped like the rest */
-            char *esc = NULL;
-            size_t esclen = 0;
-            FILE *m = open_memstream(&esc, &esclen);
-            if (m) {
-                rp_html_text(m, why);
-                fclose(m);
-            }
-            nn += (size_t)snprintf(notes + nn, sizeof notes - nn, "<p class=\"small\">No heat map: %s.</p>\n",
-                                   esc ? esc : "");
-            free(esc);
+            char line[400];
+            snprintf(line, sizeof line, "No heat map: %s.", why);
+            add_note(notes, &nn, sizeof notes, "small", line);
         }
     } else if (nn < sizeof notes) {
         nn += (size_t)snprintf(notes + nn, sizeof notes - nn,
