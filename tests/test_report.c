@@ -6,6 +6,7 @@
  * template with a mistake -- are one clear line each. The templates come
  * from plots/ of the repository (NNLAB_PLOTS), as the test binary does not
  * sit beside them. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,7 +25,7 @@
 #include "../runner/train/sweep.h"
 #include "../runner/train/train.h"
 
-static char dir[64], db[128], plots[1024], err[2048];
+static char dir[64], db[128], sdb[128], plots[1024], err[2048];
 static int64_t lone_run;
 static volatile sig_atomic_t no_stop;
 static const nnl_override small[] = {
@@ -46,6 +47,124 @@ static char *slurp(const char *path, size_t *len) {
     return buf;
 }
 
+/* --- searches: a database written through the store API alone ------------ */
+
+/* The searches of experiment search-exp: random searches 0 and 1 and a TPE
+ * search 0, 6 samples (trials) each with 2 training seeds, over train.lr
+ * (log), train.batch_size (choice) and train.weight_decay (float). The
+ * samples are written out of trial order, and a few runs are not plain
+ * finished ones: a diverged run (no accuracy, but a run spent), a pruned
+ * one (stopped at epoch 1) and a sample not yet run (queued). */
+#define NTRIALS 6
+#define NSEEDS 2
+static const int trial_order[NTRIALS] = {3, 0, 5, 1, 4, 2};
+static const char *const batch_sizes[3] = {"128", "32", "64"};
+static const char search_keys[] = "train.lr:log,train.batch_size:choice,train.weight_decay:float";
+
+typedef struct { const char *method; int search; } search_id;
+static const search_id searches[3] = {{"random", 0}, {"random", 1}, {"tpe", 0}};
+
+static const char *run_status(int sr, int trial, int seed) {
+    if (sr == 0 && trial == 3 && seed == 1) return "diverged";
+    if (sr == 2 && trial == 4 && seed == 0) return "pruned";
+    if (sr == 2 && trial == 5) return "queued";
+    return "finished";
+}
+
+/* the best validation accuracy of a run (fraction), NaN when it has none */
+static double run_acc(int sr, int trial, int seed) {
+    const char *st = run_status(sr, trial, seed);
+    if (!strcmp(st, "diverged") || !strcmp(st, "queued")) return NAN;
+    return 0.70 + 0.03 * ((trial * 5 + sr * 2 + seed) % 7);
+}
+
+static int64_t search_run_key;
+
+/* One run with its params, and epochs whose best validation accuracy is
+ * acc: finished runs climb to it at epoch 2 and fall back at epoch 3. */
+static int64_t add_run(nnl_store *s, const char *experiment, const char *const (*kv)[2], int nkv,
+                       const char *status, double acc) {
+    char key[17];
+    snprintf(key, sizeof key, "%016llx", (unsigned long long)++search_run_key);
+    nnl_run_info ri = {.key = key, .name = "lenet5", .experiment = experiment, .config = "model: {}\n",
+                       .status = "running"};
+    int64_t id = nnl_store_run_create(s, &ri, err, sizeof err);
+    if (id < 0) fail_msg("%s", err);
+    for (int i = 0; i < nkv; i++)
+        if (nnl_store_param_add(s, id, kv[i][0], kv[i][1], err, sizeof err)) fail_msg("%s", err);
+    int nep = !strcmp(status, "queued") ? 0 : !strcmp(status, "pruned") ? 1 : 3;
+    for (int e = 1; e <= nep; e++) {
+        double v = isnan(acc) ? NAN : e == 2 || nep == 1 ? acc : e == 1 ? acc - 0.05 : acc - 0.01;
+        nnl_epoch_row row = {.epoch = e, .train_loss = 0.5, .train_acc = 0.8, .val_loss = 0.7 - 0.05 * e, .val_acc = v,
+                             .lr = 0.001, .seconds = 1};
+        if (nnl_store_epoch_add(s, id, &row, err, sizeof err)) fail_msg("%s", err);
+    }
+    if (nnl_store_run_status(s, id, status, NULL, err, sizeof err)) fail_msg("%s", err);
+    return id;
+}
+
+/* every run of searches[sr] into experiment */
+static void add_search(nnl_store *s, const char *experiment, int sr) {
+    for (int o = 0; o < NTRIALS; o++)
+        for (int seed = 0; seed < NSEEDS; seed++) {
+            int t = trial_order[o];
+            char lr[32], wd[32], search[16], trial[16], sd[16], batch[16];
+            snprintf(lr, sizeof lr, "%.6g", pow(10, -4 + 0.4 * t + 0.1 * sr));
+            snprintf(wd, sizeof wd, "%.6g", 0.0001 * t);
+            snprintf(search, sizeof search, "%d", searches[sr].search);
+            snprintf(trial, sizeof trial, "%d", t);
+            snprintf(sd, sizeof sd, "%d", seed);
+            snprintf(batch, sizeof batch, "%d", t / 2);
+            const char *const kv[][2] = {
+                {"train.lr", lr}, {"train.batch_size", batch_sizes[t % 3]}, {"train.weight_decay", wd},
+                {"train.seed", sd}, {"sweep.method", searches[sr].method}, {"sweep.search", search},
+                {"sweep.trial", trial}, {"sweep.keys", search_keys}, {"sweep.seed", sd},
+                {"sweep.batch", batch}};
+            int nkv = strcmp(searches[sr].method, "tpe") ? 9 : 10;
+            add_run(s, experiment, kv, nkv, run_status(sr, t, seed), run_acc(sr, t, seed));
+        }
+}
+
+/* The search database: search-exp (the three searches), search-b (a TPE
+ * search alone, to compare with), grid-only (a grid sweep's runs and runs
+ * of a database older than sweep.method) and hostile (a search whose key
+ * name and values are gnuplot code). */
+static int make_search_db(void) {
+    snprintf(sdb, sizeof sdb, "%s/search.db", dir);
+    nnl_store *s = nnl_store_open(sdb, err, sizeof err);
+    if (!s) return -1;
+    for (int sr = 0; sr < 3; sr++) add_search(s, "search-exp", sr);
+    add_search(s, "search-b", 2);
+    for (int i = 0; i < 4; i++) {
+        const char *const kv[][2] = {{"train.lr", i % 2 ? "0.01" : "0.001"}, {"sweep.method", "grid"},
+                                     {"sweep.point", i % 2 ? "lr=0.01" : "lr=0.001"}};
+        add_run(s, "grid-only", kv, i < 2 ? 3 : 1, "finished", 0.8 + 0.01 * i);
+    }
+    /* a key name that closes the string and runs a command, a value with a
+     * backquote and one that is a macro; the store refuses control characters
+     * (a newline) in params, so those cannot reach the report from a database */
+    /* (gnuplot runs in the report folder: the files would appear there) */
+    const char *touch1 = "x\"; system(\"touch pwned1\"); y=\"%s%n", *touch2 = "`touch pwned2`",
+               *touch3 = "\"); system(\"touch pwned3\"); @x (\"";
+    char keys[512];
+    snprintf(keys, sizeof keys, "%s:choice,train.lr:log", touch1);
+    for (int t = 0; t < 4; t++) {
+        char trial[16], lr[16];
+        snprintf(trial, sizeof trial, "%d", t);
+        snprintf(lr, sizeof lr, "%g", 0.001 * (t + 1));
+        const char *const kv[][2] = {{touch1, t % 2 ? touch2 : touch3}, {"train.lr", lr},
+                                     {"sweep.method", "random"}, {"sweep.search", "0"}, {"sweep.trial", trial},
+                                     {"sweep.keys", keys}};
+        add_run(s, "hostile", kv, 6, "finished", 0.8 + 0.01 * t);
+        /* a distribution this nnlab does not know */
+        const char *const bad[][2] = {{"train.lr", lr}, {"sweep.method", "tpe"}, {"sweep.search", "0"},
+                                      {"sweep.trial", trial}, {"sweep.keys", "train.lr:gaussian"}};
+        add_run(s, "bad-keys", bad, 5, "finished", 0.8 + 0.01 * t);
+    }
+    nnl_store_close(s);
+    return 0;
+}
+
 /* The small real sweep and lone run every report test reads, made once. */
 static int group_setup(void **state) {
     strcpy(dir, "/tmp/nnlab-report-XXXXXX");
@@ -53,6 +172,7 @@ static int group_setup(void **state) {
     strcat(plots, "/plots");
     setenv("NNLAB_PLOTS", plots, 1);
     snprintf(db, sizeof db, "%s/nnlab.db", dir);
+    if (make_search_db()) return -1;
     if (!have_data()) return 0;
     nnl_plan p;
     if (nnl_plan_load("experiments/act-pool.yaml", small, 3, &p, err, sizeof err)) {
@@ -466,6 +586,214 @@ static void report_cmd_resolves_file_name_and_run(void **state) {
     assert_int_equal(nnl_report_cmd(2, help), 0);
 }
 
+/* The best-so-far curve of searches[sr] worked out from the values
+ * add_search wrote: at each trial with a run spent, the runs spent through
+ * it and the best mean-over-seeds accuracy (%) so far. */
+static int expected_curve(int sr, double *xs, double *ys) {
+    int n = 0, runs = 0;
+    double best = -1;
+    for (int t = 0; t < NTRIALS; t++) {
+        int spent = 0, k = 0;
+        double sum = 0;
+        for (int seed = 0; seed < NSEEDS; seed++) {
+            if (!strcmp(run_status(sr, t, seed), "queued")) continue;
+            spent++;
+            double a = run_acc(sr, t, seed);
+            if (!isnan(a)) { sum += 100 * a; k++; }
+        }
+        if (!spent) continue;
+        runs += spent;
+        if (k && sum / k > best) best = sum / k;
+        xs[n] = runs;
+        ys[n++] = best;
+    }
+    return n;
+}
+
+/* The rows (runs best_acc) of the block of dat whose header line is head */
+static int read_block(const char *dat, const char *head, double *xs, double *ys, int cap) {
+    const char *b = strstr(dat, head);
+    if (!b) fail_msg("search-best.dat has no block '%s'", head);
+    int n = 0;
+    for (const char *line = strchr(b, '\n') + 1; *line && *line != '\n'; line = strchr(line, '\n') + 1) {
+        if (*line != '#') {
+            if (n == cap || sscanf(line, "%lf %lf", &xs[n], &ys[n]) != 2) fail_msg("bad row in '%s'", head);
+            n++;
+        }
+        if (!strchr(line, '\n')) break;
+    }
+    return n;
+}
+
+static void check_curve(const char *dat, const char *head, const double *xs, const double *ys, int n) {
+    double gx[64], gy[64];
+    int got = read_block(dat, head, gx, gy, 64);
+    if (got != n) fail_msg("'%s': %d rows, want %d", head, got, n);
+    for (int i = 0; i < n; i++)
+        if (gx[i] != xs[i] || fabs(gy[i] - ys[i]) > 1e-6)
+            fail_msg("'%s' row %d: %g %g, want %g %g", head, i, gx[i], gy[i], xs[i], ys[i]);
+}
+
+static char *slurp_in(const char *folder, const char *name) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", folder, name);
+    char *b = slurp(p, NULL);
+    if (!b) fail_msg("%s: missing", p);
+    return b;
+}
+
+/* An experiment with random and TPE searches gets the three search figures;
+ * search-best.dat holds each search's best so far in trial order and the
+ * mean of the two random searches; a log key gets a log axis. */
+static void report_search_draws_its_figures(void **state) {
+    char out[128];
+    snprintf(out, sizeof out, "%s/search", dir);
+    nnl_store *s = nnl_store_open_readonly(sdb, err, sizeof err);
+    assert_non_null(s);
+    nnl_report_opts o = {.outdir = out};
+    nnl_report_result res;
+    if (nnl_report_experiment(s, "search-exp", &o, &res, err, sizeof err)) fail_msg("%s", err);
+    nnl_store_close(s);
+    assert_string_equal(res.warnings, "");
+    check_figure(out, "search-parallel", 900, 500);
+    check_figure(out, "search-keys", 900, 400);
+    check_figure(out, "search-best", 900, 500);
+    assert_true(check_html(out) >= 3 * 5);
+
+    char *dat = slurp_in(out, "search-best.dat");
+    double xs[3][NTRIALS], ys[3][NTRIALS];
+    int n[3];
+    static const char *const heads[3] = {"experiment search-exp, random, search seed 0\n",
+                                         "experiment search-exp, random, search seed 1\n",
+                                         "experiment search-exp, TPE, search seed 0\n"};
+    for (int sr = 0; sr < 3; sr++) {
+        n[sr] = expected_curve(sr, xs[sr], ys[sr]);
+        check_curve(dat, heads[sr], xs[sr], ys[sr], n[sr]);
+    }
+    /* by hand: trial 0 of random search 0 is 70% and 73% */
+    assert_non_null(strstr(dat, heads[0]));
+    assert_non_null(strstr(strstr(dat, heads[0]), "# runs best_acc trial\n2 71.5 0\n"));
+    /* TPE's last sample has not run: 5 trials, the pruned run spent */
+    assert_int_equal(n[2], 5);
+    assert_true(xs[2][4] == 10);
+    /* the two random searches spend runs alike: their mean, point by point */
+    double mean[NTRIALS];
+    for (int i = 0; i < n[0]; i++) mean[i] = (ys[0][i] + ys[1][i]) / 2;
+    check_curve(dat, "experiment search-exp, random, the mean of its 2 searches' best so far\n", xs[0], mean, n[0]);
+    assert_null(strstr(dat, "TPE, the mean"));
+    free(dat);
+    /* the script draws the last block, the mean, thick: 3 searches and a mean */
+    char *best = slurp_in(out, "search-best.gp");
+    assert_non_null(strstr(best, "array block_group[4] = [1, 1, 2, 1]\narray block_mean[4] = [0, 0, 0, 1]\n"));
+    free(best);
+
+    /* 17 samples have an accuracy: 6 + 6 random, 5 TPE */
+    dat = slurp_in(out, "search-parallel.dat");
+    int rows = 0;
+    for (char *q = dat; q && *q; q = strchr(q, '\n'), q = q ? q + 1 : NULL) rows += *q != '#' && *q != '\n';
+    assert_int_equal(rows, 17);
+    free(dat);
+    char *gp = slurp_in(out, "search-keys.gp");
+    assert_non_null(strstr(gp, "array key_title[3] = [\"train.lr\", \"train.batch_size\", \"train.weight_decay\"]"));
+    assert_non_null(strstr(gp, "array axis_kind[3] = [1, 3, 0]\n")); /* lr is log */
+    assert_non_null(strstr(gp, "if (axis_kind[i] == 1) { set logscale x }"));
+    assert_non_null(strstr(gp, "array choice_label[3] = [\"32\", \"64\", \"128\"]")); /* by value */
+    free(gp);
+}
+
+/* A key name and values that are gnuplot code stay strings: the figures are
+ * drawn, and drawing them again from their scripts runs nothing either. */
+static void report_search_keeps_hostile_names_strings(void **state) {
+    char out[128], p[256];
+    snprintf(out, sizeof out, "%s/hostile", dir);
+    nnl_store *s = nnl_store_open_readonly(sdb, err, sizeof err);
+    nnl_report_opts o = {.outdir = out};
+    nnl_report_result res;
+    if (nnl_report_experiment(s, "hostile", &o, &res, err, sizeof err)) fail_msg("%s", err);
+    nnl_store_close(s);
+    assert_string_equal(res.warnings, "");
+    check_figure(out, "search-parallel", 900, 500);
+    check_figure(out, "search-keys", 900, 400);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cd %s && gnuplot search-parallel.gp search-keys.gp search-best.gp 2>/dev/null", out);
+    assert_int_equal(system(cmd), 0);
+    for (int i = 1; i <= 3; i++) {
+        snprintf(p, sizeof p, "%s/pwned%d", out, i);
+        if (!access(p, F_OK)) fail_msg("%s: a name ran as gnuplot code", p);
+    }
+    char *gp = slurp_in(out, "search-keys.gp");
+    assert_null(strstr(gp, "`touch"));
+    assert_non_null(strstr(gp, "\\140touch"));
+    free(gp);
+}
+
+/* A sweep.keys this nnlab cannot read leaves out the figures of the keys,
+ * with a note on the page that says why, but not the best so far. */
+static void report_search_with_unknown_distribution_says_why(void **state) {
+    char out[128], p[256];
+    snprintf(out, sizeof out, "%s/bad-keys", dir);
+    nnl_store *s = nnl_store_open_readonly(sdb, err, sizeof err);
+    nnl_report_opts o = {.outdir = out};
+    nnl_report_result res;
+    if (nnl_report_experiment(s, "bad-keys", &o, &res, err, sizeof err)) fail_msg("%s", err);
+    nnl_store_close(s);
+    check_figure(out, "search-best", 900, 500);
+    snprintf(p, sizeof p, "%s/search-parallel.png", out);
+    assert_int_not_equal(access(p, F_OK), 0);
+    char *html = slurp(res.index, NULL);
+    assert_non_null(strstr(html, "<p class=\"note\">No parallel coordinates and no accuracy by key: run "));
+    assert_non_null(strstr(html, "sweep.keys: 'train.lr:gaussian' is not KEY:KIND with KIND float, log, int or "
+                                 "choice</p>"));
+    free(html);
+}
+
+/* Grid runs, and runs of a database older than sweep.method, are no search. */
+static void report_without_search_runs_has_no_search_figures(void **state) {
+    char out[128], p[256];
+    snprintf(out, sizeof out, "%s/grid-only", dir);
+    nnl_store *s = nnl_store_open_readonly(sdb, err, sizeof err);
+    nnl_report_opts o = {.outdir = out};
+    nnl_report_result res;
+    if (nnl_report_experiment(s, "grid-only", &o, &res, err, sizeof err)) fail_msg("%s", err);
+    nnl_store_close(s);
+    assert_true(res.nfigs > 0);
+    for (int i = 0; i < res.nfigs; i++) assert_null(strstr(res.figs[i], "/search-"));
+    static const char *const kinds[] = {"search-parallel", "search-keys", "search-best"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(p, sizeof p, "%s/%s.dat", out, kinds[k]);
+        assert_int_not_equal(access(p, F_OK), 0);
+    }
+}
+
+/* `nnlab report EXP_A EXP_B`: A's report, its search-best overlaying B's
+ * searches, in reports/A-vs-B; a second argument that is no experiment,
+ * or a third, is bad input. */
+static void report_cmd_compares_two_searches(void **state) {
+    char *two[] = {"report", "search-exp", "search-b", "--db", sdb, NULL};
+    assert_int_equal(nnl_report_cmd(5, two), 0);
+    char out[256];
+    snprintf(out, sizeof out, "%s/reports/search-exp-vs-search-b", dir);
+    check_figure(out, "search-best", 900, 500);
+    check_figure(out, "search-parallel", 900, 500);
+    char *gp = slurp_in(out, "search-best.gp");
+    assert_non_null(strstr(gp, "array group_label[3] = [\"search-exp: random\", \"search-exp: TPE\", "
+                               "\"search-b: TPE\"]"));
+    assert_non_null(strstr(gp, "array block_group[5] = [1, 1, 2, 3, 1]\narray block_mean[5] = [0, 0, 0, 0, 1]\n"));
+    free(gp);
+    char *dat = slurp_in(out, "search-best.dat");
+    /* search-b's TPE search is search-exp's TPE search again: the same curve */
+    double xs[NTRIALS], ys[NTRIALS];
+    int n = expected_curve(2, xs, ys);
+    check_curve(dat, "experiment search-b, TPE, search seed 0\n", xs, ys, n);
+    check_curve(dat, "experiment search-exp, TPE, search seed 0\n", xs, ys, n);
+    free(dat);
+
+    char *not_exp[] = {"report", "search-exp", "1", "--db", sdb, NULL};
+    assert_int_equal(nnl_report_cmd(5, not_exp), 2);
+    char *three[] = {"report", "search-exp", "search-b", "grid-only", "--db", sdb, NULL};
+    assert_int_equal(nnl_report_cmd(6, three), 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(log_axis_for_log_spaced_values),
@@ -477,6 +805,11 @@ int main(void) {
         cmocka_unit_test(report_without_gnuplot_names_the_package),
         cmocka_unit_test(report_names_the_broken_template),
         cmocka_unit_test(report_cmd_resolves_file_name_and_run),
+        cmocka_unit_test(report_search_draws_its_figures),
+        cmocka_unit_test(report_search_keeps_hostile_names_strings),
+        cmocka_unit_test(report_search_with_unknown_distribution_says_why),
+        cmocka_unit_test(report_without_search_runs_has_no_search_figures),
+        cmocka_unit_test(report_cmd_compares_two_searches),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -99,6 +99,50 @@ out:
     return rc;
 }
 
+/* notes += "<p class=\"CLASS\">TEXT</p>", TEXT (which may quote a database) escaped */
+static void add_note(char *notes, size_t *nn, size_t cap, const char *cls, const char *text) {
+    if (*nn >= cap) return;
+    char *esc = NULL;
+    size_t esclen = 0;
+    FILE *m = open_memstream(&esc, &esclen);
+    if (m) {
+        rp_html_text(m, text);
+        fclose(m);
+    }
+    *nn += (size_t)snprintf(notes + *nn, cap - *nn, "<p class=\"%s\">%s</p>\n", cls, esc ? esc : "");
+    free(esc);
+}
+
+/* The figures of the random and TPE searches among the runs, if any, with
+ * a second experiment's searches in search-best; what is left out and why
+ * goes to notes. */
+static int search_figures(rctx *c, nnl_store *s, const char *experiment, const char *compare_with, char *notes,
+                          size_t *nn, size_t cap) {
+    sdata sd;
+    char why[600], line[800];
+    int rc = rp_search_load(s, experiment, compare_with, &sd, why, sizeof why, c->err, c->errlen);
+    if (rc) return rc;
+    if (why[0]) add_note(notes, nn, cap, "note", why);
+    if (sd.skipped) {
+        snprintf(line, sizeof line, "%d search runs left out of the search figures: their sweep.search or "
+                 "sweep.trial is not a whole number.", sd.skipped);
+        add_note(notes, nn, cap, "note", line);
+    }
+    int exp0 = 0, exp1 = 0;
+    for (int i = 0; i < sd.np; i++) *(sd.p[i].exp ? &exp1 : &exp0) = 1;
+    if (compare_with && !exp1) {
+        snprintf(line, sizeof line, "Experiment %s has no random or TPE search runs to compare with.", compare_with);
+        add_note(notes, nn, cap, "note", line);
+    }
+    if (rp_search_has_points(&sd)) {
+        if ((rc = rp_search_parallel(c, &sd)) || (rc = rp_search_keys(c, &sd))) goto out;
+    }
+    rc = exp0 || exp1 ? rp_search_best(c, &sd) : 0;
+out:
+    rp_search_free(&sd);
+    return rc;
+}
+
 int nnl_report_experiment(nnl_store *s, const char *experiment, const nnl_report_opts *o, nnl_report_result *res,
                           char *err, size_t errlen) {
     rctx c;
@@ -145,24 +189,18 @@ int nnl_report_experiment(nnl_store *s, const char *experiment, const nnl_report
         if ((rc = rp_exp_bars(&c, &x))) goto out;
         if (rp_heatmap_fits(&x, &ax, &ay, why, sizeof why)) {
             if ((rc = rp_exp_heatmap(&c, &x, &ax, &ay))) goto out;
-        } else if (nn < sizeof notes) {
+        } else {
             /* why names the grid's keys: text of the experiment, escaped like the rest */
-            char *esc = NULL;
-            size_t esclen = 0;
-            FILE *m = open_memstream(&esc, &esclen);
-            if (m) {
-                rp_html_text(m, why);
-                fclose(m);
-            }
-            nn += (size_t)snprintf(notes + nn, sizeof notes - nn, "<p class=\"small\">No heat map: %s.</p>\n",
-                                   esc ? esc : "");
-            free(esc);
+            char line[400];
+            snprintf(line, sizeof line, "No heat map: %s.", why);
+            add_note(notes, &nn, sizeof notes, "small", line);
         }
     } else if (nn < sizeof notes) {
         nn += (size_t)snprintf(notes + nn, sizeof notes - nn,
                                "<p class=\"note\">No test accuracy yet: no run has finished.</p>\n");
     }
     if (x.any_epoch && (rc = rp_exp_seconds(&c, &x))) goto out;
+    if ((rc = search_figures(&c, s, experiment, o->compare_with, notes, &nn, sizeof notes))) goto out;
     char path[NNL_PATH_MAX + 64];
     FILE *f;
     if ((rc = rp_html_open(&c, &f, path, sizeof path))) goto out;
@@ -174,7 +212,7 @@ out:
 }
 
 static const nnl_command report_cmd = {
-    .name = "report", .args = "RUN|EXPERIMENT", .min_args = 1, .max_args = 1,
+    .name = "report", .args = "RUN|EXPERIMENT [EXPERIMENT2]", .min_args = 1, .max_args = 2,
     .missing = "a run or an experiment",
     .about =
         "Draws the figures of a run or of an experiment with gnuplot, as PNG and SVG,\n"
@@ -191,7 +229,18 @@ static const nnl_command report_cmd = {
         "              best marked), a heat map of test accuracy when\n"
         "              the grid has two keys (log axes for log-spaced values), seconds\n"
         "              per epoch, and the 'nnlab compare' table. A sweep still running\n"
-        "              is drawn as far as it has got, and its figures say so.\n",
+        "              is drawn as far as it has got, and its figures say so.\n"
+        "              With random or TPE searches among its runs, three more figures,\n"
+        "              each sample of a search one point (its seeds pooled, its accuracy\n"
+        "              the mean best validation accuracy): parallel coordinates of the\n"
+        "              searched keys coloured by accuracy (search-parallel), accuracy\n"
+        "              against each key, log axes for log-distributed keys (search-keys),\n"
+        "              and the best accuracy so far against the runs spent, a line per\n"
+        "              search and the mean per method, random and TPE told apart\n"
+        "              (search-best).\n"
+        "  EXPERIMENT2 a second experiment file or name: the report of EXPERIMENT, its\n"
+        "              search-best overlaying EXPERIMENT2's searches on EXPERIMENT's,\n"
+        "              written to reports/EXPERIMENT-vs-EXPERIMENT2 by default.\n",
     .opts = {{NNL_OPT_DB},
              {NNL_OPT_OUT, "the report folder (default: reports/NAME in the database's folder,\n"
                            "e.g. results/reports/act-pool or results/reports/run-12)"}},
@@ -210,54 +259,84 @@ static const nnl_command report_cmd = {
         "exit status: 0 written, 1 gnuplot failed on a template, 2 bad input or no gnuplot.\n",
 };
 
+/* An existing file is an experiment file: its name into name, the runs it
+ * plans into *planned. 0 (name stays "" when arg is no file), or 2 after a
+ * line on stderr. */
+static int experiment_file(const char *arg, char *name, size_t n, int *planned) {
+    struct stat st;
+    char err[2048];
+    if (stat(arg, &st) || !S_ISREG(st.st_mode)) return 0;
+    nnl_plan plan;
+    if (nnl_plan_load(arg, NULL, 0, &plan, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    snprintf(name, n, "%s", plan.name);
+    *planned = plan.nruns;
+    nnl_plan_free(&plan);
+    return 0;
+}
+
+/* The first argument when it is no experiment file: an experiment in the
+ * store (its name into name) or a run (*run). 0, or 2 after a line on stderr. */
+static int experiment_or_run(nnl_store *s, const char *arg, const char *db, int two, char *name, size_t n,
+                             int64_t *run) {
+    char err[2048];
+    int is_exp = nnl_store_has_experiment(s, arg, err, sizeof err);
+    if (is_exp > 0) {
+        snprintf(name, n, "%s", arg);
+        return 0;
+    }
+    if (is_exp < 0) fprintf(stderr, "%s\n", err);
+    else if (two) fprintf(stderr, "nnlab report: '%s' is no experiment file and no experiment in %s\n", arg, db);
+    else if ((*run = nnl_store_find_run(s, arg, err, sizeof err)) < 0)
+        fprintf(stderr, "nnlab report: '%s' is no experiment file, no experiment in %s, and no run: %s\n", arg,
+                db, err);
+    return is_exp < 0 || two || *run < 0 ? 2 : 0;
+}
+
+/* The report folder: --out, else reports/FOLDER beside the database. */
+static void report_folder(const char *db, const char *out, int64_t run, const char *name, const char *name2,
+                          char *outdir, size_t n) {
+    char folder[2 * NNL_NAME_MAX + 32], second[NNL_NAME_MAX];
+    if (run) snprintf(folder, sizeof folder, "run-%lld", (long long)run);
+    else nnl_name_to_path(name, "report", folder, NNL_NAME_MAX);
+    if (name2[0]) {
+        /* not reports/NAME: that folder is the one-experiment report's */
+        nnl_name_to_path(name2, "report", second, sizeof second);
+        size_t used = strlen(folder);
+        snprintf(folder + used, sizeof folder - used, "-vs-%s", second);
+    }
+    const char *slash = strrchr(db, '/');
+    if (out) snprintf(outdir, n, "%s", out);
+    else if (slash) snprintf(outdir, n, "%.*s/reports/%s", (int)(slash - db), db, folder);
+    else snprintf(outdir, n, "reports/%s", folder);
+}
+
 int nnl_report_cmd(int argc, char **argv) {
     nnl_args a;
     int rc = nnl_cli_parse(&report_cmd, argc, argv, &a);
     if (rc || a.help) return rc;
-    const char *db = a.db, *out = a.out;
-    const char *arg = a.positional;
-    char err[2048], name[NNL_NAME_MAX] = "";
-    int planned = 0;
-    struct stat st;
-    /* an existing file is an experiment file; its name says which runs */
-    if (!stat(arg, &st) && S_ISREG(st.st_mode)) {
-        nnl_plan plan;
-        if (nnl_plan_load(arg, NULL, 0, &plan, err, sizeof err)) {
-            fprintf(stderr, "%s\n", err);
-            return 2;
-        }
-        snprintf(name, sizeof name, "%s", plan.name);
-        planned = plan.nruns;
-        nnl_plan_free(&plan);
-    }
+    const char *db = a.db, *arg = a.positional, *arg2 = a.npos > 1 ? a.pos[1] : NULL;
+    char err[2048], name[NNL_NAME_MAX] = "", name2[NNL_NAME_MAX] = "";
+    int planned = 0, planned2 = 0;
+    if (experiment_file(arg, name, sizeof name, &planned)) return 2;
+    if (arg2 && experiment_file(arg2, name2, sizeof name2, &planned2)) return 2;
     nnl_store *s = nnl_store_open_readonly(db, err, sizeof err);
     if (!s) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }
     int64_t run = 0;
-    if (!name[0]) {
-        int is_exp = nnl_store_has_experiment(s, arg, err, sizeof err);
-        if (is_exp > 0) snprintf(name, sizeof name, "%s", arg);
-        else if (is_exp == 0 && (run = nnl_store_find_run(s, arg, err, sizeof err)) < 0)
-            fprintf(stderr, "nnlab report: '%s' is no experiment file, no experiment in %s, and no run: %s\n", arg,
-                    db, err);
-        else if (is_exp < 0)
-            fprintf(stderr, "%s\n", err);
-        if (is_exp < 0 || run < 0) {
-            nnl_store_close(s);
-            return 2;
-        }
+    if ((!name[0] && experiment_or_run(s, arg, db, arg2 != NULL, name, sizeof name, &run)) ||
+        (arg2 && !name2[0] && experiment_or_run(s, arg2, db, 1, name2, sizeof name2, &run))) {
+        nnl_store_close(s);
+        return 2;
     }
-    char outdir[NNL_PATH_MAX], folder[NNL_NAME_MAX + 32];
-    if (run) snprintf(folder, sizeof folder, "run-%lld", (long long)run);
-    else nnl_name_to_path(name, "report", folder, sizeof folder);
-    const char *slash = strrchr(db, '/');
-    if (out) snprintf(outdir, sizeof outdir, "%s", out);
-    else if (slash) snprintf(outdir, sizeof outdir, "%.*s/reports/%s", (int)(slash - db), db, folder);
-    else snprintf(outdir, sizeof outdir, "reports/%s", folder);
+    char outdir[NNL_PATH_MAX];
+    report_folder(db, a.out, run, name, name2, outdir, sizeof outdir);
 
-    nnl_report_opts o = {.outdir = outdir, .planned_runs = planned};
+    nnl_report_opts o = {.outdir = outdir, .planned_runs = planned, .compare_with = arg2 ? name2 : NULL};
     nnl_report_result res;
     rc = run ? nnl_report_run(s, run, &o, &res, err, sizeof err)
                  : nnl_report_experiment(s, name, &o, &res, err, sizeof err);
@@ -272,6 +351,7 @@ int nnl_report_cmd(int argc, char **argv) {
         printf("report of experiment %s (%s%d of %d runs finished): %s\n", name,
                res.in_progress ? "sweep in progress: " : "", res.finished, res.runs, res.index);
     else printf("report of experiment %s (%d runs): %s\n", name, res.runs, res.index);
+    if (arg2) printf("  its searches compared with those of experiment %s in search-best\n", name2);
     for (int i = 0; i < res.nfigs; i++) printf("  %s\n", res.figs[i]);
     return 0;
 }

@@ -20,7 +20,9 @@
  * and index.html shows them with links to the SVG, data and script.
  *
  * Figure kinds: run-curves and confusion for a run; exp-curves, exp-bars,
- * exp-heatmap (grids of exactly two keys) and exp-seconds for an experiment.
+ * exp-heatmap (grids of exactly two keys) and exp-seconds for an experiment;
+ * search-parallel, search-keys and search-best for an experiment with random
+ * or TPE searches among its runs (param sweep.method, see report_search.c).
  * The variants (grid points) of an experiment are numbered 1, 2, ... in a
  * stable order -- their names sorted key by key, numbers by value -- and
  * variant i has colour i of plots/colors.gp in every figure.
@@ -51,9 +53,12 @@ typedef struct {
     const char *gnuplot;      /* the gnuplot program; NULL: "gnuplot" from $PATH */
     int planned_runs;         /* experiments: the runs the experiment file declares,
                                  so runs not yet queued count as unfinished; 0: unknown */
+    const char *compare_with; /* experiments: a second experiment whose random and TPE searches
+                                 search-best overlays on the first's; NULL: none */
 } nnl_report_opts;
 
-#define NNL_REPORT_MAX_FIGS 8
+/* an experiment draws at most 7: its 4 and the 3 of a search */
+#define NNL_REPORT_MAX_FIGS 10
 
 typedef struct {
     char index[1200];         /* OUTDIR/index.html */
@@ -75,7 +80,10 @@ int nnl_report_run(nnl_store *s, int64_t run, const nnl_report_opts *o, nnl_repo
  * over seeds, test accuracy bars with min-max error bars, a heat map of test
  * accuracy for a two-key grid, seconds per epoch, and index.html with the
  * `nnlab compare` table. Unfinished runs show what they have so far, and the
- * titles and the page say so. */
+ * titles and the page say so. Random and TPE searches among the runs add
+ * parallel coordinates of the searched keys, accuracy against each key, and
+ * the best accuracy so far against the runs spent (o->compare_with: with a
+ * second experiment's searches overlaid). */
 int nnl_report_experiment(nnl_store *s, const char *experiment, const nnl_report_opts *o,
                           nnl_report_result *res, char *err, size_t errlen);
 
@@ -89,8 +97,8 @@ int nnl_report_plots_dir(char *out, size_t n, char *err, size_t errlen);
  * v need not be sorted. */
 int nnl_report_log_spaced(const double *v, int n);
 
-/* `nnlab report RUN|EXPERIMENT [--db PATH] [--out DIR]`, argv[0] being
- * "report". Prints where the report went; returns the exit status: 0, 1
+/* `nnlab report RUN|EXPERIMENT [EXPERIMENT2] [--db PATH] [--out DIR]`,
+ * argv[0] being "report"; EXPERIMENT2 is opts.compare_with. Prints where the report went; returns the exit status: 0, 1
  * (gnuplot failed), 2 (bad input, gnuplot missing). */
 int nnl_report_cmd(int argc, char **argv);
 

@@ -7,8 +7,7 @@
 #include <string.h>
 #include "report_int.h"
 
-/* a whole string that is a number */
-static int parse_num(const char *s, double *v) {
+int rp_parse_num(const char *s, double *v) {
     char *end;
     if (!*s) return 0;
     *v = strtod(s, &end);
@@ -28,18 +27,16 @@ static void split_point(xpoint *p) {
     }
 }
 
-/* Numbers by value, the rest as text: lr=0.0003 before lr=0.001,
- * batch_size=32 before batch_size=128. */
-static int cmp_value(const char *a, const char *b) {
+int rp_cmp_value(const char *a, const char *b) {
     double x, y;
-    if (parse_num(a, &x) && parse_num(b, &y) && x != y) return (x > y) - (x < y);
+    if (rp_parse_num(a, &x) && rp_parse_num(b, &y) && x != y) return (x > y) - (x < y);
     return strcmp(a, b);
 }
 
 static int cmp_points(const xpoint *a, const xpoint *b) {
     for (int i = 0; i < a->nkv && i < b->nkv; i++) {
         int d = strcmp(a->key[i], b->key[i]);
-        if (!d) d = cmp_value(a->val[i], b->val[i]);
+        if (!d) d = rp_cmp_value(a->val[i], b->val[i]);
         if (d) return d;
     }
     return a->nkv != b->nkv ? a->nkv - b->nkv : strcmp(a->name, b->name);
@@ -208,7 +205,7 @@ static int axis_build(axis *a, const xdata *x, int k) {
         if (rp_axis_index(a, v) >= 0) continue;
         if (a->n == MAX_AXIS) return -1;
         a->val[a->n] = v;
-        if (!parse_num(v, &a->pos[a->n])) a->numeric = 0;
+        if (!rp_parse_num(v, &a->pos[a->n])) a->numeric = 0;
         a->n++;
     }
     if (!a->numeric) {

@@ -400,7 +400,7 @@ int rp_vals_draw(rctx *c, vals_buf *v, const char *kind, const char *title, cons
  * that no longer shows it, out of date and easy to paste into a paper by
  * mistake. Only these names are removed, and only once the report is whole. */
 static const char *const all_kinds[] = {"run-curves", "confusion", "exp-curves", "exp-bars", "exp-seconds",
-                                        "exp-heatmap"};
+                                        "exp-heatmap", "search-parallel", "search-keys", "search-best"};
 
 void rp_drop_stale(rctx *c) {
     static const char *const ext[] = {"png", "svg", "dat", "gp"};

@@ -74,6 +74,41 @@ typedef struct {
 
 typedef struct { double sum, min, max; int n; } stat1;
 
+/* --- a hyperparameter search: the runs whose sweep.method is random or tpe --- */
+
+#define MAX_CHOICES 40   /* values of one choice key drawn on an axis */
+
+enum { SK_FLOAT, SK_LOG, SK_INT, SK_CHOICE };  /* a searched key's distribution (sweep.keys) */
+enum { SM_RANDOM = 1, SM_TPE = 2 };            /* sweep.method; also the column in the .dat files */
+
+typedef struct {
+    char key[64];              /* "train.lr" */
+    int kind;                  /* SK_* */
+    int nchoice;               /* a choice key: its values seen, in rp_cmp_value order */
+    char choice[MAX_CHOICES][64];
+} skey;
+
+/* One sample of a search (sweep.trial), its runs -- one per training seed -- pooled. */
+typedef struct {
+    int exp;                   /* 0: the report's experiment, 1: the one compared with */
+    int method;                /* SM_* */
+    unsigned long long search; /* sweep.search: the search seed */
+    int trial;                 /* sweep.trial, from 0 */
+    int runs, spent;           /* its runs, and those run (finished, pruned, diverged, failed) */
+    stat1 acc;                 /* best validation accuracy (%) of its spent runs that have one */
+    char val[MAX_KEYS][64];    /* the value of each of sdata.keys, "" if not recorded */
+} spoint;
+
+typedef struct {
+    const char *exp_name[2];
+    int nexp;
+    int nkeys;                 /* the searched keys of experiment 0 */
+    skey keys[MAX_KEYS];
+    spoint *p;                 /* sorted by exp, method, search, trial */
+    int np, cap;
+    int skipped;               /* search runs whose sweep.* params could not be read */
+} sdata;
+
 /* One side of a heat map. */
 typedef struct {
     const char *key;
@@ -94,6 +129,10 @@ int rp_fail(char *err, size_t errlen, int rc, const char *fmt, ...);
  * points in their stable order; 0, or NNL_REPORT_EINPUT with err set. */
 int rp_xdata_load(nnl_store *s, const char *experiment, xdata *x, char *err, size_t errlen);
 void rp_xdata_free(xdata *x);
+/* a whole string that is a number */
+int rp_parse_num(const char *s, double *v);
+/* numbers by value, the rest as text: 0.0003 before 0.001, 32 before 128 */
+int rp_cmp_value(const char *a, const char *b);
 /* the point's name, or "all runs (no grid)" */
 const char *rp_point_title(const xpoint *p);
 /* the point's name with one key per line, for tic labels */
@@ -156,6 +195,21 @@ int rp_exp_curves(rctx *c, const xdata *x);
 int rp_exp_bars(rctx *c, const xdata *x);
 int rp_exp_seconds(rctx *c, const xdata *x);
 int rp_exp_heatmap(rctx *c, const xdata *x, const axis *ax, const axis *ay);
+
+/* --- report_search.c: the figures of random and TPE searches ---------------- */
+
+/* The search runs of experiment and, when compare_with is not NULL, of that
+ * one too. 0 (sd->np == 0: no search runs; a damaged sweep.keys, or a key
+ * search-parallel and search-keys cannot draw, is said in why and leaves
+ * sd->nkeys 0: search-best alone), or NNL_REPORT_EINPUT with err set. */
+int rp_search_load(nnl_store *s, const char *experiment, const char *compare_with, sdata *sd, char *why,
+                   size_t whylen, char *err, size_t errlen);
+void rp_search_free(sdata *sd);
+/* whether experiment 0 has samples with an accuracy: search-parallel and search-keys */
+int rp_search_has_points(const sdata *sd);
+int rp_search_parallel(rctx *c, const sdata *sd);
+int rp_search_keys(rctx *c, const sdata *sd);
+int rp_search_best(rctx *c, const sdata *sd);
 
 /* --- report_html.c: index.html ---------------------------------------------- */
 
