@@ -272,7 +272,8 @@ static int experiment_file(const char *arg, char *name, size_t n, int *planned) 
         return 2;
     }
     snprintf(name, n, "%s", plan.name);
-    *planned = plan.nruns;
+    /* a tpe: block's runs are suggested as the sweep goes: count them too */
+    *planned = plan.nruns + (plan.tpe ? plan.tpe->samples * plan.tpe->nsearch * plan.tpe->nseeds : 0);
     nnl_plan_free(&plan);
     return 0;
 }
