@@ -502,15 +502,15 @@ enum { LIVE_ENDED, LIVE_WAIT, LIVE_BLOCKED };
  * blocked when every run not ended has failed or waits at a rung, and one
  * has failed (nothing can move without a retry); else it waits for runs
  * running, queued, or not yet started by their task. */
-static int live_outlook(const nnl_live *l, int *open, int *failed) {
+static int live_outlook(const nnl_live *l, int *open, int *failed, int *at_rung) {
     int active = 0;
-    *open = *failed = 0;
+    *open = *failed = *at_rung = 0;
     for (int i = 0; i < l->plan.nruns; i++) {
         const nnl_live_state *st = &l->state[i];
         if (st->status[0] && is_final(st->status)) continue;
         (*open)++;
         if (!strcmp(st->status, "failed")) (*failed)++;
-        else if (!strcmp(st->status, "interrupted") && st->until > 0 && st->epochs_done >= st->until) continue;
+        else if (!strcmp(st->status, "interrupted") && st->until > 0 && st->epochs_done >= st->until) (*at_rung)++;
         else active++;
     }
     if (!*open && !l->pending) return LIVE_ENDED;
@@ -536,12 +536,12 @@ static void nap_ms(const nnl_sweep_opts *o, int ms) {
  * may be about to decide a rung its own runs wait at. said: the last wait
  * line printed, so that each is printed once. */
 static int task_wait(const nnl_sweep_opts *o, const nnl_live *l, int *blocked_looks, char *said, size_t saidlen) {
-    int open, failed, out = live_outlook(l, &open, &failed);
+    int open, failed, at_rung, out = live_outlook(l, &open, &failed, &at_rung);
     if (out == LIVE_ENDED) return out;
     char line[sizeof l->notes + 256];
     if (l->notes[0]) snprintf(line, sizeof line, "%s", l->notes);
-    else snprintf(line, sizeof line, "%d run%s of the plan not ended (%d failed), in this or other tasks\n", open,
-                  open == 1 ? "" : "s", failed);
+    else snprintf(line, sizeof line, "%d run%s of the plan not ended, in this task or others (%d waiting at a rung, "
+                  "%d failed)\n", open, open == 1 ? "" : "s", at_rung, failed);
     if (strcmp(line, said)) {
         fprintf(stderr, "%s: task %d of %d: nothing to run now; waiting: %s", o->plan->name, o->task, o->ntasks, line);
         snprintf(said, saidlen, "%s", line);
