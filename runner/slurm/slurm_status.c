@@ -165,7 +165,8 @@ static const nnl_command status_cmd = {
         "For a sweep submitted with 'nnlab sweep --slurm': its runs finished,\n"
         "running, queued (not started or to resume) and failed, read from the main\n"
         "database and the shards, and its array tasks from squeue. Give the same\n"
-        "--set options as to the sweep.\n",
+        "--set options as to the sweep. For a tpe: search or successive halving: the\n"
+        "runs known so far, and what the next batch waits for.\n",
     .opts = {SL_OPT_MAIN_DB, SL_OPT_SHARDS, SL_OPT_SETS, {NNL_OPT_DATA}},
 };
 

@@ -30,7 +30,13 @@ static const nnl_command slurm_sweep_cmd = {
         "\n"
         "Submit again to run only what is missing: runs done in the database or in\n"
         "any shard are skipped, and tasks that were cancelled, timed out, preempted\n"
-        "or lost with their node continue their runs from their checkpoints.\n",
+        "or lost with their node continue their runs from their checkpoints.\n"
+        "\n"
+        "A tpe: search or successive halving runs too, with the same runs and bits\n"
+        "as 'nnlab sweep -j 1': one task per possible run (or per K), each running\n"
+        "its share of the runs as batches and rungs become known, and waiting for\n"
+        "the other tasks' runs in between. So all of its tasks must run at once:\n"
+        "--array-parallel P makes its array P tasks.\n",
     .opts = {{NNL_OPT_SLURM, "run the sweep as a Slurm job array (this page)"}, {NNL_OPT_PARTITION}, {NNL_OPT_TIME},
              {NNL_OPT_CPUS}, {NNL_OPT_PARALLEL}, {NNL_OPT_PER_TASK}, {NNL_OPT_SBATCH_ARG},
              {NNL_OPT_PRINT, "print the sbatch script; submit nothing, write nothing"}, {NNL_OPT_WAIT},
@@ -51,10 +57,14 @@ typedef struct {
 
 /* A fixed plan needs the tasks with a run not done. A dynamic plan's
  * tasks share runs that are not known yet (by ordinal): every task is
- * needed until the whole live plan has ended. */
+ * needed until the whole live plan has ended. And its tasks wait for each
+ * other while holding their slots: with --array-parallel P, tasks beyond
+ * the first P would never start and the first P would wait for them until
+ * the time limit, so such an array has P tasks, each with more runs. */
 static int plan_tasks(const opts *o, const nnl_plan *plan, const sl_view *v, task_plan *tp) {
     int dynamic = sl_plan_dynamic(plan), ended = sl_view_ended(v);
     tp->ntasks = (sl_plan_max_runs(plan) + o->per_task - 1) / o->per_task;
+    if (dynamic && o->parallel > 0 && tp->ntasks > o->parallel) tp->ntasks = o->parallel;
     tp->need = calloc((size_t)tp->ntasks + 1, sizeof *tp->need);
     if (!tp->need) return -1;
     tp->nneed = tp->ndone = 0;
