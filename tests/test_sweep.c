@@ -667,6 +667,9 @@ static const char share_body[] =
 
 /* task `task` of 2 on DIR/shards/task-I.db, in a child process */
 static pid_t fork_task(const nnl_plan *p, const char *shards, int task) {
+    /* or the child writes the parent's unwritten lines a second time */
+    fflush(stdout);
+    fflush(stderr);
     pid_t pid = fork();
     if (pid) return pid;
     char db[192], e[1024];
