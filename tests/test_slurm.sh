@@ -6,8 +6,11 @@
 # sweep as a job array, cancels one array task in the middle of its run,
 # submits again, waits, merges, and checks that the database holds every
 # run exactly once with every epoch, the same epochs as a run never
-# stopped, and that merging again changes nothing. Stops the daemons it
-# started, by their process ids.
+# stopped, and that merging again changes nothing. Then a tpe: search and
+# a successive halving, each as an array of 2 tasks that wait for each
+# other's batches and rungs: merged, the same runs with the same bits as
+# `nnlab sweep -j 1` on one machine. Stops the daemons it started, by
+# their process ids.
 #
 #   NNLAB_BIN=build-slurm/nnlab-bin tests/test_slurm.sh     (make test-slurm)
 #
@@ -204,6 +207,63 @@ check "merging again changes nothing" \
 
 "$NNLAB" sweep exp.yaml --slurm >submit3.out
 check "a sweep with every run done submits nothing" grep -q "nothing to submit" submit3.out
+
+# ---- tpe: and successive halving: tasks share a live plan
+# the tasks look every 0.3 s while they wait (sbatch passes the environment on)
+export NNLAB_POLL_MS=300
+cat >"$W/tpe.yaml" <<EOF
+name: slurmtpe
+base: $REPO/configs/lenet5-relu-max.yaml
+set: {train.epochs: 2, data.train_limit: 1500, data.test_limit: 200}
+seeds: [0, 1]
+tpe:
+  samples: 6
+  batch: 2
+  startup: 2
+  seed: 0
+  train.lr: {loguniform: [1e-4, 1e-2]}
+  train.batch_size: {choice: [64, 128, 256]}
+  train.weight_decay: {uniform: [0, 0.001]}
+EOF
+cat >"$W/halving.yaml" <<EOF
+name: slurmhalving
+base: $REPO/configs/lenet5-relu-max.yaml
+set: {train.epochs: 4, data.train_limit: 1500, data.test_limit: 200}
+grid:
+  train.lr: [0.0003, 0.001, 0.003, 0.01, 0.03]
+seeds: [0, 1]
+prune: {type: halving, min_epochs: 1, eta: 2}
+EOF
+run_rows() {
+    sqlite3 "$1" "SELECT r.key, r.status, r.epochs_done, r.best_val_acc, (SELECT group_concat(e.epoch || ':' ||
+                  e.train_loss || '/' || e.val_loss, ';') FROM epochs e WHERE e.run_id = r.id) FROM runs r
+                  WHERE r.experiment = '$2' ORDER BY r.key"
+}
+# dynamic FILE EXPERIMENT RUNS: FILE.yaml as 2 array tasks (--array-parallel
+# 2 caps the array there: its tasks wait for each other, so all must run at
+# once), then the same file with 'sweep -j 1' on this machine
+dynamic() {
+    local name=$1 exp=$2 runs=$3 rc
+    set +e
+    "$NNLAB" sweep "$name.yaml" --slurm --wait --poll 1 --array-parallel 2 >"$name-submit.out" 2>&1
+    rc=$?
+    set -e
+    check "$name: 2 array tasks, waited for and merged (exit $rc)" \
+        bash -c "[ $rc = 0 ] && grep -q 'array tasks 0-1 ' $name-submit.out && grep -q 'merged 2 shards' $name-submit.out"
+    check "$name: the tasks waited for each other's runs" \
+        grep -q "nothing to run now; waiting" "$W/results/slurm/$exp"/logs/*.out
+    "$NNLAB" sweep "$name.yaml" -j 1 --db "$name-ref.db" >"$name-ref.out" 2>&1
+    run_rows "$DB" "$exp" >"$name-slurm.rows"
+    run_rows "$name-ref.db" "$exp" >"$name-ref.rows"
+    check "$name: the same $runs runs as 'sweep -j 1', with the same statuses, epochs and bits" \
+        bash -c "[ \$(wc -l <$name-ref.rows) = $runs ] && cmp -s $name-slurm.rows $name-ref.rows"
+    "$NNLAB" sweep "$name.yaml" --slurm >"$name-again.out"
+    check "$name: submitting again finds the live plan ended" grep -q "nothing to submit" "$name-again.out"
+}
+dynamic tpe slurmtpe 12
+dynamic halving slurmhalving 10
+check "halving: the rungs pruned runs, as on one machine" \
+    test "$(q "SELECT count(*) FROM runs WHERE experiment = 'slurmhalving' AND status = 'pruned'")" -gt 0
 
 echo "slurm: $pass passed, $fail failed"
 [ "$fail" = 0 ]

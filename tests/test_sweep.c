@@ -23,7 +23,9 @@
 #include "../runner/config/experiment.h"
 #include "../runner/store/store.h"
 #include "../runner/store/store_int.h" /* nnl_store_db: the tests look behind the store */
+#include "../runner/train/search.h"
 #include "../runner/train/sweep.h"
+#include "../runner/slurm/slurm.h"
 
 static char dir[64];
 static char err[1024];
@@ -651,6 +653,119 @@ static void halving_keeps_the_best_of_each_rung(void **state) {
     nnl_plan_free(&p);
 }
 
+/* ---- Slurm array tasks sharing a live plan (runner/slurm/slurm_worker.c) */
+
+#define RUN_ROWS "SELECT r.key, r.status, r.epochs_done, r.best_val_acc, (SELECT group_concat(e.epoch || ':' || " \
+    "e.train_loss || '/' || e.val_loss, ';') FROM epochs e WHERE e.run_id = r.id) FROM runs r ORDER BY r.key"
+
+static const char share_body[] =
+    "set: {train.epochs: 3, data.train_limit: 1500, data.test_limit: 200}\n"
+    "seeds: [0, 1]\n"
+    "tpe:\n  samples: 4\n  batch: 2\n  startup: 2\n  seed: 5\n"
+    "  train.lr: {loguniform: [1e-3, 1e-2]}\n  train.batch_size: {choice: [64, 128]}\n"
+    "prune: {type: halving, min_epochs: 1, eta: 2}\n";
+
+/* task `task` of 2 on DIR/shards/task-I.db, in a child process */
+static pid_t fork_task(const nnl_plan *p, const char *shards, int task) {
+    /* or the child writes the parent's unwritten lines a second time */
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid) return pid;
+    char db[192], e[1024];
+    snprintf(db, sizeof db, "%s/task-%d.db", shards, task);
+    nnl_sweep_opts o = {.plan = p, .db = db, .jobs = 1, .cores = 1, .shared = 1, .stop = &no_stop,
+                        .peers = shards, .task = task, .ntasks = 2};
+    FILE *f = freopen("/dev/null", "w", stdout);
+    (void)f;
+    int rc = nnl_sweep(&o, e, sizeof e);
+    if (rc == 2) fprintf(stderr, "task %d: %s\n", task, e);
+    _exit(rc);
+}
+
+/* Two array tasks of a tpe: search with successive halving, at once, each
+ * reading the other's shard: together they hold exactly the runs of a
+ * sweep on one machine, each run once, with the same bits; merged, the
+ * same database rows. Each waited for the other between batches and rungs. */
+static void two_tasks_share_a_live_plan_like_one_sweep(void **state) {
+    if (!have_data()) skip();
+    nnl_plan p;
+    if (nnl_plan_load(write_exp("share", share_body), NULL, 0, &p, err, sizeof err)) fail_msg("%s", err);
+    char ref[128], shards[128], merged[128];
+    snprintf(ref, sizeof ref, "%s/share-ref.db", dir);
+    snprintf(shards, sizeof shards, "%s/share-shards", dir);
+    snprintf(merged, sizeof merged, "%s/share-merged.db", dir);
+    assert_int_equal(mkdir(shards, 0777), 0);
+    nnl_sweep_opts o = {.plan = &p, .db = ref, .jobs = 1, .stop = &no_stop};
+    assert_int_equal(nnl_sweep(&o, err, sizeof err), 0);
+    setenv("NNLAB_POLL_MS", "50", 1);
+    pid_t t0 = fork_task(&p, shards, 0), t1 = fork_task(&p, shards, 1);
+    assert_int_equal(wait_exit(t0), 0);
+    assert_int_equal(wait_exit(t1), 0);
+    unsetenv("NNLAB_POLL_MS");
+    char s0[192], s1[192];
+    snprintf(s0, sizeof s0, "%s/task-0.db", shards);
+    snprintf(s1, sizeof s1, "%s/task-1.db", shards);
+    int64_t n = q1(ref, "SELECT count(*) FROM runs");
+    assert_int_equal(n, 8);
+    assert_true(q1(ref, "SELECT count(*) FROM runs WHERE status = 'pruned'") > 0);
+    /* each run once: no key in both shards, and as many runs as the reference */
+    assert_int_equal(q1(s0, "SELECT count(*) FROM runs") + q1(s1, "SELECT count(*) FROM runs"), n);
+    assert_true(q1(s0, "SELECT count(*) FROM runs") > 0 && q1(s1, "SELECT count(*) FROM runs") > 0);
+    nnl_store *m = nnl_store_open(merged, err, sizeof err);
+    if (!m) fail_msg("%s", err);
+    nnl_merge_counts c;
+    for (int i = 0; i < 2; i++)
+        if (nnl_merge_shard(m, i ? s1 : s0, &c, err, sizeof err)) fail_msg("%s", err);
+    nnl_store_close(m);
+    char *a = qtext(merged, RUN_ROWS), *b = qtext(ref, RUN_ROWS);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    nnl_plan_free(&p);
+}
+
+/* A task whose next batch waits for a run that failed in another task's
+ * shard stops waiting with status 1, instead of holding its Slurm
+ * allocation until the time limit. */
+static void task_stops_waiting_when_an_earlier_batch_failed(void **state) {
+    if (!have_data()) skip();
+    const char *exp = write_exp("blocked", "set: {train.epochs: 1, data.train_limit: 500, data.test_limit: 100}\n"
+                                           "tpe:\n  samples: 4\n  batch: 2\n  startup: 2\n"
+                                           "  train.lr: {loguniform: [1e-3, 1e-2]}\n");
+    nnl_plan p;
+    if (nnl_plan_load(exp, NULL, 0, &p, err, sizeof err)) fail_msg("%s", err);
+    char shards[128], s1[192];
+    snprintf(shards, sizeof shards, "%s/blocked-shards", dir);
+    snprintf(s1, sizeof s1, "%s/task-1.db", shards);
+    assert_int_equal(mkdir(shards, 0777), 0);
+    /* batch 0 is trials 0 and 1 (ordinals 0 and 1): task 1's failed */
+    nnl_live live = {0};
+    assert_int_equal(nnl_search_refresh(NULL, NULL, NULL, &p, 0, &live, err, sizeof err), 0);
+    assert_int_equal(live.plan.nruns, 2);
+    assert_int_equal(live.plan.runs[1].ordinal, 1);
+    nnl_store *s = nnl_store_open_shared(s1, err, sizeof err);
+    if (!s) fail_msg("%s", err);
+    char *canon = nnl_config_canonical(&live.plan.runs[1].cfg);
+    nnl_run_info ri = {.key = live.plan.runs[1].key, .name = live.plan.runs[1].name, .experiment = p.name,
+                       .config = canon, .seed = live.plan.runs[1].seed, .status = "failed"};
+    assert_true(nnl_store_run_create(s, &ri, err, sizeof err) > 0);
+    free(canon);
+    nnl_store_close(s);
+    nnl_live_free(&live);
+    setenv("NNLAB_POLL_MS", "50", 1);
+    time_t t = time(NULL);
+    assert_int_equal(wait_exit(fork_task(&p, shards, 0)), 1);
+    unsetenv("NNLAB_POLL_MS");
+    assert_true(time(NULL) - t < 30);
+    char s0[192];
+    snprintf(s0, sizeof s0, "%s/task-0.db", shards);
+    /* its own run of batch 0 finished; batch 1 was never suggested */
+    assert_int_equal(q1(s0, "SELECT count(*) FROM runs WHERE status = 'finished'"), 1);
+    assert_int_equal(q1(s0, "SELECT count(*) FROM runs"), 1);
+    nnl_plan_free(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(plan_expands_grid_times_seeds_with_names),
@@ -667,6 +782,8 @@ int main(void) {
         cmocka_unit_test(tpe_gives_the_same_runs_with_one_or_two_workers),
         cmocka_unit_test(tpe_resumes_after_kill9_in_a_batch),
         cmocka_unit_test(halving_keeps_the_best_of_each_rung),
+        cmocka_unit_test(two_tasks_share_a_live_plan_like_one_sweep),
+        cmocka_unit_test(task_stops_waiting_when_an_earlier_batch_failed),
     };
     return cmocka_run_group_tests_name("sweep", tests, setup, teardown);
 }

@@ -31,16 +31,14 @@ int sl_load_plan(const char *cmd, opts *o, nnl_plan *plan) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }
-    /* an array task runs a fixed share of a fixed list: a tpe: batch or a
-     * halving rung needs the results of every shard first */
-    if (plan->tpe || plan->prune == NNL_PRUNE_HALVING) {
-        fprintf(stderr, "nnlab %s: %s: %s runs on one machine only for now (its runs depend on the results of "
-                        "runs in other array tasks' shards); run it with 'nnlab sweep %s -j N'\n", cmd,
-                o->positional, plan->tpe ? "a tpe: search" : "successive halving", o->positional);
-        nnl_plan_free(plan);
-        return 2;
-    }
     return 0;
+}
+
+int sl_plan_dynamic(const nnl_plan *plan) { return plan->tpe || plan->prune == NNL_PRUNE_HALVING; }
+
+int sl_plan_max_runs(const nnl_plan *plan) {
+    const nnl_tpe_plan *t = plan->tpe;
+    return plan->nruns + (t ? t->nsearch * t->samples * t->nseeds : 0);
 }
 
 int sl_abs_path(const char *p, char *out, size_t n) {
@@ -98,10 +96,48 @@ int sl_run_capture(char *const argv[], int errmode, char *out, size_t n) {
     return WIFEXITED(ws) ? WEXITSTATUS(ws) : 127;
 }
 
+static uint64_t fnv(uint64_t h, const char *s) {
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* what decides a dynamic plan's runs besides its static keys: the halving
+ * rungs, and the tpe: block (sizes, seeds, distributions, and the key of
+ * its probe run, which covers the base config and every override) */
+static uint64_t hash_search(uint64_t h, const nnl_plan *plan) {
+    char b[NNL_VAL_MAX + 256];
+    snprintf(b, sizeof b, "|prune %d %d %d %d", (int)plan->prune, plan->prune_after, plan->halving_min,
+             plan->halving_eta);
+    h = fnv(h, b);
+    const nnl_tpe_plan *t = plan->tpe;
+    if (!t) return h;
+    snprintf(b, sizeof b, "|tpe %d %d %d", t->samples, t->batch, t->startup);
+    h = fnv(h, b);
+    for (int i = 0; i < t->nsearch; i++) {
+        snprintf(b, sizeof b, " s%llu", (unsigned long long)t->search[i]);
+        h = fnv(h, b);
+    }
+    for (int i = 0; i < t->nseeds; i++) {
+        snprintf(b, sizeof b, " d%llu", (unsigned long long)t->seeds[i]);
+        h = fnv(h, b);
+    }
+    for (int i = 0; i < t->nkeys; i++) {
+        const nnl_search_key *k = &t->keys[i];
+        snprintf(b, sizeof b, "|%s %d %.17g %.17g %d", k->key, (int)k->dim.kind, k->dim.lo, k->dim.hi,
+                 k->dim.nchoices);
+        h = fnv(h, b);
+        for (int c = 0; k->vals && c < k->dim.nchoices; c++) h = fnv(fnv(h, " "), k->vals[c]);
+    }
+    char probe[17];
+    nnl_config_key(&t->probe, probe);
+    return fnv(fnv(h, "|probe "), probe);
+}
+
 void sl_plan_hash(const nnl_plan *plan, char out[17]) {
     uint64_t h = 1469598103934665603ULL;
-    for (int i = 0; i < plan->nruns; i++)
-        for (const char *k = plan->runs[i].key; *k; k++) h = (h ^ (unsigned char)*k) * 1099511628211ULL;
+    for (int i = 0; i < plan->nruns; i++) h = fnv(h, plan->runs[i].key);
+    /* a fixed plan keeps the hash it always had */
+    if (sl_plan_dynamic(plan)) h = hash_search(h, plan);
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 

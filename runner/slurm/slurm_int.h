@@ -12,6 +12,7 @@
 #include "config.h"
 #include "experiment.h"
 #include "proc.h"
+#include "search.h"
 #include "slurm.h"
 
 #define DEFAULT_DB NNL_DEFAULT_DB
@@ -42,6 +43,11 @@ typedef struct { int running, pending, other, gone; } queue_counts;
 
 /* the plan with --data folded in as the last override */
 int sl_load_plan(const char *cmd, opts *o, nnl_plan *plan);
+/* a plan with a tpe: block or successive halving: its runs depend on
+ * results, so its tasks share a live plan (slurm_worker.c) */
+int sl_plan_dynamic(const nnl_plan *plan);
+/* the most runs the plan can have: its static runs and every tpe: run */
+int sl_plan_max_runs(const nnl_plan *plan);
 /* an absolute path for p: realpath when it exists, else the current folder
  * before it */
 int sl_abs_path(const char *p, char *out, size_t n);
@@ -55,8 +61,9 @@ int sl_write_file(const char *path, const char *text, mode_t mode);
  * to ours, into out too, or nowhere. Returns its exit status, 127 when it
  * could not run. */
 int sl_run_capture(char *const argv[], int errmode, char *out, size_t n);
-/* FNV-1a of the plan's keys in order: the worker checks it is running the
- * plan that was submitted, since its share depends on the order */
+/* FNV-1a of the plan's keys in order, and for a dynamic plan of its tpe:
+ * block and halving settings: the worker checks it is running the plan
+ * that was submitted, since its share depends on them */
 void sl_plan_hash(const nnl_plan *plan, char out[17]);
 /* A small file of the shards' folder (job, done) opened for reading, or
  * NULL: like every input (input.h), only a regular file of at most cap
@@ -72,6 +79,21 @@ int sl_run_rank(const char *status, int epochs, int has_test);
 int sl_plan_states(const char *db, const char *dir, const nnl_plan *plan, run_state *st, int *nshards,
                    int *in_main);
 void sl_count_states(const nnl_plan *plan, const run_state *st, counts *c);
+
+/* The runs known now and their best states across the main database and
+ * the shards: the plan's runs, or for a dynamic plan the live plan as the
+ * databases make it known (read-only: search.h), with its pending samples. */
+typedef struct {
+    const nnl_plan *known;    /* plan, or &live.plan */
+    nnl_live live;
+    run_state *st;            /* one per known run */
+    int nshards, in_main;
+    int pending;              /* tpe samples not suggested yet */
+} sl_view;
+int sl_view_load(const char *db, const char *dir, const nnl_plan *plan, sl_view *v);
+void sl_view_free(sl_view *v);
+/* every known run ended and nothing pending: nothing left to submit */
+int sl_view_ended(const sl_view *v);
 void sl_print_counts(FILE *f, const counts *c);
 /* the job's array tasks in the queue; print: list them. Returns 0, or -1
  * when squeue could not answer. */

@@ -73,6 +73,36 @@ int sl_plan_states(const char *db, const char *dir, const nnl_plan *plan, run_st
     return rc;
 }
 
+int sl_view_load(const char *db, const char *dir, const nnl_plan *plan, sl_view *v) {
+    char err[1024];
+    memset(v, 0, sizeof *v);
+    v->known = plan;
+    if (sl_plan_dynamic(plan)) {
+        if (nnl_search_refresh(NULL, dir, db, plan, 0, &v->live, err, sizeof err)) {
+            fprintf(stderr, "nnlab: %s: %s\n", plan->path, err);
+            return -1;
+        }
+        v->known = &v->live.plan;
+        v->pending = v->live.pending;
+    }
+    v->st = calloc((size_t)v->known->nruns + 1, sizeof *v->st);
+    if (!v->st) { fprintf(stderr, "nnlab: out of memory\n"); sl_view_free(v); return -1; }
+    if (sl_plan_states(db, dir, v->known, v->st, &v->nshards, &v->in_main)) { sl_view_free(v); return -1; }
+    return 0;
+}
+
+void sl_view_free(sl_view *v) {
+    free(v->st);
+    nnl_live_free(&v->live);
+    memset(v, 0, sizeof *v);
+}
+
+int sl_view_ended(const sl_view *v) {
+    for (int i = 0; i < v->known->nruns; i++)
+        if (!sl_is_final(v->st[i].status)) return 0;
+    return !v->pending;
+}
+
 void sl_count_states(const nnl_plan *plan, const run_state *st, counts *c) {
     memset(c, 0, sizeof *c);
     for (int i = 0; i < plan->nruns; i++) {
@@ -135,7 +165,8 @@ static const nnl_command status_cmd = {
         "For a sweep submitted with 'nnlab sweep --slurm': its runs finished,\n"
         "running, queued (not started or to resume) and failed, read from the main\n"
         "database and the shards, and its array tasks from squeue. Give the same\n"
-        "--set options as to the sweep.\n",
+        "--set options as to the sweep. For a tpe: search or successive halving: the\n"
+        "runs known so far, and what the next batch waits for.\n",
     .opts = {SL_OPT_MAIN_DB, SL_OPT_SHARDS, SL_OPT_SETS, {NNL_OPT_DATA}},
 };
 
@@ -147,18 +178,17 @@ int nnl_status_cmd(int argc, char **argv) {
     if (sl_load_plan("status", &o, &plan)) return 2;
     char dir[NNL_PATH_MAX];
     if (sl_shards_dir(&o, &plan, dir, sizeof dir)) { nnl_plan_free(&plan); return 2; }
-    run_state *st = calloc((size_t)plan.nruns, sizeof *st);
-    int nshards, in_main;
-    if (!st || sl_plan_states(o.db, dir, &plan, st, &nshards, &in_main)) {
-        free(st);
-        nnl_plan_free(&plan);
-        return 2;
-    }
+    sl_view v;
+    if (sl_view_load(o.db, dir, &plan, &v)) { nnl_plan_free(&plan); return 2; }
     counts c;
-    sl_count_states(&plan, st, &c);
-    printf("%s: %d runs: ", plan.name, plan.nruns);
+    sl_count_states(v.known, v.st, &c);
+    printf("%s: %d runs", plan.name, v.known->nruns);
+    if (v.pending) printf(" known so far (and %d tpe samples to suggest)", v.pending);
+    printf(": ");
     sl_print_counts(stdout, &c);
-    printf("\n  from %s (%d of them) and %d shard%s in %s\n", o.db, in_main, nshards, nshards == 1 ? "" : "s", dir);
+    printf("\n  from %s (%d of them) and %d shard%s in %s\n", o.db, v.in_main, v.nshards, v.nshards == 1 ? "" : "s",
+           dir);
+    if (v.pending) printf("%s", v.live.notes);
     submission sub;
     if (sl_read_submission(dir, &sub)) {
         printf("no Slurm job submitted for it yet (nnlab sweep %s --slurm)\n", o.positional);
@@ -187,7 +217,7 @@ int nnl_status_cmd(int argc, char **argv) {
         }
         printf("task output: %s/logs/%s_TASK.out\n", dir, sub.job);
     }
-    free(st);
+    sl_view_free(&v);
     nnl_plan_free(&plan);
     return 0;
 }

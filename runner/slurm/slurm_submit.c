@@ -30,7 +30,13 @@ static const nnl_command slurm_sweep_cmd = {
         "\n"
         "Submit again to run only what is missing: runs done in the database or in\n"
         "any shard are skipped, and tasks that were cancelled, timed out, preempted\n"
-        "or lost with their node continue their runs from their checkpoints.\n",
+        "or lost with their node continue their runs from their checkpoints.\n"
+        "\n"
+        "A tpe: search or successive halving runs too, with the same runs and bits\n"
+        "as 'nnlab sweep -j 1': one task per possible run (or per K), each running\n"
+        "its share of the runs as batches and rungs become known, and waiting for\n"
+        "the other tasks' runs in between. So all of its tasks must run at once:\n"
+        "--array-parallel P makes its array P tasks.\n",
     .opts = {{NNL_OPT_SLURM, "run the sweep as a Slurm job array (this page)"}, {NNL_OPT_PARTITION}, {NNL_OPT_TIME},
              {NNL_OPT_CPUS}, {NNL_OPT_PARALLEL}, {NNL_OPT_PER_TASK}, {NNL_OPT_SBATCH_ARG},
              {NNL_OPT_PRINT, "print the sbatch script; submit nothing, write nothing"}, {NNL_OPT_WAIT},
@@ -49,16 +55,27 @@ typedef struct {
     int nneed, ndone;
 } task_plan;
 
-static int plan_tasks(const opts *o, const nnl_plan *plan, const run_state *st, task_plan *tp) {
-    tp->ntasks = (plan->nruns + o->per_task - 1) / o->per_task;
-    tp->need = calloc((size_t)tp->ntasks, sizeof *tp->need);
+/* A fixed plan needs the tasks with a run not done. A dynamic plan's
+ * tasks share runs that are not known yet (by ordinal): every task is
+ * needed until the whole live plan has ended. And its tasks wait for each
+ * other while holding their slots: with --array-parallel P, tasks beyond
+ * the first P would never start and the first P would wait for them until
+ * the time limit, so such an array has P tasks, each with more runs. */
+static int plan_tasks(const opts *o, const nnl_plan *plan, const sl_view *v, task_plan *tp) {
+    int dynamic = sl_plan_dynamic(plan), ended = sl_view_ended(v);
+    tp->ntasks = (sl_plan_max_runs(plan) + o->per_task - 1) / o->per_task;
+    if (dynamic && o->parallel > 0 && tp->ntasks > o->parallel) tp->ntasks = o->parallel;
+    tp->need = calloc((size_t)tp->ntasks + 1, sizeof *tp->need);
     if (!tp->need) return -1;
     tp->nneed = tp->ndone = 0;
-    for (int i = 0; i < plan->nruns; i++) {
-        if (sl_is_final(st[i].status)) tp->ndone++;
-        else tp->need[i % tp->ntasks] = 1;
+    for (int i = 0; i < v->known->nruns; i++) {
+        if (sl_is_final(v->st[i].status)) tp->ndone++;
+        else if (!dynamic) tp->need[i % tp->ntasks] = 1;
     }
-    for (int t = 0; t < tp->ntasks; t++) tp->nneed += tp->need[t];
+    for (int t = 0; t < tp->ntasks; t++) {
+        if (dynamic) tp->need[t] = !ended;
+        tp->nneed += tp->need[t];
+    }
     return 0;
 }
 
@@ -103,12 +120,20 @@ static void put_sbatch_quoted(FILE *f, const char *prefix, const char *s) {
 }
 
 static void write_script(FILE *f, const opts *o, const nnl_plan *plan, const task_plan *tp, const char *exe,
-                         const char *exp, const char *cwd, const char *dir, const char *hash, const char *spec) {
+                         const char *exp, const char *cwd, const char *dir, const char *hash, const char *spec,
+                         const char *db) {
     fprintf(f, "#!/bin/bash\n");
-    fprintf(f, "# nnlab sweep --slurm: experiment %s, %d runs in %d array tasks; this array: the %d\n", plan->name,
-            plan->nruns, tp->ntasks, tp->nneed);
-    fprintf(f, "# task%s with runs to do. Task I runs the plan's runs I, I + %d, ... into %s/task-I.db.\n",
-            tp->nneed == 1 ? "" : "s", tp->ntasks, dir);
+    if (sl_plan_dynamic(plan))
+        fprintf(f, "# nnlab sweep --slurm: experiment %s, at most %d runs (tpe: or halving, known as results come)\n"
+                   "# in %d array tasks; task I runs those whose place in the plan is I modulo %d, into\n"
+                   "# %s/task-I.db, and waits for the others between batches and rungs.\n",
+                plan->name, sl_plan_max_runs(plan), tp->ntasks, tp->ntasks, dir);
+    else {
+        fprintf(f, "# nnlab sweep --slurm: experiment %s, %d runs in %d array tasks; this array: the %d\n",
+                plan->name, plan->nruns, tp->ntasks, tp->nneed);
+        fprintf(f, "# task%s with runs to do. Task I runs the plan's runs I, I + %d, ... into %s/task-I.db.\n",
+                tp->nneed == 1 ? "" : "s", tp->ntasks, dir);
+    }
     fputs("#SBATCH --job-name=", f);
     put_sbatch_quoted(f, "nnlab-", plan->name);
     fprintf(f, "#SBATCH --array=%s", spec);
@@ -137,6 +162,11 @@ static void write_script(FILE *f, const opts *o, const nnl_plan *plan, const tas
     fprintf(f, " --shards ");
     put_quoted(f, dir);
     fprintf(f, " --task \"$SLURM_ARRAY_TASK_ID\" --ntasks %d --plan %s", tp->ntasks, hash);
+    if (sl_plan_dynamic(plan)) {
+        /* the main database, read-only: runs done there count */
+        fprintf(f, " --db ");
+        put_quoted(f, db);
+    }
     for (int i = 0; i < o->nsets; i++) {
         if (!o->set_text[i]) continue;
         fprintf(f, " --set ");
@@ -179,34 +209,42 @@ int sl_submit(opts *o, const nnl_plan *plan, const char *dir, int *submitted, ch
             return 2;
         }
     }
-    run_state *st = calloc((size_t)plan->nruns, sizeof *st);
-    int nshards, in_main;
-    if (!st || sl_plan_states(o->db, dir, plan, st, &nshards, &in_main)) { free(st); return 2; }
+    char db[NNL_PATH_MAX];
+    /* a dynamic plan's tasks get it in the script (put_quoted) */
+    if (sl_abs_path(o->db, db, sizeof db) || (sl_plan_dynamic(plan) && (why = nnl_text_problem(db, NNL_PATH_MAX, 0)))) {
+        fprintf(stderr, "nnlab sweep: the database %s: its path %s; choose another with --db PATH\n", o->db,
+                why ? why : "is too long");
+        return 2;
+    }
+    sl_view v;
+    if (sl_view_load(o->db, dir, plan, &v)) return 2;
     task_plan tp;
-    if (plan_tasks(o, plan, st, &tp)) { free(st); fprintf(stderr, "nnlab sweep: out of memory\n"); return 2; }
+    if (plan_tasks(o, plan, &v, &tp)) { sl_view_free(&v); fprintf(stderr, "nnlab sweep: out of memory\n"); return 2; }
     int rc = 0;
     char *spec = malloc((size_t)tp.ntasks * 16 + 16);
     if (!spec) { rc = 2; goto out; }
     array_spec(&tp, spec, (size_t)tp.ntasks * 16 + 16);
     if (!tp.nneed) {
-        printf("%s: all %d runs are done (in %s or its shards): nothing to submit\n", plan->name, plan->nruns, o->db);
+        printf("%s: all %d runs are done (in %s or its shards): nothing to submit\n", plan->name, v.known->nruns,
+               o->db);
         goto out;
     }
     if (o->print) {
-        write_script(stdout, o, plan, &tp, exe, exp, cwd, dir, hash, spec);
+        write_script(stdout, o, plan, &tp, exe, exp, cwd, dir, hash, spec, db);
         goto out;
     }
     /* the folders sbatch needs before the job starts, the keys done, the script */
     char path[NNL_PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/logs", dir);
     if (sl_mkdirs(path)) { rc = 2; goto out; }
-    {
+    /* (a dynamic plan's tasks read the main database and the shards instead) */
+    if (!sl_plan_dynamic(plan)) {
         size_t cap = (size_t)tp.ndone * 17 + 1, len = 0;
         char *text = malloc(cap);
         if (!text) { rc = 2; goto out; }
         text[0] = 0;
         for (int i = 0; i < plan->nruns; i++)
-            if (sl_is_final(st[i].status)) len += (size_t)snprintf(text + len, cap - len, "%s\n", plan->runs[i].key);
+            if (sl_is_final(v.st[i].status)) len += (size_t)snprintf(text + len, cap - len, "%s\n", plan->runs[i].key);
         snprintf(path, sizeof path, "%s/done", dir);
         rc = sl_write_file(path, text, 0644) ? 2 : 0;
         free(text);
@@ -217,7 +255,7 @@ int sl_submit(opts *o, const nnl_plan *plan, const char *dir, int *submitted, ch
         size_t len = 0;
         FILE *f = open_memstream(&text, &len);
         if (!f) { rc = 2; goto out; }
-        write_script(f, o, plan, &tp, exe, exp, cwd, dir, hash, spec);
+        write_script(f, o, plan, &tp, exe, exp, cwd, dir, hash, spec, db);
         fclose(f);
         snprintf(path, sizeof path, "%s/job.sh", dir);
         rc = sl_write_file(path, text, 0755) ? 2 : 0;
@@ -246,8 +284,12 @@ int sl_submit(opts *o, const nnl_plan *plan, const char *dir, int *submitted, ch
         if (sl_write_file(path, text, 0644)) { rc = 2; goto out; }
     }
     *submitted = 1;
-    printf("%s: %d runs, %d done; submitted Slurm job %s: array tasks %s", plan->name, plan->nruns, tp.ndone, job,
-           spec);
+    if (sl_plan_dynamic(plan))
+        printf("%s: at most %d runs, %d known now, %d done; submitted Slurm job %s: array tasks %s", plan->name,
+               sl_plan_max_runs(plan), v.known->nruns, tp.ndone, job, spec);
+    else
+        printf("%s: %d runs, %d done; submitted Slurm job %s: array tasks %s", plan->name, plan->nruns, tp.ndone, job,
+               spec);
     if (o->parallel) printf(" (at most %d at once)", o->parallel);
     printf(", %d run%s per task, %d core%s each\n", o->per_task, o->per_task == 1 ? "" : "s", o->cpus,
            o->cpus == 1 ? "" : "s");
@@ -259,7 +301,7 @@ int sl_submit(opts *o, const nnl_plan *plan, const char *dir, int *submitted, ch
 out:
     free(spec);
     free(tp.need);
-    free(st);
+    sl_view_free(&v);
     return rc;
 }
 
@@ -275,18 +317,18 @@ static int wait_job(const opts *o, const nnl_plan *plan, const char *dir, const 
             failures = 0;
             if (q.gone) return 0;
             if (q.running != last.running || q.pending != last.pending) {
-                run_state *st = calloc((size_t)plan->nruns, sizeof *st);
-                int nshards;
+                sl_view v;
                 counts c;
                 printf("job %s: %d task%s running, %d pending", job, q.running, q.running == 1 ? "" : "s", q.pending);
-                if (st && !sl_plan_states(o->db, dir, plan, st, &nshards, NULL)) {
-                    sl_count_states(plan, st, &c);
+                if (!sl_view_load(o->db, dir, plan, &v)) {
+                    sl_count_states(v.known, v.st, &c);
                     printf("; runs: ");
                     sl_print_counts(stdout, &c);
+                    if (v.pending) printf(", %d tpe samples to suggest", v.pending);
+                    sl_view_free(&v);
                 }
                 printf("\n");
                 fflush(stdout);
-                free(st);
                 last = q;
             }
         }
@@ -322,7 +364,8 @@ int nnl_slurm_sweep_cmd(int argc, char **argv) {
     if (!o.print) {
         /* the data is checked here, on the submitting host: a wrong path fails now, not in every task */
         nnl_dataset probe;
-        if (nnl_dataset_load(plan.runs[0].cfg.data_dir, 1, 1, &probe, err, sizeof err)) {
+        const nnl_config *first = plan.nruns ? &plan.runs[0].cfg : &plan.tpe->probe;
+        if (nnl_dataset_load(first->data_dir, 1, 1, &probe, err, sizeof err)) {
             fprintf(stderr, "%s\n", err);
             nnl_plan_free(&plan);
             return 2;
@@ -338,15 +381,18 @@ int nnl_slurm_sweep_cmd(int argc, char **argv) {
         if (submitted && (rc = wait_job(&o, &plan, dir, job))) break;
         if (submitted) sl_report_sacct(job);
         if ((rc = sl_merge_dir(o.db, dir))) break;
-        run_state *st = calloc((size_t)plan.nruns, sizeof *st);
-        int nshards;
+        sl_view v;
         counts c;
-        if (!st || sl_plan_states(o.db, dir, &plan, st, &nshards, NULL)) { free(st); rc = 2; break; }
-        sl_count_states(&plan, st, &c);
-        free(st);
+        if (sl_view_load(o.db, dir, &plan, &v)) { rc = 2; break; }
+        sl_count_states(v.known, v.st, &c);
+        int pending = v.pending;
+        sl_view_free(&v);
         printf("%s: ", plan.name);
         sl_print_counts(stdout, &c);
+        if (pending) printf(", %d tpe samples not suggested yet", pending);
         printf("\n");
+        /* a sample not suggested yet waits for a run not ended: it counts
+         * with that run */
         int unfinished = c.running + c.queued + c.resume + c.failed;
         if (!unfinished || attempt >= o.retries) {
             rc = unfinished || c.diverged ? 1 : 0;

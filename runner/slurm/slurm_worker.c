@@ -2,7 +2,12 @@
  *
  * Each task takes its share of the plan minus DIR/done, and runs it through
  * nnl_sweep on its own shard with one worker process: finished runs are
- * skipped, runs cut short resume from their last checkpoint. Nothing but
+ * skipped, runs cut short resume from their last checkpoint. A plan with a
+ * tpe: block or successive halving has no fixed list to share out: the task
+ * runs nnl_sweep with the whole plan and its index, reading the other
+ * shards and the main database read-only, and nnl_sweep keeps the live runs
+ * whose ordinal falls to this task, waiting for the other tasks between
+ * batches and rungs. Nothing but
  * the task writes its shard, so a run the shard still calls running was
  * left so by a task that died (timeout, preemption, node failure): the task
  * marks it interrupted first, and nnl_sweep resumes it. */
@@ -17,14 +22,19 @@
 static const nnl_command worker_cmd = {
     .name = "worker", .args = "EXPERIMENT", .min_args = 1, .max_args = 1, .missing = "an EXPERIMENT file",
     .usage = "usage: nnlab worker EXPERIMENT --shards DIR --task I --ntasks N [--plan HASH]\n"
-             "         [--set KEY=VALUE]... [--data DIR]\n",
+             "         [--db PATH] [--set KEY=VALUE]... [--data DIR]\n",
     .about =
         "One array task of 'nnlab sweep --slurm' (its sbatch script calls this):\n"
         "runs the experiment's runs I, I + N, I + 2N, ... that DIR/done does not\n"
         "list, on the shard DIR/task-I.db, one at a time with the task's cores\n"
-        "($SLURM_CPUS_PER_TASK), resuming what an earlier attempt cut short.\n",
+        "($SLURM_CPUS_PER_TASK), resuming what an earlier attempt cut short.\n"
+        "With a tpe: block or successive halving, its share is the runs whose\n"
+        "place in the plan is I modulo N, as the batches and rungs become known\n"
+        "from every shard and the main database (--db, read-only); it waits for\n"
+        "the other tasks between them (every NNLAB_POLL_MS ms, default 5000).\n",
     .opts = {{NNL_OPT_SHARDS, "the shards' folder, DIR (required)"}, {NNL_OPT_TASK, "this task's index, I (required)"},
              {NNL_OPT_NTASKS, "the array's size, N (required)"}, {NNL_OPT_PLAN},
+             {NNL_OPT_DB, "the main database, read-only: its runs count as done (default " DEFAULT_DB ")"},
              SL_OPT_SETS, {NNL_OPT_DATA}},
 };
 
@@ -87,6 +97,26 @@ static int release_dead_runs(const char *shard, char *err, size_t errlen) {
     return failed ? -1 : 0;
 }
 
+/* A fixed plan's share: runs I, I + N, ... that DIR/done does not list.
+ * sub->runs is malloc'd; returns 0 or 2. */
+static int static_share(const opts *o, const nnl_plan *plan, nnl_plan *sub) {
+    char (*done)[17];
+    int ndone;
+    if (read_done(o->shards, &done, &ndone)) {
+        fprintf(stderr, "nnlab worker: %s/done: cannot read it (not a regular file, too large, or out of memory)\n",
+                o->shards);
+        return 2;
+    }
+    *sub = *plan;
+    sub->runs = malloc(sizeof *sub->runs * (size_t)(plan->nruns / o->ntasks + 1));
+    sub->nruns = 0;
+    for (int i = o->task; sub->runs && i < plan->nruns; i += o->ntasks)
+        if (!listed(done, ndone, plan->runs[i].key)) sub->runs[sub->nruns++] = plan->runs[i];
+    free(done);
+    if (!sub->runs) { fprintf(stderr, "nnlab worker: out of memory\n"); return 2; }
+    return 0;
+}
+
 int nnl_worker_cmd(int argc, char **argv) {
     opts o;
     int rc = nnl_cli_parse(&worker_cmd, argc, argv, &o);
@@ -109,29 +139,25 @@ int nnl_worker_cmd(int argc, char **argv) {
         nnl_plan_free(&plan);
         return 2;
     }
-    char (*done)[17];
-    int ndone;
-    if (read_done(o.shards, &done, &ndone)) {
-        fprintf(stderr, "nnlab worker: %s/done: cannot read it (not a regular file, too large, or out of memory)\n",
-                o.shards);
-        nnl_plan_free(&plan);
-        return 2;
-    }
     nnl_plan sub = plan;
-    sub.runs = malloc(sizeof *sub.runs * (size_t)(plan.nruns / o.ntasks + 1));
-    sub.nruns = 0;
-    for (int i = o.task; sub.runs && i < plan.nruns; i += o.ntasks)
-        if (!listed(done, ndone, plan.runs[i].key)) sub.runs[sub.nruns++] = plan.runs[i];
-    free(done);
-    if (!sub.runs) { fprintf(stderr, "nnlab worker: out of memory\n"); nnl_plan_free(&plan); return 2; }
+    int dynamic = plan.tpe || plan.prune == NNL_PRUNE_HALVING;
+    if (!dynamic && (rc = static_share(&o, &plan, &sub))) {
+        nnl_plan_free(&plan);
+        return rc;
+    }
     char shard[NNL_PATH_MAX + 32];
     snprintf(shard, sizeof shard, "%s/task-%d.db", o.shards, o.task);
     char host[256] = "?";
     gethostname(host, sizeof host);
-    printf("nnlab worker: task %d of %d on %s: %d run%s of %s into %s\n", o.task, o.ntasks, host, sub.nruns,
-           sub.nruns == 1 ? "" : "s", plan.name, shard);
+    if (dynamic)
+        printf("nnlab worker: task %d of %d on %s: the runs of %s whose place in the plan is %d modulo %d, as "
+               "its batches and rungs become known, into %s\n", o.task, o.ntasks, host, plan.name, o.task, o.ntasks,
+               shard);
+    else
+        printf("nnlab worker: task %d of %d on %s: %d run%s of %s into %s\n", o.task, o.ntasks, host, sub.nruns,
+               sub.nruns == 1 ? "" : "s", plan.name, shard);
     fflush(stdout);
-    if (!sub.nruns) rc = 0;
+    if (!sub.nruns && !dynamic) rc = 0;
     else if (sl_mkdirs(o.shards)) rc = 2;
     else if (release_dead_runs(shard, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
@@ -143,10 +169,15 @@ int nnl_worker_cmd(int argc, char **argv) {
         snprintf(hint, sizeof hint, "the whole sweep, and how to merge its shards: nnlab status %s", o.positional);
         nnl_sweep_opts so = {.plan = &sub, .db = shard, .jobs = 1, .cores = task_cores(), .shared = 1,
                              .stop = &nnl_stop, .hint = hint, .peers = o.shards};
+        if (dynamic) {
+            so.peer_db = o.db;
+            so.task = o.task;
+            so.ntasks = o.ntasks;
+        }
         rc = nnl_sweep(&so, err, sizeof err);
         if (rc == 2) fprintf(stderr, "%s\n", err);
     }
-    free(sub.runs);
+    if (!dynamic) free(sub.runs);
     nnl_plan_free(&plan);
     return rc;
 }

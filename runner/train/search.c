@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_PEERS 256
 
@@ -304,7 +305,14 @@ static int tpe_search(ctx *c, int si) {
 
 /* ---- peers */
 
-static void open_peers(ctx *c, const char *dir) {
+static void open_peer(ctx *c, const char *path) {
+    nnl_store *p = c->npeers < MAX_PEERS ? nnl_store_open_readonly_busy(path, 2000, NULL, 0) : NULL;
+    if (p) c->peer[c->npeers++] = p;
+}
+
+static void open_peers(ctx *c, const char *dir, const char *db) {
+    /* the main database: runs done there before a Slurm job count too */
+    if (db && !access(db, F_OK)) open_peer(c, db);
     DIR *d = dir ? opendir(dir) : NULL;
     if (!d) return;
     const char *own = c->s ? nnl_store_path(c->s) : "";
@@ -315,21 +323,37 @@ static void open_peers(ctx *c, const char *dir) {
         if (len < 4 || strcmp(de->d_name + len - 3, ".db") || !strcmp(de->d_name, own_base)) continue;
         char path[NNL_PATH_MAX + 300];
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        nnl_store *p = nnl_store_open_readonly_busy(path, 2000, NULL, 0);
-        if (p) c->peer[c->npeers++] = p;
+        open_peer(c, path);
     }
     closedir(d);
 }
 
 void nnl_live_free(nnl_live *l) {
     free(l->plan.runs);
+    free(l->state);
     memset(l, 0, sizeof *l);
 }
 
-int nnl_search_refresh(nnl_store *s, const char *peers, const nnl_plan *plan, int decide, nnl_live *live,
-                       char *err, size_t errlen) {
+/* the views' public side, for the caller */
+static int keep_states(ctx *c) {
+    nnl_live *l = c->live;
+    l->state = calloc((size_t)l->plan.nruns + 1, sizeof *l->state);
+    if (!l->state) { snprintf(c->err, c->errlen, "out of memory"); return -1; }
+    for (int i = 0; i < l->plan.nruns; i++) {
+        const run_view *v = &c->view[i];
+        nnl_live_state *st = &l->state[i];
+        if (v->found) snprintf(st->status, sizeof st->status, "%s", v->status);
+        st->epochs_done = v->epochs_done;
+        st->until = v->until;
+        st->own = v->id > 0;
+    }
+    return 0;
+}
+
+int nnl_search_refresh(nnl_store *s, const char *peers, const char *peer_db, const nnl_plan *plan, int decide,
+                       nnl_live *live, char *err, size_t errlen) {
     ctx c = {.s = s, .plan = plan, .decide = decide, .live = live, .err = err, .errlen = errlen};
-    open_peers(&c, peers);
+    open_peers(&c, peers, peer_db);
     int rc = 0;
     /* a decision changes what the next look sees (a promoted run is queued,
      * a pruned point ends a batch): look again until nothing changes */
@@ -343,6 +367,7 @@ int nnl_search_refresh(nnl_store *s, const char *peers, const nnl_plan *plan, in
         if (!rc && plan->prune == NNL_PRUNE_HALVING && plan->nruns) rc = halving(&c, 0, plan->nruns);
         for (int si = 0; !rc && plan->tpe && si < plan->tpe->nsearch; si++) rc = tpe_search(&c, si);
     } while (!rc && c.changed);
+    if (!rc) rc = keep_states(&c);
     for (int i = 0; i < c.npeers; i++) nnl_store_close(c.peer[i]);
     free(c.view);
     return rc;

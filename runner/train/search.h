@@ -30,19 +30,30 @@
 #include "experiment.h"
 #include "store.h"
 
+/* What the databases together say of one live run (the most complete
+ * copy), for a Slurm task deciding its share and whether to wait. */
+typedef struct {
+    char status[16];          /* "" when no database has it yet */
+    int epochs_done, until;   /* until: its sweep.until (0: none) */
+    int own;                  /* the sweep's own database holds a copy */
+} nnl_live_state;
+
 typedef struct {
     nnl_plan plan;            /* the experiment's plan with runs = the runs known now */
+    nnl_live_state *state;    /* one per live run */
     int cap;
     int pending;              /* suggestions not yet made (their batch waits) */
     char notes[4096];         /* a line per search whose next batch waits, "" when none */
 } nnl_live;
 
 /* Fills live from plan and the database s (with the read-only databases in
- * the folder peers, when not NULL: a Slurm sweep's other shards). With
- * decide, halving decisions are written into s, for the runs s holds.
- * Returns 0, or -1 with err. */
-int nnl_search_refresh(nnl_store *s, const char *peers, const nnl_plan *plan, int decide, nnl_live *live,
-                       char *err, size_t errlen);
+ * the folder peers, when not NULL: a Slurm sweep's other shards; and the
+ * database file peer_db, when not NULL and it exists: the main database a
+ * Slurm task reads). s may be NULL: a read-only look. With decide, halving
+ * decisions are written into s, for the runs s holds. Returns 0, or -1 with
+ * err. */
+int nnl_search_refresh(nnl_store *s, const char *peers, const char *peer_db, const nnl_plan *plan, int decide,
+                       nnl_live *live, char *err, size_t errlen);
 void nnl_live_free(nnl_live *live);
 
 /* The epoch a new run of the plan trains to first: its first rung, or 0

@@ -438,7 +438,7 @@ static int print_plan(const nnl_sweep_opts *o, char *err, size_t errlen) {
     /* read-only: a dry run writes nothing, not even a new database */
     nnl_store *s = access(o->db, F_OK) ? NULL : nnl_store_open_readonly(o->db, err, errlen);
     if (!s && !access(o->db, F_OK)) return 2;
-    if (nnl_search_refresh(s, o->peers, plan, 0, &live, err, errlen) ||
+    if (nnl_search_refresh(s, o->peers, o->peer_db, plan, 0, &live, err, errlen) ||
         (s && nnl_sweep_count(s, &live.plan, &c, err, errlen))) {
         nnl_live_free(&live);
         nnl_store_close(s);
@@ -470,6 +470,126 @@ static int print_plan(const nnl_sweep_opts *o, char *err, size_t errlen) {
     return 0;
 }
 
+/* ---- a Slurm task's share of a live plan */
+
+/* The live runs this task runs: its ordinals (fixed before any result, so
+ * every task agrees), minus those another database has ended (the main
+ * database's earlier sweeps, an earlier submission's shards) and its own
+ * shard has not. With ntasks 0, the whole live plan. */
+static int take_share(const nnl_sweep_opts *o, const nnl_live *l, nnl_plan *share, char *err, size_t errlen) {
+    *share = l->plan;
+    if (o->ntasks <= 0) return 0;
+    share->runs = malloc(sizeof *share->runs * (size_t)(l->plan.nruns + 1));
+    share->nruns = 0;
+    if (!share->runs) { snprintf(err, errlen, "out of memory"); return -1; }
+    for (int i = 0; i < l->plan.nruns; i++) {
+        const nnl_live_state *st = &l->state[i];
+        if (l->plan.runs[i].ordinal % o->ntasks != o->task) continue;
+        if (!st->own && st->status[0] && is_final(st->status)) continue;
+        share->runs[share->nruns++] = l->plan.runs[i];
+    }
+    return 0;
+}
+
+static void free_share(const nnl_sweep_opts *o, nnl_plan *share) {
+    if (o->ntasks > 0) free(share->runs);
+    share->runs = NULL;
+}
+
+enum { LIVE_ENDED, LIVE_WAIT, LIVE_BLOCKED };
+
+/* Where the whole live plan stands, from every database's best copy: ended;
+ * blocked when every run not ended has failed or waits at a rung, and one
+ * has failed (nothing can move without a retry); else it waits for runs
+ * running, queued, or not yet started by their task. */
+static int live_outlook(const nnl_live *l, int *open, int *failed, int *at_rung) {
+    int active = 0;
+    *open = *failed = *at_rung = 0;
+    for (int i = 0; i < l->plan.nruns; i++) {
+        const nnl_live_state *st = &l->state[i];
+        if (st->status[0] && is_final(st->status)) continue;
+        (*open)++;
+        if (!strcmp(st->status, "failed")) (*failed)++;
+        else if (!strcmp(st->status, "interrupted") && st->until > 0 && st->epochs_done >= st->until) (*at_rung)++;
+        else active++;
+    }
+    if (!*open && !l->pending) return LIVE_ENDED;
+    return *failed && !active ? LIVE_BLOCKED : LIVE_WAIT;
+}
+
+static int poll_ms(void) {
+    const char *e = getenv("NNLAB_POLL_MS");
+    int ms = e ? atoi(e) : 0;
+    return ms > 0 ? ms : 5000;
+}
+
+/* sleeps ms, or less when the sweep is stopped */
+static void nap_ms(const nnl_sweep_opts *o, int ms) {
+    for (; ms > 0 && !*o->stop; ms -= 100) {
+        struct timespec t = {0, (ms < 100 ? ms : 100) * 1000000L};
+        nanosleep(&t, NULL);
+    }
+}
+
+/* A task with nothing queued: LIVE_ENDED, LIVE_WAIT after a nap, or
+ * LIVE_BLOCKED. Blocked must be seen on 3 looks in a row: another task
+ * may be about to decide a rung its own runs wait at. said: the last wait
+ * line printed, so that each is printed once. */
+static int task_wait(const nnl_sweep_opts *o, const nnl_live *l, int *blocked_looks, char *said, size_t saidlen) {
+    int open, failed, at_rung, out = live_outlook(l, &open, &failed, &at_rung);
+    if (out == LIVE_ENDED) return out;
+    char line[sizeof l->notes + 256];
+    if (l->notes[0]) snprintf(line, sizeof line, "%s", l->notes);
+    else snprintf(line, sizeof line, "%d run%s of the plan not ended, in this task or others (%d waiting at a rung, "
+                  "%d failed)\n", open, open == 1 ? "" : "s", at_rung, failed);
+    if (strcmp(line, said)) {
+        fprintf(stderr, "%s: task %d of %d: nothing to run now; waiting: %s", o->plan->name, o->task, o->ntasks, line);
+        snprintf(said, saidlen, "%s", line);
+    }
+    *blocked_looks = out == LIVE_BLOCKED ? *blocked_looks + 1 : 0;
+    if (*blocked_looks >= 3) {
+        fprintf(stderr, "%s: task %d of %d: stops waiting: %d run%s it waits for failed, and nothing else can "
+                        "move; read the logs, then submit again to retry %s\n", o->plan->name, o->task, o->ntasks,
+                failed, failed == 1 ? "" : "s", failed == 1 ? "it" : "them");
+        return LIVE_BLOCKED;
+    }
+    nap_ms(o, poll_ms());
+    return LIVE_WAIT;
+}
+
+/* ---- the sweep */
+
+/* the first round's line: what there is to do */
+static void say_plan(const nnl_sweep_opts *o, const nnl_live *l, const nnl_plan *mine, int done_before, int busy,
+                     int todo, long cores, int jobs) {
+    int w = jobs > todo ? (todo > 0 ? todo : 1) : jobs;
+    int t = cores > w ? (int)(cores / w) : 1;
+    char more[96] = "", share[96] = "";
+    if (l->pending) snprintf(more, sizeof more, " (and %d tpe samples to suggest from their results)", l->pending);
+    if (o->ntasks > 0)
+        snprintf(share, sizeof share, " (task %d of %d: its %d)", o->task, o->ntasks, mine->nruns);
+    printf("%s: %d runs%s%s: %d already done, %d running elsewhere, %d to run with %d worker%s of %d thread%s%s\n",
+           o->plan->name, l->plan.nruns, more, share, done_before, busy, todo, w, w == 1 ? "" : "s", t,
+           t == 1 ? "" : "s", t < cores ? " (each takes more when it finds cores idle)" : "");
+    fflush(stdout);
+}
+
+/* One look: the live plan, this sweep's share of it (into mine), enqueued.
+ * Returns 0 or -1 with err. */
+static int look(const nnl_sweep_opts *o, int round, nnl_live *live, nnl_plan *mine, nnl_sweep_counts *before,
+                nnl_sweep_counts *after, int *here, int *other, char *err, size_t errlen) {
+    nnl_store *s = open_rw(o, err, errlen);
+    if (!s) return -1;
+    int rc = nnl_search_refresh(s, o->peers, o->peer_db, o->plan, 1, live, err, errlen) ||
+             take_share(o, live, mine, err, errlen) ||
+             (!round && nnl_sweep_count(s, mine, before, err, errlen)) ||
+             enqueue(s, mine, round == 0, here, other, err, errlen) ||
+             nnl_sweep_count(s, mine, after, err, errlen);
+    /* no connection crosses a fork: the workers open their own */
+    nnl_store_close(s);
+    return rc ? -1 : 0;
+}
+
 int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen) {
     const nnl_plan *plan = o->plan;
     int jobs = o->jobs < 1 ? 1 : o->jobs > MAX_JOBS ? MAX_JOBS : o->jobs;
@@ -477,69 +597,67 @@ int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen) {
     nnl_sweep_counts before, after;
     nnl_store *s;
     nnl_live live = {0};
+    nnl_plan mine = {0};
 
     if (o->dry_run) return print_plan(o, err, errlen);
 
-    int status = 0, done_before = 0, waiting_said = 0;
+    int status = 0, done_before = 0, waiting_said = 0, blocked_looks = 0;
+    char said[sizeof live.notes + 256] = "";
     /* Rounds: work out the runs known now (a tpe: batch is known once the
      * batches before it have ended; a halving rung is decided once every
      * point reached it), enqueue them, run what is queued; while another
      * sweep on this host still runs some of the plan, wait for it (its runs
-     * may yet need us, if it dies). Failed runs get one more try, in the
-     * first round only. */
+     * may yet need us, if it dies); a Slurm task waits for the other tasks
+     * likewise. Failed runs get one more try, in the first round only. */
     for (int round = 0;; round++) {
         int here, other;
-        s = open_rw(o, err, errlen);
-        if (!s) return 2;
-        if (nnl_search_refresh(s, o->peers, plan, 1, &live, err, errlen) ||
-            (!round && nnl_sweep_count(s, &live.plan, &before, err, errlen)) ||
-            enqueue(s, &live.plan, round == 0, &here, &other, err, errlen) ||
-            nnl_sweep_count(s, &live.plan, &after, err, errlen)) {
-            nnl_store_close(s);
+        free_share(o, &mine);
+        if (look(o, round, &live, &mine, &before, &after, &here, &other, err, errlen)) {
+            free_share(o, &mine);
             nnl_live_free(&live);
             return 2;
         }
-        /* no connection crosses a fork: the workers open their own */
-        nnl_store_close(s);
         int todo = after.queued;
         if (!round) {
             done_before = before.finished + before.diverged + before.pruned;
-            int w = jobs > todo ? (todo > 0 ? todo : 1) : jobs;
-            int t = cores > w ? (int)(cores / w) : 1;
-            char more[96] = "";
-            if (live.pending) snprintf(more, sizeof more, " (and %d tpe samples to suggest from their results)", live.pending);
-            printf("%s: %d runs%s: %d already done, %d running elsewhere, %d to run with %d worker%s of %d thread%s%s\n",
-                   plan->name, live.plan.nruns, more, done_before, here + other, todo, w, w == 1 ? "" : "s", t,
-                   t == 1 ? "" : "s", t < cores ? " (each takes more when it finds cores idle)" : "");
-            fflush(stdout);
+            say_plan(o, &live, &mine, done_before, here + other, todo, cores, jobs);
         }
         if (todo > 0) {
             int w = jobs > todo ? todo : jobs;
             nnl_sweep_opts wo = *o;
-            wo.plan = &live.plan;
+            wo.plan = &mine;
             int rc = run_workers(&wo, w, cores > w ? (int)(cores / w) : 1, err, errlen);
             if (rc == 130 || status == 130) status = 130;
             else if (rc) status = 1;
             if (status == 130 || *o->stop) break;
             continue;
         }
-        if (!here || *o->stop) break;
-        if (!waiting_said++)
-            fprintf(stderr, "%s: waiting for %d run%s of another nnlab on this host\n", plan->name, here,
-                    here == 1 ? "" : "s");
-        struct timespec nap = {1, 0};
-        nanosleep(&nap, NULL);
+        if (*o->stop) break;
+        if (here) {
+            if (!waiting_said++)
+                fprintf(stderr, "%s: waiting for %d run%s of another nnlab on this host\n", plan->name, here,
+                        here == 1 ? "" : "s");
+            nap_ms(o, 1000);
+            continue;
+        }
+        if (o->ntasks <= 0) break;
+        int w = task_wait(o, &live, &blocked_looks, said, sizeof said);
+        if (w == LIVE_ENDED) break;
+        if (w == LIVE_BLOCKED) { status = status == 130 ? 130 : 1; break; }
     }
 
     s = open_rw(o, err, errlen);
-    if (!s || nnl_sweep_count(s, &live.plan, &after, err, errlen)) {
+    if (!s || nnl_sweep_count(s, &mine, &after, err, errlen)) {
         nnl_store_close(s);
+        free_share(o, &mine);
         nnl_live_free(&live);
         return 2;
     }
     nnl_store_close(s);
+    free_share(o, &mine);
     after.skipped = done_before;
     printf("%s: ", plan->name);
+    if (o->ntasks > 0) printf("task %d of %d: ", o->task, o->ntasks);
     print_counts(stdout, &after);
     printf(" (%d of them done before this sweep)\n", done_before);
     int pending = live.pending;
@@ -549,7 +667,7 @@ int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen) {
     else printf("compare them: nnlab compare %s --db %s\n", plan->path, o->db);
     if (status == 130 || *o->stop) return 130;
     if (after.failed || after.diverged || after.interrupted || after.queued || after.missing || after.running ||
-        pending)
+        pending || status)
         return 1;
     return 0;
 }

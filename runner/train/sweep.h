@@ -21,6 +21,13 @@ typedef struct {
     const char *hint;         /* the closing "what next" line; NULL: how to compare the runs */
     const char *peers;        /* a folder of other databases (*.db, read-only) whose finished runs
                                * the median pruner counts too: a Slurm sweep's other shards */
+    /* A Slurm array task of a tpe:/halving plan: after each look at the
+     * live plan (with peers and peer_db, the main database, read-only) it
+     * runs only the live runs with ordinal % ntasks == task that no other
+     * database has ended, and waits for the other tasks while the plan is
+     * not complete (see nnl_sweep). ntasks 0: every run, no waiting. */
+    const char *peer_db;
+    int task, ntasks;
 } nnl_sweep_opts;
 
 /* Counts of a plan's runs by their status in the database. */
@@ -31,7 +38,11 @@ typedef struct {
 
 /* Enqueues and runs the plan. Returns the exit status: 0 when every run of
  * the plan finished (or was pruned), 1 when some failed or diverged, 2 on
- * bad input or a database that cannot be opened, 130 when interrupted. */
+ * bad input or a database that cannot be opened, 130 when interrupted.
+ * A task (ntasks > 0) with nothing queued while the live plan is not
+ * complete sleeps and looks again (every NNLAB_POLL_MS milliseconds,
+ * default 5000), saying once per change what it waits for; it returns 1
+ * when what it waits for cannot come (a run it waits for failed). */
 int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen);
 
 /* A run marked running whose process is gone from this host (kill -9, a
