@@ -284,7 +284,7 @@ static int tpe_search(ctx *c, int si) {
             if (t1 < t->samples) {
                 int t2 = t1 + t->batch < t->samples ? t1 + t->batch : t->samples;
                 char why[64] = "";
-                if (failed) snprintf(why, sizeof why, "; %d failed: run the sweep again to retry", failed);
+                if (failed) snprintf(why, sizeof why, "; %d failed: retry with nnlab sweep (on Slurm: submit again)", failed);
                 c->live->pending += t->samples - t1;
                 note(c, "tpe search %llu: batch %d (samples %d-%d) waits for batch %d: %d of its %d runs not ended "
                         "(%d running%s)\n", (unsigned long long)seed, b + 1, t1, t2 - 1, b, open,
