@@ -283,7 +283,7 @@ static int tpe_search(ctx *c, int si) {
         if (open) {
             if (t1 < t->samples) {
                 int t2 = t1 + t->batch < t->samples ? t1 + t->batch : t->samples;
-                char why[64] = "";
+                char why[96] = "";
                 if (failed) snprintf(why, sizeof why, "; %d failed: retry with nnlab sweep (on Slurm: submit again)", failed);
                 c->live->pending += t->samples - t1;
                 note(c, "tpe search %llu: batch %d (samples %d-%d) waits for batch %d: %d of its %d runs not ended "
