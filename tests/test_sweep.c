@@ -605,6 +605,44 @@ static void tpe_resumes_after_kill9_in_a_batch(void **state) {
     free(b);
 }
 
+/* kill -9 of a halving sweep while some runs wait at a rung and others
+ * train toward it: the rerun decides the same rungs and ends with the same
+ * bits as a sweep never stopped. */
+static void halving_resumes_after_kill9_at_a_rung(void **state) {
+    if (!have_data()) skip();
+    const char *exp = write_exp("halvkill", "set: {train.epochs: 4, data.train_limit: 4000, data.test_limit: 200}\n"
+                                            "grid:\n  train.lr: [0.0003, 0.001, 0.003, 0.01]\n"
+                                            "prune: {type: halving, min_epochs: 1, eta: 2}\n");
+    char ref[128], db[128], log[128];
+    snprintf(ref, sizeof ref, "%s/halvref.db", dir);
+    snprintf(db, sizeof db, "%s/halvkill.db", dir);
+    snprintf(log, sizeof log, "%s/halvkill.log", dir);
+    char *ref_argv[] = {"nnlab", "sweep", (char *)exp, "--db", ref, NULL};
+    assert_int_equal(wait_exit(spawn(ref_argv, log)), 0);
+    char *argv[] = {"nnlab", "sweep", (char *)exp, "--db", db, NULL};
+    pid_t pid = spawn(argv, log);
+    /* one run waits at the first rung, a later one is training toward it */
+    struct timespec nap = {0, 10 * 1000 * 1000};
+    for (int i = 0; i < 6000; i++) {
+        if (q1_retry(db, "SELECT count(*) FROM runs WHERE status = 'interrupted'") >= 1 &&
+            q1_retry(db, "SELECT count(*) FROM runs WHERE status = 'running'") >= 1)
+            break;
+        nanosleep(&nap, NULL);
+    }
+    kill(-pid, SIGKILL);
+    wait_exit(pid);
+    assert_true(q1(db, "SELECT count(*) FROM runs WHERE status = 'interrupted' AND error LIKE 'waiting at a rung%'") >= 1);
+    assert_int_equal(q1(db, "SELECT count(*) FROM runs WHERE status IN ('finished', 'pruned')"), 0);
+    assert_int_equal(wait_exit(spawn(argv, log)), 0);
+    const char *sql = "SELECT r.name, r.status, r.epochs_done, e.epoch, e.train_loss, e.val_loss, r.test_loss "
+                      "FROM runs r JOIN epochs e ON e.run_id = r.id ORDER BY r.name, e.epoch";
+    char *a = qtext(db, sql), *b = qtext(ref, sql);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    assert_int_equal(q1(db, "SELECT count(*) FROM runs WHERE status = 'pruned'"), 3);
+}
+
 /* Successive halving over 6 learning rates, 2 seeds, 6 epochs, rungs at 1,
  * 2 and 4 epochs, eta 2: at each rung the best half of the points that got
  * there (mean validation accuracy at that epoch) go on, the same with one
@@ -782,6 +820,7 @@ int main(void) {
         cmocka_unit_test(tpe_gives_the_same_runs_with_one_or_two_workers),
         cmocka_unit_test(tpe_resumes_after_kill9_in_a_batch),
         cmocka_unit_test(halving_keeps_the_best_of_each_rung),
+        cmocka_unit_test(halving_resumes_after_kill9_at_a_rung),
         cmocka_unit_test(two_tasks_share_a_live_plan_like_one_sweep),
         cmocka_unit_test(task_stops_waiting_when_an_earlier_batch_failed),
     };
