@@ -704,7 +704,7 @@ static const char share_body[] =
     "prune: {type: halving, min_epochs: 1, eta: 2}\n";
 
 /* task `task` of 2 on DIR/shards/task-I.db, in a child process */
-static pid_t fork_task(const nnl_plan *p, const char *shards, int task) {
+static pid_t fork_task_since(const nnl_plan *p, const char *shards, int task, const char *since) {
     /* or the child writes the parent's unwritten lines a second time */
     fflush(stdout);
     fflush(stderr);
@@ -713,13 +713,15 @@ static pid_t fork_task(const nnl_plan *p, const char *shards, int task) {
     char db[192], e[1024];
     snprintf(db, sizeof db, "%s/task-%d.db", shards, task);
     nnl_sweep_opts o = {.plan = p, .db = db, .jobs = 1, .cores = 1, .shared = 1, .stop = &no_stop,
-                        .peers = shards, .task = task, .ntasks = 2};
+                        .peers = shards, .task = task, .ntasks = 2, .since = since};
     FILE *f = freopen("/dev/null", "w", stdout);
     (void)f;
     int rc = nnl_sweep(&o, e, sizeof e);
     if (rc == 2) fprintf(stderr, "task %d: %s\n", task, e);
     _exit(rc);
 }
+
+static pid_t fork_task(const nnl_plan *p, const char *shards, int task) { return fork_task_since(p, shards, task, NULL); }
 
 /* Two array tasks of a tpe: search with successive halving, at once, each
  * reading the other's shard: together they hold exactly the runs of a
@@ -801,6 +803,30 @@ static void task_stops_waiting_when_an_earlier_batch_failed(void **state) {
     /* its own run of batch 0 finished; batch 1 was never suggested */
     assert_int_equal(q1(s0, "SELECT count(*) FROM runs WHERE status = 'finished'"), 1);
     assert_int_equal(q1(s0, "SELECT count(*) FROM runs"), 1);
+
+    /* submitted again: the run failed before this submission, so task 0
+     * waits for task 1 to retry it instead of giving up, and then the two
+     * finish the plan */
+    nnl_store *t1 = nnl_store_open_shared(s1, err, sizeof err);
+    if (!t1) fail_msg("%s", err);
+    assert_int_equal(nnl_store_run_status(t1, q1(s1, "SELECT id FROM runs"), "failed", "a node died", err, sizeof err), 0);
+    nnl_store_close(t1);
+    char since[32];
+    time_t later = time(NULL) + 1;
+    struct tm tm;
+    strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&later, &tm));
+    setenv("NNLAB_POLL_MS", "50", 1);
+    pid_t task0 = fork_task_since(&p, shards, 0, since);
+    struct timespec nap = {1, 0};
+    nanosleep(&nap, NULL);
+    int ws;
+    assert_int_equal(waitpid(task0, &ws, WNOHANG), 0); /* still waiting, after some 20 looks */
+    pid_t task1 = fork_task_since(&p, shards, 1, since);
+    assert_int_equal(wait_exit(task1), 0);
+    assert_int_equal(wait_exit(task0), 0);
+    unsetenv("NNLAB_POLL_MS");
+    assert_int_equal(q1(s0, "SELECT count(*) FROM runs WHERE status = 'finished'") +
+                     q1(s1, "SELECT count(*) FROM runs WHERE status = 'finished'"), 4);
     nnl_plan_free(&p);
 }
 

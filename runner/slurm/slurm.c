@@ -162,6 +162,7 @@ int sl_read_submission(const char *dir, submission *sub) {
         sscanf(line, "tasks %d", &sub->tasks);
         sscanf(line, "runs_per_task %d", &sub->per_task);
         sscanf(line, "plan %16s", sub->plan);
+        sscanf(line, "submitted %23s", sub->since);
     }
     fclose(f);
     return sub->job[0] ? 0 : -1;

@@ -29,7 +29,8 @@ typedef nnl_args opts;
 enum { ERR_SHOW = NNL_CHILD_SHOW, ERR_CAPTURE = NNL_CHILD_TOO, ERR_DROP = NNL_CHILD_DROP };
 
 /* DIR/job: the last submission */
-typedef struct { char job[64]; int tasks, per_task; char plan[17]; } submission;
+/* DIR/job: the last submission; since: when it was made (UTC, ISO 8601) */
+typedef struct { char job[64]; int tasks, per_task; char plan[17]; char since[24]; } submission;
 
 typedef struct {
     char status[16];

@@ -278,8 +278,12 @@ int sl_submit(opts *o, const nnl_plan *plan, const char *dir, int *submitted, ch
         snprintf(job, joblen, "%.40s", out);
     }
     {
-        char text[512];
-        snprintf(text, sizeof text, "job %s\ntasks %d\nruns_per_task %d\nplan %s\n", job, tp.ntasks, o->per_task, hash);
+        char text[512], since[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+        snprintf(text, sizeof text, "job %s\ntasks %d\nruns_per_task %d\nplan %s\nsubmitted %s\n", job, tp.ntasks,
+                 o->per_task, hash, since);
         snprintf(path, sizeof path, "%s/job", dir);
         if (sl_write_file(path, text, 0644)) { rc = 2; goto out; }
     }

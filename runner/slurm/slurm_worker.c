@@ -169,7 +169,11 @@ int nnl_worker_cmd(int argc, char **argv) {
         snprintf(hint, sizeof hint, "the whole sweep, and how to merge its shards: nnlab status %s", o.positional);
         nnl_sweep_opts so = {.plan = &sub, .db = shard, .jobs = 1, .cores = task_cores(), .shared = 1,
                              .stop = &nnl_stop, .hint = hint, .peers = o.shards};
+        submission last;
         if (dynamic) {
+            /* a run that failed before this submission is retried by its
+             * own task: the others wait for it rather than give up */
+            if (!sl_read_submission(o.shards, &last) && last.since[0]) so.since = last.since;
             so.peer_db = o.db;
             so.task = o.task;
             so.ntasks = o.ntasks;

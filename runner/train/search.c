@@ -19,6 +19,7 @@ typedef struct {
     char status[16];
     int epochs_done, until;
     double best_val;
+    char ended[24];
     nnl_store *from;          /* the copy read: s or a peer */
     int64_t from_id;
 } run_view;
@@ -72,6 +73,7 @@ static int look(ctx *c, nnl_store *st, const char *key, run_view *v) {
         snprintf(v->status, sizeof v->status, "%s", row.status);
         v->epochs_done = row.epochs_done;
         v->best_val = row.best_val_acc;
+        snprintf(v->ended, sizeof v->ended, "%s", row.finished ? row.finished : "");
         v->from = st;
         v->from_id = id;
         int u = nnl_search_until(st, id, NULL, 0);
@@ -346,6 +348,7 @@ static int keep_states(ctx *c) {
         st->epochs_done = v->epochs_done;
         st->until = v->until;
         st->own = v->id > 0;
+        snprintf(st->ended, sizeof st->ended, "%s", v->ended);
     }
     return 0;
 }

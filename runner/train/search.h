@@ -36,6 +36,7 @@ typedef struct {
     char status[16];          /* "" when no database has it yet */
     int epochs_done, until;   /* until: its sweep.until (0: none) */
     int own;                  /* the sweep's own database holds a copy */
+    char ended[24];           /* when it got its status, if it ended ("2026-01-31T12:00:00Z") */
 } nnl_live_state;
 
 typedef struct {

@@ -502,14 +502,16 @@ enum { LIVE_ENDED, LIVE_WAIT, LIVE_BLOCKED };
  * blocked when every run not ended has failed or waits at a rung, and one
  * has failed (nothing can move without a retry); else it waits for runs
  * running, queued, or not yet started by their task. */
-static int live_outlook(const nnl_live *l, int *open, int *failed, int *at_rung) {
+static int live_outlook(const nnl_sweep_opts *o, const nnl_live *l, int *open, int *failed, int *at_rung) {
     int active = 0;
     *open = *failed = *at_rung = 0;
     for (int i = 0; i < l->plan.nruns; i++) {
         const nnl_live_state *st = &l->state[i];
         if (st->status[0] && is_final(st->status)) continue;
         (*open)++;
-        if (!strcmp(st->status, "failed")) (*failed)++;
+        /* failed in an earlier submission: its task retries it when it starts */
+        int retried = o->since && st->ended[0] && strcmp(st->ended, o->since) < 0;
+        if (!strcmp(st->status, "failed") && !retried) (*failed)++;
         else if (!strcmp(st->status, "interrupted") && st->until > 0 && st->epochs_done >= st->until) (*at_rung)++;
         else active++;
     }
@@ -536,7 +538,7 @@ static void nap_ms(const nnl_sweep_opts *o, int ms) {
  * may be about to decide a rung its own runs wait at. said: the last wait
  * line printed, so that each is printed once. */
 static int task_wait(const nnl_sweep_opts *o, const nnl_live *l, int *blocked_looks, char *said, size_t saidlen) {
-    int open, failed, at_rung, out = live_outlook(l, &open, &failed, &at_rung);
+    int open, failed, at_rung, out = live_outlook(o, l, &open, &failed, &at_rung);
     if (out == LIVE_ENDED) return out;
     char line[sizeof l->notes + 256];
     if (l->notes[0]) snprintf(line, sizeof line, "%s", l->notes);

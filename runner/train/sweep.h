@@ -28,6 +28,10 @@ typedef struct {
      * not complete (see nnl_sweep). ntasks 0: every run, no waiting. */
     const char *peer_db;
     int task, ntasks;
+    /* when this submission was made ("2026-01-31T12:00:00Z", or NULL): a
+     * run that failed before it waits for its own task's retry rather
+     * than blocking the plan */
+    const char *since;
 } nnl_sweep_opts;
 
 /* Counts of a plan's runs by their status in the database. */
