@@ -624,6 +624,14 @@ int nnl_sweep(const nnl_sweep_opts *o, char *err, size_t errlen) {
             done_before = before.finished + before.diverged + before.pruned;
             say_plan(o, &live, &mine, done_before, here + other, todo, cores, jobs);
         }
+        else if (todo > 0) {
+            /* a tpe: batch suggested, or a rung decided: say what came of it */
+            printf("%s: %d more to run (%d runs known, %d ended", plan->name, todo, live.plan.nruns,
+                   after.finished + after.diverged + after.pruned);
+            if (live.pending) printf(", %d tpe samples still to suggest", live.pending);
+            printf(")\n");
+            fflush(stdout);
+        }
         if (todo > 0) {
             int w = jobs > todo ? todo : jobs;
             nnl_sweep_opts wo = *o;
