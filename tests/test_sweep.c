@@ -632,6 +632,16 @@ static void halving_resumes_after_kill9_at_a_rung(void **state) {
     kill(-pid, SIGKILL);
     wait_exit(pid);
     assert_true(q1(db, "SELECT count(*) FROM runs WHERE status = 'interrupted' AND error LIKE 'waiting at a rung%'") >= 1);
+    /* nnlab ls says which runs wait at a rung */
+    char lsout[160];
+    snprintf(lsout, sizeof lsout, "%s/ls.out", dir);
+    char *ls_argv[] = {"nnlab", "ls", "--db", db, NULL};
+    assert_int_equal(wait_exit(spawn_to(ls_argv, log, lsout)), 0);
+    FILE *lf = fopen(lsout, "r");
+    char text[8192] = "";
+    text[fread(text, 1, sizeof text - 1, lf)] = 0;
+    fclose(lf);
+    if (!strstr(text, "  waiting  ")) fail_msg("nnlab ls said:\n%s", text);
     assert_int_equal(q1(db, "SELECT count(*) FROM runs WHERE status IN ('finished', 'pruned')"), 0);
     assert_int_equal(wait_exit(spawn(argv, log)), 0);
     const char *sql = "SELECT r.name, r.status, r.epochs_done, e.epoch, e.train_loss, e.val_loss, r.test_loss "

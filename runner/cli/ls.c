@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "ls.h"
 #include "names.h"
+#include "search.h"
 
 /* characters (code points) in s; a byte that starts none counts as one */
 static int text_width(const char *s) {
@@ -87,8 +88,13 @@ static int collect(const nnl_run_summary *s, void *ud) {
         rs->r = nr;
         rs->cap = nc;
     }
+    /* a run paused at a rung of successive halving is interrupted in the
+     * store, with the reason: here it reads as what it is */
+    const char *status = s->status;
+    if (status && !strcmp(status, "interrupted") && s->error && !strncmp(s->error, NNL_RUNG_WAIT, strlen(NNL_RUNG_WAIT)))
+        status = "waiting";
     row r = {s->id, dup_or_empty(s->key), dup_or_empty(s->name), dup_or_empty(s->experiment ? s->experiment : "-"),
-             dup_or_empty(s->status), dup_or_empty(s->created), s->epochs_done, s->best_val_acc, s->test_acc};
+             dup_or_empty(status), dup_or_empty(s->created), s->epochs_done, s->best_val_acc, s->test_acc};
     rs->r[rs->n++] = r; /* freed with the others, whole or not */
     if (!r.key || !r.name || !r.experiment || !r.status || !r.created) { rs->oom = 1; return 1; }
     return 0;
