@@ -48,13 +48,6 @@ static int make_dirs(const char *path, char *err, size_t errlen) {
     return 0;
 }
 
-typedef struct { const char *key; char value[64]; } param_find;
-
-static void find_param(const char *key, const char *value, void *ud) {
-    param_find *p = ud;
-    if (!strcmp(key, p->key)) snprintf(p->value, sizeof p->value, "%s", value);
-}
-
 int nnl_report_run(nnl_store *s, int64_t run, const nnl_report_opts *o, nnl_report_result *res, char *err,
                    size_t errlen) {
     rctx c;
@@ -77,11 +70,11 @@ int nnl_report_run(nnl_store *s, int64_t run, const nnl_report_opts *o, nnl_repo
     }
     char label[400];
     snprintf(label, sizeof label, "run %lld (%s)", (long long)r.id, r.name ? r.name : r.key);
-    param_find want = {.key = "train.epochs"};
-    if (nnl_store_params_foreach(s, run, find_param, &want, err, errlen)) goto out;
+    char epochs[64];
+    if (nnl_store_param_get(s, run, "train.epochs", epochs, sizeof epochs, err, errlen) < 0) goto out;
     if (!strcmp(r.status, "running") || !strcmp(r.status, "queued"))
         snprintf(c.title_note, sizeof c.title_note, "(run in progress: %d of %s epochs finished)", r.epochs_done,
-                 want.value[0] ? want.value : "?");
+                 epochs[0] ? epochs : "?");
     else if (strcmp(r.status, "finished"))
         snprintf(c.title_note, sizeof c.title_note, "(run %s after %d epochs)", r.status, r.epochs_done);
     if ((rc = make_dirs(c.outdir, err, errlen))) goto out;

@@ -267,6 +267,12 @@ int nnl_store_params_foreach(nnl_store *s, int64_t run,
                              void (*fn)(const char *key, const char *value, void *ud),
                              void *ud, char *err, size_t errlen);
 
+/* One param of the run into out (n bytes, cut to fit): 1 when the run has
+ * it, 0 when not (out is ""), -1 on error. Every param of the run is read
+ * and checked, as nnl_store_params_foreach does. */
+int nnl_store_param_get(nnl_store *s, int64_t run, const char *key, char *out, size_t n,
+                        char *err, size_t errlen);
+
 /* The run's test result: returns nclasses (0: none recorded) or -1.
  * Fills confusion (nclasses, nclasses) row-major [true][predicted] and
  * class_acc (nclasses,) with NaN for a missing class; either may be NULL.

@@ -253,6 +253,25 @@ int nnl_store_params_foreach(nnl_store *s, int64_t run,
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+typedef struct { const char *key; char *out; size_t n; int found; } param_find;
+
+static void find_param(const char *key, const char *value, void *ud)
+{
+    param_find *p = ud;
+    if (strcmp(key, p->key)) return;
+    snprintf(p->out, p->n, "%s", value ? value : "");
+    p->found = 1;
+}
+
+int nnl_store_param_get(nnl_store *s, int64_t run, const char *key, char *out, size_t n,
+                        char *err, size_t errlen)
+{
+    param_find f = {key, out, n, 0};
+    if (n) out[0] = 0;
+    if (nnl_store_params_foreach(s, run, find_param, &f, err, errlen)) return -1;
+    return f.found;
+}
+
 int nnl_store_test_get(nnl_store *s, int64_t run, int64_t *confusion,
                        double *class_acc, int cap, char *err, size_t errlen)
 {

@@ -41,17 +41,10 @@ static int is_final(const char *st) {
     return !strcmp(st, "finished") || !strcmp(st, "diverged") || !strcmp(st, "pruned");
 }
 
-typedef struct { const char *key; char value[64]; int found; } param_find;
-
-static void find_param(const char *key, const char *value, void *ud) {
-    param_find *p = ud;
-    if (!strcmp(key, p->key)) { snprintf(p->value, sizeof p->value, "%s", value ? value : ""); p->found = 1; }
-}
-
 int nnl_search_until(nnl_store *s, int64_t run, char *err, size_t errlen) {
-    param_find f = {.key = "sweep.until"};
-    if (nnl_store_params_foreach(s, run, find_param, &f, err, errlen)) return -1;
-    return f.found ? atoi(f.value) : 0;
+    char v[64];
+    int found = nnl_store_param_get(s, run, "sweep.until", v, sizeof v, err, errlen);
+    return found < 0 ? -1 : found ? atoi(v) : 0;
 }
 
 int nnl_search_first_until(const nnl_plan *plan, const nnl_config *cfg) {
