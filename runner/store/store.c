@@ -19,7 +19,9 @@
 #include "store.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -875,6 +877,24 @@ nnl_store *nnl_store_open_readonly(const char *path, char *err, size_t errlen)
 nnl_store *nnl_store_open_readonly_busy(const char *path, int busy_ms, char *err, size_t errlen)
 {
     return store_open(path, OPEN_READONLY, busy_ms, err, errlen);
+}
+
+void nnl_store_peers_foreach(const char *dir, const char *own, int busy_ms, int (*fn)(nnl_store *peer, void *ud),
+                             void *ud)
+{
+    DIR *d = dir ? opendir(dir) : NULL;
+    if (!d) return;
+    const char *own_base = own && strrchr(own, '/') ? strrchr(own, '/') + 1 : own ? own : "";
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (len < 4 || strcmp(de->d_name + len - 3, ".db") || !strcmp(de->d_name, own_base)) continue;
+        char path[PATH_MAX + 300];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        nnl_store *peer = nnl_store_open_readonly_busy(path, busy_ms, NULL, 0);
+        if (peer && fn(peer, ud)) break;
+    }
+    closedir(d);
 }
 
 void nnl_store_close(nnl_store *s)

@@ -139,6 +139,16 @@ nnl_store *nnl_store_open_readonly(const char *path, char *err, size_t errlen);
  * median pruner reads the other shards of a Slurm sweep). */
 nnl_store *nnl_store_open_readonly_busy(const char *path, int busy_ms, char *err, size_t errlen);
 
+/* The other databases of a folder: calls fn with each *.db file in dir but
+ * the one named like own's last part, opened with
+ * nnl_store_open_readonly_busy(path, busy_ms), as any database from
+ * elsewhere is (a file put in the folder must not run a view or a trigger
+ * in every reader). fn owns the handle: it closes it or keeps it. A file
+ * that cannot be opened at the moment (being written on another node) is
+ * left out. fn returns non-zero to stop. */
+void nnl_store_peers_foreach(const char *dir, const char *own, int busy_ms, int (*fn)(nnl_store *peer, void *ud),
+                             void *ud);
+
 /* Databases travel (a colleague's, a shard from a cluster, one published
  * with a paper), so every open treats the file as hostile: a FIFO or a
  * device is refused before SQLite opens it; the connection runs SQLite's

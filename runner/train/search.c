@@ -2,7 +2,6 @@
  * recomputed from the database every time a sweep looks. */
 #include "search.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -305,22 +304,16 @@ static void open_peer(ctx *c, const char *path) {
     if (p) c->peer[c->npeers++] = p;
 }
 
+static int keep_peer(nnl_store *peer, void *ud) {
+    ctx *c = ud;
+    c->peer[c->npeers++] = peer;
+    return c->npeers == MAX_PEERS;
+}
+
 static void open_peers(ctx *c, const char *dir, const char *db) {
     /* the main database: runs done there before a Slurm job count too */
     if (db && !access(db, F_OK)) open_peer(c, db);
-    DIR *d = dir ? opendir(dir) : NULL;
-    if (!d) return;
-    const char *own = c->s ? nnl_store_path(c->s) : "";
-    const char *own_base = strrchr(own, '/') ? strrchr(own, '/') + 1 : own;
-    struct dirent *de;
-    while ((de = readdir(d)) && c->npeers < MAX_PEERS) {
-        size_t len = strlen(de->d_name);
-        if (len < 4 || strcmp(de->d_name + len - 3, ".db") || !strcmp(de->d_name, own_base)) continue;
-        char path[NNL_PATH_MAX + 300];
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        open_peer(c, path);
-    }
-    closedir(d);
+    if (c->npeers < MAX_PEERS) nnl_store_peers_foreach(dir, c->s ? nnl_store_path(c->s) : NULL, 2000, keep_peer, c);
 }
 
 void nnl_live_free(nnl_live *l) {

@@ -9,7 +9,6 @@
  * a time in a transaction, so two sweeps started at once on one database
  * never run the same run twice, and a run that had epochs resumes from its
  * last checkpoint with its data order and optimizer state. */
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -235,24 +234,19 @@ static int prune_collect(nnl_store *s, const char *experiment, int epoch, prune_
  * other array tasks count toward the median too, or a task with one run
  * would never have anything to compare with. A shard that cannot be read
  * at the moment (being written on another node) is left out this time. */
+typedef struct { const char *experiment; int epoch; prune_vals *pv; } peer_prune;
+
+static int prune_peer(nnl_store *peer, void *ud) {
+    peer_prune *p = ud;
+    prune_collect(peer, p->experiment, p->epoch, p->pv);
+    nnl_store_close(peer);
+    return p->pv->n >= PRUNE_MAX;
+}
+
 static void prune_collect_peers(const char *dir, const char *own, const char *experiment, int epoch,
                                 prune_vals *pv) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    const char *own_base = strrchr(own, '/') ? strrchr(own, '/') + 1 : own;
-    struct dirent *de;
-    while ((de = readdir(d)) && pv->n < PRUNE_MAX) {
-        size_t len = strlen(de->d_name);
-        if (len < 4 || strcmp(de->d_name + len - 3, ".db") || !strcmp(de->d_name, own_base)) continue;
-        char path[NNL_PATH_MAX + 300];
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        /* opened as any database from elsewhere is (store.h): a file put
-         * in the folder must not run a view or trigger in every worker */
-        nnl_store *peer = nnl_store_open_readonly_busy(path, 2000, NULL, 0);
-        if (peer) prune_collect(peer, experiment, epoch, pv);
-        nnl_store_close(peer);
-    }
-    closedir(d);
+    peer_prune p = {experiment, epoch, pv};
+    if (pv->n < PRUNE_MAX) nnl_store_peers_foreach(dir, own, 2000, prune_peer, &p);
 }
 
 /* Median pruner: a run whose validation accuracy at an epoch is below the
