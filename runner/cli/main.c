@@ -578,8 +578,7 @@ static int cmd_sweep(int argc, char **argv) {
     if (!c.dry_run) {
         /* the data is checked before the database is touched: bad input writes nothing */
         nnl_dataset probe;
-        const nnl_config *first = plan.nruns ? &plan.runs[0].cfg : &plan.tpe->probe;
-        if (nnl_dataset_load(first->data_dir, 1, 1, &probe, err, sizeof err)) {
+        if (nnl_dataset_load(nnl_plan_any_config(&plan)->data_dir, 1, 1, &probe, err, sizeof err)) {
             fprintf(stderr, "%s\n", err);
             nnl_plan_free(&plan);
             return 2;

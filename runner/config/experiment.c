@@ -549,6 +549,10 @@ static void keys_text(char *out, size_t n, const char *const *keys, const nnl_tp
         o += (size_t)snprintf(out + o, n - o, "%s%s:%s", i ? "," : "", keys[i], kind_word(kinds[i]));
 }
 
+const nnl_config *nnl_plan_any_config(const nnl_plan *plan) {
+    return plan->nruns ? &plan->runs[0].cfg : &plan->tpe->probe;
+}
+
 void nnl_tpe_keys_text(const nnl_tpe_plan *t, char *out, size_t n) {
     const char *keys[NNL_MAX_GRID];
     nnl_tpe_kind kinds[NNL_MAX_GRID];

@@ -107,6 +107,10 @@ int nnl_plan_load(const char *path, const nnl_override *ov, int nov, nnl_plan *p
                   char *err, size_t errlen);
 void nnl_plan_free(nnl_plan *plan);
 
+/* A config of the plan, for what all its runs share (the data folder):
+ * its first run's, or with a tpe: block alone, the block's probe. */
+const nnl_config *nnl_plan_any_config(const nnl_plan *plan);
+
 /* The keys of a tpe: block as recorded with each of its runs (sweep.keys). */
 void nnl_tpe_keys_text(const nnl_tpe_plan *t, char *out, size_t n);
 

@@ -368,8 +368,7 @@ int nnl_slurm_sweep_cmd(int argc, char **argv) {
     if (!o.print) {
         /* the data is checked here, on the submitting host: a wrong path fails now, not in every task */
         nnl_dataset probe;
-        const nnl_config *first = plan.nruns ? &plan.runs[0].cfg : &plan.tpe->probe;
-        if (nnl_dataset_load(first->data_dir, 1, 1, &probe, err, sizeof err)) {
+        if (nnl_dataset_load(nnl_plan_any_config(&plan)->data_dir, 1, 1, &probe, err, sizeof err)) {
             fprintf(stderr, "%s\n", err);
             nnl_plan_free(&plan);
             return 2;
