@@ -31,7 +31,6 @@ typedef struct {
     int decide, changed;
     nnl_live *live;
     run_view *view;           /* one per live run */
-    int nview;
     char *err;
     size_t errlen;
 } ctx;
@@ -153,6 +152,19 @@ static int write_decision(ctx *c, const ranked *p, int go_on, int next, int rung
     return 0;
 }
 
+/* A point's mean validation accuracy at epoch rk over its runs that got
+ * there; NaN when one of its runs diverged (it ranks last). */
+static double rung_score(ctx *c, int from, int to, long rk) {
+    double sum = 0;
+    int n = 0;
+    for (int j = from; j < to; j++) {
+        const run_view *v = &c->view[j];
+        if (v->found && !strcmp(v->status, "diverged")) return NAN;
+        if (v->epochs_done >= rk) { sum += val_at(v, (int)rk); n++; }
+    }
+    return sum / n;
+}
+
 /* Decides every rung it can for the points of the live runs [from, to). */
 static int halving(ctx *c, int from, int to) {
     const nnl_plan *plan = c->plan;
@@ -168,7 +180,7 @@ static int halving(ctx *c, int from, int to) {
     for (int k = 0; rk < maxe && !rc; k++, rk *= plan->halving_eta) {
         int m = 0, pending = 0, waiting = 0;
         for (int i = from; i < to;) {
-            int e = point_end(c->live, i, to), reached = 0, open = 0, wait = 0, diverged = 0;
+            int e = point_end(c->live, i, to), reached = 0, open = 0, wait = 0;
             int epochs = c->live->plan.runs[i].cfg.epochs;
             for (int j = i; j < e; j++) {
                 const run_view *v = &c->view[j];
@@ -176,15 +188,11 @@ static int halving(ctx *c, int from, int to) {
                 if (v->epochs_done >= rk) reached++;
                 else if (!fin) open++;
                 if (!fin && v->epochs_done >= rk && v->until == rk) wait++;
-                diverged |= v->found && !strcmp(v->status, "diverged");
             }
             if (rk < epochs) {
                 pending += open > 0;
                 if (!open && reached) {
-                    double sum = 0;
-                    for (int j = i; j < e; j++)
-                        if (c->view[j].epochs_done >= rk) sum += val_at(&c->view[j], (int)rk);
-                    pts[m++] = (ranked){i, e, diverged ? NAN : sum / reached};
+                    pts[m++] = (ranked){i, e, NAN};
                     waiting += wait > 0;
                 }
             }
@@ -192,6 +200,8 @@ static int halving(ctx *c, int from, int to) {
         }
         if (pending) break;      /* this rung, and every later one, waits */
         if (!waiting) continue;  /* decided before, or nobody stopped here */
+        /* the epochs are read only for a rung that is decided now */
+        for (int p = 0; p < m; p++) pts[p].score = rung_score(c, pts[p].from, pts[p].to, rk);
         qsort(pts, (size_t)m, sizeof *pts, by_score);
         int keep = m / plan->halving_eta > 1 ? m / plan->halving_eta : 1;
         long next = rk * plan->halving_eta;
