@@ -549,6 +549,11 @@ static void keys_text(char *out, size_t n, const char *const *keys, const nnl_tp
         o += (size_t)snprintf(out + o, n - o, "%s%s:%s", i ? "," : "", keys[i], kind_word(kinds[i]));
 }
 
+int nnl_plan_max_runs(const nnl_plan *plan) {
+    const nnl_tpe_plan *t = plan->tpe;
+    return plan->nruns + (t ? t->nsearch * t->samples * t->nseeds : 0);
+}
+
 const nnl_config *nnl_plan_any_config(const nnl_plan *plan) {
     return plan->nruns ? &plan->runs[0].cfg : &plan->tpe->probe;
 }

@@ -107,6 +107,10 @@ int nnl_plan_load(const char *path, const nnl_override *ov, int nov, nnl_plan *p
                   char *err, size_t errlen);
 void nnl_plan_free(nnl_plan *plan);
 
+/* The runs the plan will have in all: its runs, and a tpe: block's
+ * suggestions times the training seeds. */
+int nnl_plan_max_runs(const nnl_plan *plan);
+
 /* A config of the plan, for what all its runs share (the data folder):
  * its first run's, or with a tpe: block alone, the block's probe. */
 const nnl_config *nnl_plan_any_config(const nnl_plan *plan);

@@ -266,7 +266,7 @@ static int experiment_file(const char *arg, char *name, size_t n, int *planned) 
     }
     snprintf(name, n, "%s", plan.name);
     /* a tpe: block's runs are suggested as the sweep goes: count them too */
-    *planned = plan.nruns + (plan.tpe ? plan.tpe->samples * plan.tpe->nsearch * plan.tpe->nseeds : 0);
+    *planned = nnl_plan_max_runs(&plan);
     nnl_plan_free(&plan);
     return 0;
 }

@@ -36,11 +36,6 @@ int sl_load_plan(const char *cmd, opts *o, nnl_plan *plan) {
 
 int sl_plan_dynamic(const nnl_plan *plan) { return plan->tpe || plan->prune == NNL_PRUNE_HALVING; }
 
-int sl_plan_max_runs(const nnl_plan *plan) {
-    const nnl_tpe_plan *t = plan->tpe;
-    return plan->nruns + (t ? t->nsearch * t->samples * t->nseeds : 0);
-}
-
 int sl_abs_path(const char *p, char *out, size_t n) {
     char buf[PATH_MAX];
     if (realpath(p, buf)) return snprintf(out, n, "%s", buf) >= (int)n ? -1 : 0;

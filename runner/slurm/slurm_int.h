@@ -47,8 +47,6 @@ int sl_load_plan(const char *cmd, opts *o, nnl_plan *plan);
 /* a plan with a tpe: block or successive halving: its runs depend on
  * results, so its tasks share a live plan (slurm_worker.c) */
 int sl_plan_dynamic(const nnl_plan *plan);
-/* the most runs the plan can have: its static runs and every tpe: run */
-int sl_plan_max_runs(const nnl_plan *plan);
 /* an absolute path for p: realpath when it exists, else the current folder
  * before it */
 int sl_abs_path(const char *p, char *out, size_t n);

@@ -63,7 +63,7 @@ typedef struct {
  * the time limit, so such an array has P tasks, each with more runs. */
 static int plan_tasks(const opts *o, const nnl_plan *plan, const sl_view *v, task_plan *tp) {
     int dynamic = sl_plan_dynamic(plan), ended = sl_view_ended(v);
-    tp->ntasks = (sl_plan_max_runs(plan) + o->per_task - 1) / o->per_task;
+    tp->ntasks = (nnl_plan_max_runs(plan) + o->per_task - 1) / o->per_task;
     if (dynamic && o->parallel > 0 && tp->ntasks > o->parallel) tp->ntasks = o->parallel;
     tp->need = calloc((size_t)tp->ntasks + 1, sizeof *tp->need);
     if (!tp->need) return -1;
@@ -127,7 +127,7 @@ static void write_script(FILE *f, const opts *o, const nnl_plan *plan, const tas
         fprintf(f, "# nnlab sweep --slurm: experiment %s, at most %d runs (tpe: or halving, known as results come)\n"
                    "# in %d array tasks; task I runs those whose place in the plan is I modulo %d, into\n"
                    "# %s/task-I.db, and waits for the others between batches and rungs.\n",
-                plan->name, sl_plan_max_runs(plan), tp->ntasks, tp->ntasks, dir);
+                plan->name, nnl_plan_max_runs(plan), tp->ntasks, tp->ntasks, dir);
     else {
         fprintf(f, "# nnlab sweep --slurm: experiment %s, %d runs in %d array tasks; this array: the %d\n",
                 plan->name, plan->nruns, tp->ntasks, tp->nneed);
@@ -290,7 +290,7 @@ int sl_submit(opts *o, const nnl_plan *plan, const char *dir, int *submitted, ch
     *submitted = 1;
     if (sl_plan_dynamic(plan))
         printf("%s: at most %d runs, %d known now, %d done; submitted Slurm job %s: array tasks %s", plan->name,
-               sl_plan_max_runs(plan), v.known->nruns, tp.ndone, job, spec);
+               nnl_plan_max_runs(plan), v.known->nruns, tp.ndone, job, spec);
     else
         printf("%s: %d runs, %d done; submitted Slurm job %s: array tasks %s", plan->name, plan->nruns, tp.ndone, job,
                spec);
