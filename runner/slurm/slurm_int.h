@@ -69,7 +69,6 @@ void sl_plan_hash(const nnl_plan *plan, char out[17]);
  * bytes, so a FIFO left there cannot hang a task. */
 FILE *sl_open_small(const char *path, long long cap);
 int sl_read_submission(const char *dir, submission *sub);
-int sl_is_final(const char *st);
 /* finished (diverged, pruned) beats unfinished, then more epochs, then a
  * test result */
 int sl_run_rank(const char *status, int epochs, int has_test);

@@ -9,12 +9,8 @@
 #include <string.h>
 #include "slurm_int.h"
 
-int sl_is_final(const char *st) {
-    return !strcmp(st, "finished") || !strcmp(st, "diverged") || !strcmp(st, "pruned");
-}
-
 int sl_run_rank(const char *status, int epochs, int has_test) {
-    return (sl_is_final(status) ? 1 << 28 : 0) + epochs * 2 + (has_test ? 1 : 0);
+    return (nnl_store_status_final(status) ? 1 << 28 : 0) + epochs * 2 + (has_test ? 1 : 0);
 }
 
 /* Folds the runs of one database into st (plan->nruns states); a missing
@@ -42,7 +38,7 @@ static int fold_db(const char *path, const nnl_plan *plan, run_state *st, int *h
         } else if (found) {
             int rank = sl_run_rank(status, ep, k.has_test);
             /* the best copy names the state; a copy running now beats an unfinished one */
-            int running = !strcmp(status, "running") && !sl_is_final(st[i].status);
+            int running = !strcmp(status, "running") && !nnl_store_status_final(st[i].status);
             if (!st[i].status[0] || rank > st[i].rank || running) {
                 snprintf(st[i].status, sizeof st[i].status, "%s", status);
                 st[i].epochs = ep;
@@ -99,7 +95,7 @@ void sl_view_free(sl_view *v) {
 
 int sl_view_ended(const sl_view *v) {
     for (int i = 0; i < v->known->nruns; i++)
-        if (!sl_is_final(v->st[i].status)) return 0;
+        if (!nnl_store_status_final(v->st[i].status)) return 0;
     return !v->pending;
 }
 

@@ -69,7 +69,7 @@ static int plan_tasks(const opts *o, const nnl_plan *plan, const sl_view *v, tas
     if (!tp->need) return -1;
     tp->nneed = tp->ndone = 0;
     for (int i = 0; i < v->known->nruns; i++) {
-        if (sl_is_final(v->st[i].status)) tp->ndone++;
+        if (nnl_store_status_final(v->st[i].status)) tp->ndone++;
         else if (!dynamic) tp->need[i % tp->ntasks] = 1;
     }
     for (int t = 0; t < tp->ntasks; t++) {
@@ -244,7 +244,7 @@ int sl_submit(opts *o, const nnl_plan *plan, const char *dir, int *submitted, ch
         if (!text) { rc = 2; goto out; }
         text[0] = 0;
         for (int i = 0; i < plan->nruns; i++)
-            if (sl_is_final(v.st[i].status)) len += (size_t)snprintf(text + len, cap - len, "%s\n", plan->runs[i].key);
+            if (nnl_store_status_final(v.st[i].status)) len += (size_t)snprintf(text + len, cap - len, "%s\n", plan->runs[i].key);
         snprintf(path, sizeof path, "%s/done", dir);
         rc = sl_write_file(path, text, 0644) ? 2 : 0;
         free(text);

@@ -911,6 +911,11 @@ void nnl_store_close(nnl_store *s)
 const char *nnl_store_path(const nnl_store *s) { return s->path; }
 
 
+int nnl_store_status_final(const char *st)
+{
+    return !strcmp(st, "finished") || !strcmp(st, "diverged") || !strcmp(st, "pruned");
+}
+
 int nnl_store_status_known(const char *st)
 {
     for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++)

@@ -351,6 +351,9 @@ int nnl_store_merge(nnl_store *s, nnl_store *shard, nnl_merge_decide decide, voi
 
 /* One of queued, running, finished, failed, diverged, interrupted, pruned. */
 int nnl_store_status_known(const char *status);
+/* 1 when a run with this status has ended for good: finished, diverged or
+ * pruned (a failed or interrupted run may go on; a sweep skips the others) */
+int nnl_store_status_final(const char *status);
 
 /* Reads every row of the run and checks it as the readers above do: 0, or
  * -1 with the first damage in err. */

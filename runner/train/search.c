@@ -35,10 +35,6 @@ typedef struct {
     size_t errlen;
 } ctx;
 
-static int is_final(const char *st) {
-    return !strcmp(st, "finished") || !strcmp(st, "diverged") || !strcmp(st, "pruned");
-}
-
 int nnl_search_until(nnl_store *s, int64_t run, char *err, size_t errlen) {
     char v[64];
     int found = nnl_store_param_get(s, run, "sweep.until", v, sizeof v, err, errlen);
@@ -56,8 +52,8 @@ static int look(ctx *c, nnl_store *st, const char *key, run_view *v) {
     if (!id) return 0;
     nnl_run_row row;
     if (nnl_store_run_get(st, id, &row, c->err, c->errlen)) return st == c->s ? -1 : 0;
-    int better = !v->found || (is_final(row.status) && !is_final(v->status)) ||
-                 (is_final(row.status) == is_final(v->status) && row.epochs_done > v->epochs_done);
+    int better = !v->found || (nnl_store_status_final(row.status) && !nnl_store_status_final(v->status)) ||
+                 (nnl_store_status_final(row.status) == nnl_store_status_final(v->status) && row.epochs_done > v->epochs_done);
     if (st == c->s) v->id = id;
     if (better) {
         v->found = 1;
@@ -141,7 +137,7 @@ static int write_decision(ctx *c, const ranked *p, int go_on, int next, int rung
     snprintf(until, sizeof until, "%d", next);
     for (int i = p->from; i < p->to; i++) {
         run_view *v = &c->view[i];
-        if (is_final(v->status) || v->until != epoch || v->epochs_done < epoch || !v->id) continue;
+        if (nnl_store_status_final(v->status) || v->until != epoch || v->epochs_done < epoch || !v->id) continue;
         if (!c->decide) continue;
         int rc = go_on ? nnl_store_param_add(c->s, v->id, "sweep.until", until, c->err, c->errlen) ||
                              nnl_store_run_status(c->s, v->id, "queued", NULL, c->err, c->errlen)
@@ -184,7 +180,7 @@ static int halving(ctx *c, int from, int to) {
             int epochs = c->live->plan.runs[i].cfg.epochs;
             for (int j = i; j < e; j++) {
                 const run_view *v = &c->view[j];
-                int fin = v->found && is_final(v->status);
+                int fin = v->found && nnl_store_status_final(v->status);
                 if (v->epochs_done >= rk) reached++;
                 else if (!fin) open++;
                 if (!fin && v->epochs_done >= rk && v->until == rk) wait++;
@@ -279,7 +275,7 @@ static int tpe_search(ctx *c, int si) {
         int open = 0, failed = 0, running = 0;
         for (int j = bfrom; j < c->live->plan.nruns; j++) {
             const run_view *v = &c->view[j];
-            if (v->found && is_final(v->status)) continue;
+            if (v->found && nnl_store_status_final(v->status)) continue;
             open++;
             failed += v->found && !strcmp(v->status, "failed");
             running += v->found && !strcmp(v->status, "running");

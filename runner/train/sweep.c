@@ -24,10 +24,6 @@
 
 #define MAX_JOBS 64
 
-static int is_final(const char *st) {
-    return !strcmp(st, "finished") || !strcmp(st, "diverged") || !strcmp(st, "pruned");
-}
-
 /* a run marked running whose process is gone from this host: no such
  * process, or a zombie (killed, not yet reaped) */
 int nnl_run_is_stale(const nnl_run_row *r) {
@@ -152,7 +148,7 @@ static int enqueue(nnl_store *s, const nnl_plan *plan, int requeue_failed, int *
         if (!strcmp(row.status, "running") && !nnl_run_is_stale(&row)) {
             if (on_this_host(&row)) (*busy_here)++;
             else (*busy_other)++;
-        } else if (!is_final(row.status) && strcmp(row.status, "queued") &&
+        } else if (!nnl_store_status_final(row.status) && strcmp(row.status, "queued") &&
                    (requeue_failed || strcmp(row.status, "failed"))) {
             /* a run waiting at a rung goes on when the rung is decided */
             int until = plan->prune == NNL_PRUNE_HALVING ? nnl_search_until(s, id, err, errlen) : 0;
@@ -479,7 +475,7 @@ static int take_share(const nnl_sweep_opts *o, const nnl_live *l, nnl_plan *shar
     for (int i = 0; i < l->plan.nruns; i++) {
         const nnl_live_state *st = &l->state[i];
         if (l->plan.runs[i].ordinal % o->ntasks != o->task) continue;
-        if (!st->own && st->status[0] && is_final(st->status)) continue;
+        if (!st->own && st->status[0] && nnl_store_status_final(st->status)) continue;
         share->runs[share->nruns++] = l->plan.runs[i];
     }
     return 0;
@@ -501,7 +497,7 @@ static int live_outlook(const nnl_sweep_opts *o, const nnl_live *l, int *open, i
     *open = *failed = *at_rung = 0;
     for (int i = 0; i < l->plan.nruns; i++) {
         const nnl_live_state *st = &l->state[i];
-        if (st->status[0] && is_final(st->status)) continue;
+        if (st->status[0] && nnl_store_status_final(st->status)) continue;
         (*open)++;
         /* failed in an earlier submission: its task retries it when it starts */
         int retried = o->since && st->ended[0] && strcmp(st->ended, o->since) < 0;
